@@ -1,0 +1,199 @@
+"""How a vendor's HTTP answers map to what the client does next.
+
+One handler per endpoint, composed by the CDK's ``HttpClient`` with a backoff strategy:
+
+- connection errors, timeouts, 408 and 5xx, and a 2xx body that is not JSON: retry with backoff;
+- 429 (and any vendor body code a vendor module maps to it): rate limited, wait and retry;
+- 401/403 (and vendor credential codes): a ``config_error`` naming the vendor and the field;
+- a 2xx body without the envelope the endpoint promises: fail, naming the endpoint;
+- any other 4xx: fail with the vendor's own error text.
+
+Vendor modules add their body codes through :meth:`UsageErrorHandler.vendor_resolution`.
+Messages name the vendor and the endpoint, never a header or a credential.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import timedelta
+from typing import Any, Callable, Optional, Union
+
+import orjson
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
+    ErrorResolution,
+    ResponseAction,
+)
+
+_NOT_PARSED = object()
+_BODY_ATTRIBUTE = "_source_usage_json"
+
+
+class NotJson(ValueError):
+    """A body that does not parse as JSON."""
+
+
+def json_body(response: requests.Response) -> Any:
+    """The response body parsed once (orjson), cached on the response for the later hooks."""
+    cached = getattr(response, _BODY_ATTRIBUTE, _NOT_PARSED)
+    if cached is _NOT_PARSED:
+        try:
+            cached = orjson.loads(response.content)
+        except orjson.JSONDecodeError as error:
+            cached = NotJson(str(error))
+        setattr(response, _BODY_ATTRIBUTE, cached)
+    if isinstance(cached, NotJson):
+        raise cached
+    return cached
+
+
+def vendor_error_text(response: requests.Response) -> str:
+    """The vendor's own words from an error body (``msg``, ``message`` or ``error``), short."""
+    try:
+        body = json_body(response)
+    except NotJson:
+        return response.text[:200].strip() or "no body"
+    if isinstance(body, dict):
+        for key in ("msg", "message", "error"):
+            if body.get(key):
+                return str(body[key])[:500]
+    return str(body)[:200]
+
+
+def retry(message: str) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, message)
+
+
+def rate_limited(message: str) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, message)
+
+
+def fail(message: str, failure_type: FailureType = FailureType.system_error) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.FAIL, failure_type, message)
+
+
+SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
+
+
+class UsageErrorHandler(ErrorHandler):
+    """The shared mapping for one endpoint of one vendor.
+
+    ``credentials_hint`` names the config field to fix on 401/403, e.g. ``jiandaoyun.api_key``.
+    ``malformed`` returns what is wrong with a 2xx JSON body, or ``None`` when it is usable.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        endpoint: str,
+        credentials_hint: str,
+        malformed: Callable[[Any], Optional[str]],
+        max_retries: int = 5,
+        max_time: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.vendor = vendor
+        self.endpoint = endpoint
+        self.credentials_hint = credentials_hint
+        self._malformed = malformed
+        self._max_retries = max_retries
+        self._max_time = max_time
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self._max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return int(self._max_time.total_seconds())
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
+    ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response):
+            return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
+        if isinstance(response_or_exception, requests.RequestException):
+            kind = type(response_or_exception).__name__
+            section = self.credentials_hint.split(".")[0]
+            return retry(f"Could not reach {self.vendor} ({self.endpoint}): {kind}. Check {section}.base_url.")
+        return fail(f"{self.vendor} {self.endpoint}: unexpected error {type(response_or_exception).__name__}.")
+
+    def vendor_resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
+        """A vendor module's own reading of an answer (body error codes); ``None``: use the shared one."""
+        return None
+
+    def credentials_rejected(self, detail: str) -> ErrorResolution:
+        return fail(
+            f"{self.vendor} rejected the credentials ({detail}). Check {self.credentials_hint}.",
+            FailureType.config_error,
+        )
+
+    def _by_status(self, response: requests.Response) -> ErrorResolution:
+        status = response.status_code
+        if response.ok:
+            try:
+                body = json_body(response)
+            except NotJson:
+                return retry(f"{self.vendor} {self.endpoint} answered with a body that is not JSON.")
+            problem = self._malformed(body)
+            if problem:
+                return fail(f"{self.vendor} {self.endpoint} answered with a malformed body: {problem}.")
+            return SUCCESS
+        if status in (401, 403):
+            return self.credentials_rejected(f"HTTP {status}: {vendor_error_text(response)}")
+        if status == 429:
+            return rate_limited(f"{self.vendor} {self.endpoint} is rate limiting (HTTP 429).")
+        if status == 408 or status >= 500:
+            return retry(f"{self.vendor} {self.endpoint} answered HTTP {status}.")
+        return fail(
+            f"{self.vendor} {self.endpoint} rejected the request (HTTP {status}): {vendor_error_text(response)}"
+        )
+
+
+def retry_after_seconds(response: requests.Response) -> Optional[float]:
+    """``Retry-After`` as seconds, from either of its forms (delta-seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def plain_message(error: Exception) -> str:
+    """The one sentence an error stands for: the handler's own message when the CDK wrapped it
+    ("Exhausted available request attempts. ... Exception: <ours>"), else the error's message."""
+    inner = getattr(error, "_exception", None)
+    if isinstance(inner, BaseBackoffException):
+        return str(inner)
+    return str(getattr(error, "message", None) or error)
+
+
+class RetryAfterBackoff(BackoffStrategy):
+    """Wait what the vendor asks for in ``Retry-After``; without it, the CDK's exponential backoff.
+
+    ``cap`` bounds a single wait, so a hostile or broken header cannot park a sync for hours.
+    """
+
+    def __init__(self, cap: float = 300.0) -> None:
+        self.cap = cap
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        attempt_count: int,
+    ) -> Optional[float]:
+        if isinstance(response_or_exception, requests.Response):
+            seconds = retry_after_seconds(response_or_exception)
+            if seconds:  # 0 means "now": the CDK's shortest backoff serves it
+                return min(seconds, self.cap)
+        return None

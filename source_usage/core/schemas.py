@@ -1,0 +1,27 @@
+"""Stream JSON schemas, one file per stream in the project's top-level ``schemas/`` folder.
+
+The wheel ships that folder as ``source_usage/schemas`` (see ``pyproject.toml``); a source
+checkout that runs without installing reads it from the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+_CHECKOUT_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@lru_cache(maxsize=None)
+def load_schema(stream_name: str) -> Mapping[str, Any]:
+    file_name = f"{stream_name}.json"
+    packaged = resources.files("source_usage").joinpath("schemas", file_name)
+    if packaged.is_file():
+        text = packaged.read_text(encoding="utf-8")
+    else:
+        text = (_CHECKOUT_SCHEMAS / file_name).read_text(encoding="utf-8")
+    schema: Mapping[str, Any] = json.loads(text)
+    return schema

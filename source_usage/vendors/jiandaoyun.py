@@ -1,0 +1,322 @@
+"""Jiandaoyun (China) / Jodoo (international): member, app and organisation usage per day.
+
+Three POST endpoints under ``/api/v1/corp_usage/``, each limited to 1 request/second. A
+statistics date is a calendar day in UTC+8, from T-180 to T-1 (T = today in UTC+8). Paged
+endpoints take ``skip``/``limit`` (limit <= 100) and answer ``has_next``; id filters take at most
+10 ids per request. Errors are HTTP 400 with ``{"code", "msg"}``: 8303/8304 mean "too fast",
+8301/8302/17018 a rejected key.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import orjson
+import requests
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
+from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_usage.core.budget import EndpointLimit, request_budget
+from source_usage.core.errors import UsageErrorHandler, fail, json_body, rate_limited
+from source_usage.core.periods import Granularity, Period, PeriodPlan
+from source_usage.core.settings import SharedSettings
+from source_usage.core.streams import PeriodStream
+from source_usage.core.validation import base_url_problem
+from source_usage.core.vendor import Vendor
+
+TIMEZONE = "Asia/Shanghai"  # UTC+8, the zone of every statistics date
+HISTORY_DAYS = 180
+PAGE_SIZE = 100
+IDS_PER_REQUEST = 10
+DEFAULT_BASE_URL = "https://api.jiandaoyun.com"
+JODOO_BASE_URL = "https://api.jodoo.com"
+
+#: The documented metrics, also typed as top-level integer columns; ``metrics`` keeps any other.
+METRICS = (
+    "app", "form_coop", "form_workflow", "dash", "etl", "aggregate",
+    "public_link", "data_trigger", "automation", "bpa", "data",
+)  # fmt: skip
+RATE_LIMIT_CODES = frozenset({8303, 8304})
+CREDENTIAL_CODES = frozenset({8301, 8302, 17018})
+
+
+def metric_columns(metrics: Any) -> Dict[str, Optional[int]]:
+    """The known metrics as integers (absent or non-integral: null; the raw value stays in ``metrics``)."""
+    source = metrics if isinstance(metrics, dict) else {}
+    columns: Dict[str, Optional[int]] = {}
+    for name in METRICS:
+        value = source.get(name)
+        if isinstance(value, bool):
+            value = None
+        elif isinstance(value, float):
+            value = int(value) if value.is_integer() else None
+        elif not isinstance(value, int):
+            value = None
+        columns[name] = value
+    return columns
+
+
+class JiandaoyunErrorHandler(UsageErrorHandler):
+    """Reads the ``code`` of Jiandaoyun's error bodies before the shared HTTP-status mapping."""
+
+    def vendor_resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
+        if response.ok:
+            return None
+        try:
+            body = json_body(response)
+        except ValueError:
+            return None
+        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(code, int):
+            return None
+        message = str(body.get("msg") or "")[:500]
+        if code in RATE_LIMIT_CODES:
+            return rate_limited(f"Jiandaoyun {self.endpoint} is rate limiting (code {code}: {message}).")
+        if code in CREDENTIAL_CODES:
+            return self.credentials_rejected(f"code {code}: {message}")
+        return fail(f"Jiandaoyun {self.endpoint} answered code {code}: {message}")
+
+
+class JiandaoyunStream(PeriodStream):
+    """One statistics date per slice; the body names the date."""
+
+    vendor = "Jiandaoyun"
+    credentials_hint = "jiandaoyun.api_key"
+    error_handler_class = JiandaoyunErrorHandler
+    http_method = "POST"
+    cursor_field = "date"
+
+    def cursor_value(self, period: Period) -> str:
+        return period.day
+
+    def request_body_json(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Optional[Mapping[str, Any]]:
+        assert stream_slice is not None
+        return {"date": stream_slice["date"]}
+
+    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
+        return None
+
+
+class JiandaoyunOverviewUsage(JiandaoyunStream):
+    """``jiandaoyun_overview_usage``: the organisation's totals, one record per date."""
+
+    name = "jiandaoyun_overview_usage"
+    primary_key = "date"
+    endpoint = "api/v1/corp_usage/overview"
+
+    def malformed(self, body: Any) -> Optional[str]:
+        if not isinstance(body, dict) or not isinstance(body.get("metrics"), dict):
+            return "no 'metrics' object"
+        return None
+
+    def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        body = json_body(response)
+        yield {**body, "date": stream_slice["date"], **metric_columns(body["metrics"])}
+
+
+class PagedJiandaoyunStream(JiandaoyunStream):
+    """A member or app endpoint: ``skip``/``limit`` pages, optional id filter of <= 10 ids."""
+
+    #: The body field of the id filter, e.g. ``member_ids``.
+    ids_field: ClassVar[str]
+
+    def __init__(self, ids: Sequence[str] = (), **kwargs: Any) -> None:
+        self.ids = list(ids)
+        super().__init__(**kwargs)
+
+    def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        if not self.ids:
+            yield period_slice
+            return
+        for first in range(0, len(self.ids), IDS_PER_REQUEST):
+            yield {**period_slice, self.ids_field: self.ids[first : first + IDS_PER_REQUEST]}
+
+    def request_body_json(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Optional[Mapping[str, Any]]:
+        assert stream_slice is not None
+        body: Dict[str, Any] = {
+            "date": stream_slice["date"],
+            "skip": (next_page_token or {}).get("skip", 0),
+            "limit": PAGE_SIZE,
+        }
+        if self.ids_field in stream_slice:
+            body[self.ids_field] = stream_slice[self.ids_field]
+        return body
+
+    def malformed(self, body: Any) -> Optional[str]:
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            return "no 'items' list"
+        if not isinstance(body.get("has_next", False), bool):
+            return "'has_next' is not true or false"
+        return None
+
+    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
+        body = json_body(response)
+        if not body.get("has_next"):
+            return None
+        items = body["items"]
+        sent = orjson.loads(response.request.body or b"{}")
+        if not items:
+            # has_next with an empty page would ask for the same page for ever.
+            raise AirbyteTracedException(
+                message=f"Jiandaoyun {self.endpoint} said has_next for an empty page (date {sent.get('date')}, skip {sent.get('skip')}).",
+                failure_type=FailureType.system_error,
+            )
+        return {"skip": int(sent.get("skip", 0)) + len(items)}
+
+    def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        date = stream_slice["date"]
+        for item in json_body(response)["items"]:
+            yield self.record(date, item)
+
+    @abstractmethod
+    def record(self, date: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One item of a page as a record: the item whole, plus the key and metric columns."""
+
+
+class JiandaoyunMemberUsage(PagedJiandaoyunStream):
+    """``jiandaoyun_member_usage``: one member on one date."""
+
+    name = "jiandaoyun_member_usage"
+    primary_key = ["date", "member_id"]
+    endpoint = "api/v1/corp_usage/member_metrics"
+    ids_field = "member_ids"
+
+    def record(self, date: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
+        member = item.get("member")
+        member_id = member.get("member_id") if isinstance(member, dict) else None
+        return {**item, "date": date, "member_id": member_id, **metric_columns(item.get("metrics"))}
+
+
+class JiandaoyunAppUsage(PagedJiandaoyunStream):
+    """``jiandaoyun_app_usage``: one app on one date."""
+
+    name = "jiandaoyun_app_usage"
+    primary_key = ["date", "app_id"]
+    endpoint = "api/v1/corp_usage/app_metrics"
+    ids_field = "app_ids"
+
+    def record(self, date: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**item, "date": date, "app_id": item.get("app_id"), **metric_columns(item.get("metrics"))}
+
+
+ENDPOINTS = (JiandaoyunMemberUsage, JiandaoyunAppUsage, JiandaoyunOverviewUsage)
+
+
+class Jiandaoyun(Vendor):
+    key = "jiandaoyun"
+    title = "Jiandaoyun"
+    order = 3
+
+    def spec(self) -> Mapping[str, Any]:
+        return {
+            "type": "object",
+            "title": "Jiandaoyun / Jodoo",
+            "description": (
+                "Member, app and organisation usage statistics per day (UTC+8). Needs the paid "
+                "usage-statistics feature, enabled in Admin Console > Management Tools > Usage Statistics."
+            ),
+            "required": ["api_key"],
+            "properties": {
+                "api_key": {
+                    "type": "string",
+                    "title": "API key",
+                    "description": "An API key from Open Platform > API Key, created by an admin.",
+                    "airbyte_secret": True,
+                    "order": 0,
+                },
+                "base_url": {
+                    "type": "string",
+                    "title": "API host",
+                    "description": "Jiandaoyun: https://api.jiandaoyun.com; Jodoo: https://api.jodoo.com.",
+                    "default": DEFAULT_BASE_URL,
+                    "examples": [DEFAULT_BASE_URL, JODOO_BASE_URL],
+                    "order": 1,
+                },
+                "member_ids": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "title": "Member IDs",
+                    "description": "Only these members (any number; sent 10 per request). Empty: all members.",
+                    "default": [],
+                    "order": 2,
+                },
+                "app_ids": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "title": "App IDs",
+                    "description": "Only these apps (any number; sent 10 per request). Empty: all apps.",
+                    "default": [],
+                    "order": 3,
+                },
+                "requests_per_second": {
+                    "type": "integer",
+                    "title": "Requests per second per endpoint",
+                    "description": "Leave at 1 (the documented limit) unless Jiandaoyun granted a higher quota.",
+                    "minimum": 1,
+                    "maximum": 50,
+                    "default": 1,
+                    "order": 4,
+                },
+            },
+        }
+
+    def problems(self, section: Mapping[str, Any]) -> List[str]:
+        problem = base_url_problem("jiandaoyun.base_url", section.get("base_url"))
+        return [problem] if problem else []
+
+    def plan(self, settings: SharedSettings) -> PeriodPlan:
+        return settings.plan(self.title, TIMEZONE, Granularity.DAY, history_days=HISTORY_DAYS)
+
+    def streams(self, section: Mapping[str, Any], settings: SharedSettings) -> List[Stream]:
+        base_url = section.get("base_url") or DEFAULT_BASE_URL
+        per_second = int(section.get("requests_per_second") or 1)
+        # One policy per endpoint: the limit is per endpoint, so the three run side by side.
+        budget = request_budget(
+            base_url, [EndpointLimit(f"/{stream.endpoint}$", per_second, 1.0) for stream in ENDPOINTS]
+        )
+        common: Dict[str, Any] = dict(
+            base_url=base_url,
+            authenticator=TokenAuthenticator(token=section["api_key"]),
+            api_budget=budget,
+            plan=self.plan(settings),
+            lookback_periods=settings.lookback_days,
+        )
+        return [
+            JiandaoyunMemberUsage(ids=section.get("member_ids") or [], **common),
+            JiandaoyunAppUsage(ids=section.get("app_ids") or [], **common),
+            JiandaoyunOverviewUsage(**common),
+        ]
+
+    def check(self, section: Mapping[str, Any], settings: SharedSettings, logger: logging.Logger) -> None:
+        """One overview request for T-1, with one retry and short timeouts (check must answer fast)."""
+        plan = self.plan(settings)
+        latest = PeriodPlan(Granularity.DAY, first=Granularity.DAY.step(plan.stop, -1), stop=plan.stop)
+        stream = JiandaoyunOverviewUsage(
+            base_url=section.get("base_url") or DEFAULT_BASE_URL,
+            authenticator=TokenAuthenticator(token=section["api_key"]),
+            plan=latest,
+            lookback_periods=0,
+            max_retries=1,
+            timeout=(5.0, 15.0),
+        )
+        for period_slice in stream.stream_slices(sync_mode=SyncMode.full_refresh):
+            for _ in stream.read_records(SyncMode.full_refresh, stream_slice=period_slice):
+                return
+
+
+VENDOR = Jiandaoyun()
