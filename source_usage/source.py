@@ -8,7 +8,6 @@ and a sequential read would leave every other endpoint idle while one waits for 
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -123,7 +122,7 @@ class SourceUsage(AbstractSource):
         stream's state is never ahead of its records; streams interleave freely, which Airbyte's
         per-stream state allows.
         """
-        messages: "queue.Queue[Any]" = queue.Queue(maxsize=_QUEUE_SIZE)
+        messages: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_SIZE)
         stop = threading.Event()
         failed: MutableMapping[str, BaseException] = {}
 

@@ -7,7 +7,7 @@ checkout that runs without installing reads it from the repository root.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,7 +15,7 @@ from typing import Any, Mapping
 _CHECKOUT_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(stream_name: str) -> Mapping[str, Any]:
     file_name = f"{stream_name}.json"
     packaged = resources.files("source_usage").joinpath("schemas", file_name)

@@ -47,7 +47,7 @@ class SharedSettings:
     now: Callable[[], DateTime] = pendulum.now
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "SharedSettings":
+    def from_config(cls, config: Mapping[str, Any]) -> SharedSettings:
         """Parse a config that :mod:`source_usage.validation` has already accepted."""
         return cls(
             start_date=_parse_date(config.get("start_date")),

@@ -16,6 +16,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin
 from airbyte_cdk.sources.streams.call_rate import APIBudget
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
@@ -65,7 +66,12 @@ class UsageStream(HttpStream, ABC):
     def path(self, **kwargs: Any) -> str:
         return self.endpoint
 
-    def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
+    def request_kwargs(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
         return {"timeout": self._timeout}
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
@@ -84,7 +90,7 @@ class UsageStream(HttpStream, ABC):
         """What is wrong with a 2xx JSON body of this endpoint, or ``None`` when it is usable."""
         return None
 
-    def get_json_schema(self) -> Mapping[str, Any]:
+    def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return load_schema(self.name)
 
     def read_records(
@@ -93,7 +99,7 @@ class UsageStream(HttpStream, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    ) -> Iterable[StreamData]:
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         except AirbyteTracedException as error:
@@ -115,7 +121,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     first unfinished period. Re-reading within the lookback never moves it backwards.
     """
 
-    cursor_field: ClassVar[str]  # type: ignore[misc]
+    cursor_field: ClassVar[str]
 
     def __init__(self, plan: PeriodPlan, lookback_periods: int, **kwargs: Any) -> None:
         self.plan = plan
@@ -139,7 +145,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     def cursor_moment(self, value: str) -> DateTime:
         """The instant a cursor value names, in the plan's zone (dates are midnight there)."""
         try:
-            parsed = pendulum.parse(value, tz=self.plan.first.timezone)
+            parsed = pendulum.parse(value, tz=self.plan.first.timezone_name or "UTC")
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             parsed = None
         if not isinstance(parsed, DateTime):
@@ -147,7 +153,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
                 f"The saved state of stream '{self.name}' holds '{value}', which is not a "
                 f"{self.cursor_field}; reset the stream's state."
             )
-        return parsed.in_timezone(self.plan.first.timezone)
+        return parsed.in_timezone(self.plan.first.timezone_name or "UTC")
 
     def stream_slices(
         self,
@@ -176,7 +182,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    ) -> Iterable[StreamData]:
         assert stream_slice is not None, "period streams always read a period slice"
         for request_slice in self.requests_for_period(stream_slice):
             yield from super().read_records(sync_mode, cursor_field, request_slice, stream_state)

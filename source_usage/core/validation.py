@@ -33,6 +33,10 @@ def _field(path: Iterable[Any]) -> str:
     return ".".join(str(part) for part in path) or "config"
 
 
+def _words(kind: Any) -> str:
+    return _TYPE_WORDS.get(str(kind), str(kind))
+
+
 def _sentence(error: ValidationError) -> str:
     field = _field(error.absolute_path)
     rule, expected = error.validator, error.validator_value
@@ -43,7 +47,7 @@ def _sentence(error: ValidationError) -> str:
         return f"'{_field([*error.absolute_path, missing[0] if missing else '?'])}' is required."
     if rule == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        return f"'{field}' must be {' or '.join(_TYPE_WORDS.get(kind, kind) for kind in kinds)}."
+        return f"'{field}' must be {' or '.join(_words(kind) for kind in kinds)}."
     if rule == "enum":
         return f"'{field}' must be one of: {', '.join(str(value) for value in expected)}."
     if rule == "minimum":

@@ -169,7 +169,8 @@ class PagedJiandaoyunStream(JiandaoyunStream):
         if not body.get("has_next"):
             return None
         items = body["items"]
-        sent = orjson.loads(response.request.body or b"{}")
+        body_sent = response.request.body
+        sent = orjson.loads(body_sent if isinstance(body_sent, (bytes, str)) else b"{}")
         if not items:
             # has_next with an empty page would ask for the same page for ever.
             raise AirbyteTracedException(
@@ -312,7 +313,7 @@ class Jiandaoyun(Vendor):
             plan=latest,
             lookback_periods=0,
             max_retries=1,
-            timeout=(5.0, 15.0),
+            timeout=(5.0, 10.0),
         )
         for period_slice in stream.stream_slices(sync_mode=SyncMode.full_refresh):
             for _ in stream.read_records(SyncMode.full_refresh, stream_slice=period_slice):

@@ -1,0 +1,34 @@
+"""Shared fixtures of the unit tests: a frozen clock that sleeping advances, and config helpers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator, List
+
+import freezegun
+import pytest
+
+#: 2026-06-10 12:00 UTC is 20:00 in UTC+8: T = 2026-06-10, so the latest Jiandaoyun date is 06-09.
+FROZEN_NOW = "2026-06-10T12:00:00Z"
+
+
+class Sleeps:
+    """Every sleep the code under test asked for, in seconds; the frozen clock moves by each."""
+
+    def __init__(self, frozen: Any) -> None:
+        self._frozen = frozen
+        self.seconds: List[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+        if seconds > 0:
+            self._frozen.tick(seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sleeps]:
+    """Time frozen at ``FROZEN_NOW``; ``time.sleep`` (backoff, budget) ticks it instead of waiting."""
+    with freezegun.freeze_time(FROZEN_NOW) as frozen:
+        sleeps = Sleeps(frozen)
+        monkeypatch.setattr(time, "sleep", sleeps)
+        yield sleeps

@@ -1,0 +1,414 @@
+"""The Jiandaoyun streams, against in-process HTTP mocks, one test per promised behaviour."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Mapping, Optional
+
+import pytest
+import requests
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
+from airbyte_cdk.test.entrypoint_wrapper import discover
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+
+from source_usage import SourceUsage
+from source_usage.vendors.jiandaoyun import METRICS
+from unit_tests.conftest import Sleeps
+from unit_tests.helpers import BASE_URL, SECRET, all_output_lines, jiandaoyun_config, read_streams
+
+MEMBERS = BASE_URL + "/api/v1/corp_usage/member_metrics"
+APPS = BASE_URL + "/api/v1/corp_usage/app_metrics"
+OVERVIEW = BASE_URL + "/api/v1/corp_usage/overview"
+
+
+def member_item(member_id: str, **metrics: int) -> Dict[str, Any]:
+    return {"member": {"member_id": member_id, "name": f"name-{member_id}"}, "metrics": {"app": 1, "dash": 2, **metrics}}
+
+
+def page(date: str, items: List[Dict[str, Any]], has_next: bool = False) -> HttpResponse:
+    return HttpResponse(json.dumps({"date": date, "has_next": has_next, "items": items}))
+
+
+def member_request(date: str, skip: int = 0, ids: Optional[List[str]] = None) -> HttpRequest:
+    body: Dict[str, Any] = {"date": date, "skip": skip, "limit": 100}
+    if ids is not None:
+        body["member_ids"] = ids
+    return HttpRequest(MEMBERS, body=body)
+
+
+def error(status: int, code: int, msg: str = "error", headers: Optional[Mapping[str, str]] = None) -> HttpResponse:
+    return HttpResponse(json.dumps({"code": code, "msg": msg}), status_code=status, headers=dict(headers or {}))
+
+
+def one_day(**overrides: Any) -> Dict[str, Any]:
+    return jiandaoyun_config(start_date="2026-06-09", end_date="2026-06-09", **overrides)
+
+
+def states(output: Any) -> List[Dict[str, Any]]:
+    return [dict(message.state.stream.stream_state.__dict__) for message in output.state_messages]
+
+
+# --- discover -------------------------------------------------------------------------------
+
+
+def test_discover_lists_the_three_jiandaoyun_streams_with_keys_cursor_and_both_modes() -> None:
+    catalog = discover(SourceUsage(), jiandaoyun_config()).catalog.catalog
+    streams = {stream.name: stream for stream in catalog.streams}
+    assert set(streams) == {"jiandaoyun_member_usage", "jiandaoyun_app_usage", "jiandaoyun_overview_usage"}
+    assert streams["jiandaoyun_member_usage"].source_defined_primary_key == [["date"], ["member_id"]]
+    assert streams["jiandaoyun_app_usage"].source_defined_primary_key == [["date"], ["app_id"]]
+    assert streams["jiandaoyun_overview_usage"].source_defined_primary_key == [["date"]]
+    for stream in streams.values():
+        assert stream.default_cursor_field == ["date"]
+        assert set(stream.supported_sync_modes) == {SyncMode.full_refresh, SyncMode.incremental}
+
+
+# --- paging, chunking, records --------------------------------------------------------------
+
+
+def test_pages_follow_skip_and_stop_on_has_next_false_without_an_extra_request(clock: Sleeps) -> None:
+    pages = {0: range(0, 100), 100: range(100, 200), 200: range(200, 201)}
+    with HttpMocker() as http:
+        sent = {}
+        for skip, members in pages.items():
+            sent[skip] = member_request("2026-06-09", skip)
+            http.post(sent[skip], page("2026-06-09", [member_item(f"m{i}") for i in members], has_next=skip < 200))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+        for request in sent.values():
+            http.assert_number_of_calls(request, 1)
+    ids = [record.record.data["member_id"] for record in output.records]
+    assert ids == [f"m{i}" for i in range(201)]
+    assert not output.errors
+
+
+def test_member_ids_are_sent_ten_per_request_so_25_ids_make_3_requests_per_page_position(clock: Sleeps) -> None:
+    ids = [f"id{i:02d}" for i in range(25)]
+    chunks = [ids[0:10], ids[10:20], ids[20:25]]
+    with HttpMocker() as http:
+        sent = []
+        for chunk in chunks:
+            first, second = member_request("2026-06-09", 0, chunk), member_request("2026-06-09", 5, chunk)
+            http.post(first, page("2026-06-09", [member_item(i) for i in chunk[:5]], True))
+            http.post(second, page("2026-06-09", [member_item(i) for i in chunk[5:]], False))
+            sent += [first, second]
+        output = read_streams(one_day(jiandaoyun={"member_ids": ids}), ["jiandaoyun_member_usage"])
+        for request in sent:
+            http.assert_number_of_calls(request, 1)
+    assert sorted(record.record.data["member_id"] for record in output.records) == ids
+    # One date, three chunks: one state, after the last chunk, not one per chunk.
+    assert states(output) == [{"date": "2026-06-09"}]
+
+
+def test_member_record_keeps_the_item_whole_and_adds_date_member_id_and_typed_metrics(clock: Sleeps) -> None:
+    item = {"member": {"member_id": "m1", "name": "Tom"}, "metrics": {"app": 2, "data": 7.0, "new_metric": 5, "dash": "3"}}
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", [item]))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    data = output.records[0].record.data
+    assert data["date"] == "2026-06-09" and data["member_id"] == "m1"
+    assert data["member"] == {"member_id": "m1", "name": "Tom"}
+    assert data["metrics"] == {"app": 2, "data": 7.0, "new_metric": 5, "dash": "3"}  # raw, new keys kept
+    assert data["app"] == 2 and data["data"] == 7
+    assert data.get("dash") is None and data.get("etl") is None  # not an integer / absent: null
+
+
+def test_app_records_carry_app_id_and_the_overview_one_record_per_date(clock: Sleeps) -> None:
+    app = {"app_id": "a1", "app_name": "CRM", "creator": {"member_id": "m1", "name": "Tom"},
+           "created_at": "2026-01-01T00:00:00+08:00", "metrics": {"form_coop": 20}}  # fmt: skip
+    with HttpMocker() as http:
+        http.post(HttpRequest(APPS, body={"date": "2026-06-09", "skip": 0, "limit": 100}), page("2026-06-09", [app]))
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}),
+                  HttpResponse(json.dumps({"date": "2026-06-09", "metrics": {"app": 40, "data": 1200}})))  # fmt: skip
+        output = read_streams(one_day(), ["jiandaoyun_app_usage", "jiandaoyun_overview_usage"])
+    by_stream = {record.record.stream: record.record.data for record in output.records}
+    assert by_stream["jiandaoyun_app_usage"]["app_id"] == "a1"
+    assert by_stream["jiandaoyun_app_usage"]["creator"] == {"member_id": "m1", "name": "Tom"}
+    assert by_stream["jiandaoyun_app_usage"]["form_coop"] == 20
+    assert by_stream["jiandaoyun_overview_usage"] == {"date": "2026-06-09", "metrics": {"app": 40, "data": 1200}, "app": 40, "data": 1200}
+
+
+def test_every_record_validates_against_its_stream_schema(clock: Sleeps) -> None:
+    import jsonschema
+
+    from source_usage.core.schemas import load_schema
+
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", [member_item("m1", data=3)]))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    schema = load_schema("jiandaoyun_member_usage")
+    for record in output.records:
+        jsonschema.validate(record.record.data, schema)
+    assert set(METRICS) <= set(schema["properties"])
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+
+
+def dates_read(output: Any) -> List[str]:
+    return [state["date"] for state in states(output)]
+
+
+def overview_for(dates: List[str], http: HttpMocker) -> None:
+    for date in dates:
+        http.post(HttpRequest(OVERVIEW, body={"date": date}), HttpResponse(json.dumps({"date": date, "metrics": {}})))
+
+
+def test_latest_date_is_yesterday_in_utc8_not_in_utc() -> None:
+    import freezegun
+
+    # 23:30 UTC on 06-01 is 07:30 on 06-02 in UTC+8: the latest finished day there is 06-01.
+    # The UTC date minus one would be 05-31.
+    with freezegun.freeze_time("2026-06-01T23:30:00Z"), HttpMocker() as http:
+        overview_for(["2026-05-31", "2026-06-01"], http)
+        output = read_streams(
+            jiandaoyun_config(start_date="2026-05-31", end_date=None, jiandaoyun={"requests_per_second": 50}),
+            ["jiandaoyun_overview_usage"],
+        )
+    assert dates_read(output) == ["2026-05-31", "2026-06-01"]
+
+
+def test_a_future_end_date_is_clamped_to_t_minus_1(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        overview_for(["2026-06-08", "2026-06-09"], http)
+        output = read_streams(jiandaoyun_config(start_date="2026-06-08", end_date="2026-12-31"), ["jiandaoyun_overview_usage"])
+    assert dates_read(output) == ["2026-06-08", "2026-06-09"]
+    assert not output.errors
+
+
+def test_a_start_older_than_t_minus_180_is_moved_up_with_a_warning(clock: Sleeps) -> None:
+    # T = 2026-06-10 in UTC+8, so T-180 is 2025-12-12.
+    with HttpMocker() as http:
+        overview_for(["2025-12-12", "2025-12-13"], http)
+        output = read_streams(jiandaoyun_config(start_date="2025-01-01", end_date="2025-12-13"), ["jiandaoyun_overview_usage"])
+    assert dates_read(output) == ["2025-12-12", "2025-12-13"]
+    assert output.is_in_logs("start_date 2025-01-01 is moved up to 2025-12-12")
+
+
+def test_incremental_resumes_the_day_after_the_cursor(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        overview_for(["2026-06-08", "2026-06-09"], http)
+        output = read_streams(
+            jiandaoyun_config(start_date="2026-06-01", end_date="2026-06-09", lookback_days=0),
+            ["jiandaoyun_overview_usage"],
+            state={"jiandaoyun_overview_usage": {"date": "2026-06-07"}},
+        )
+    assert dates_read(output) == ["2026-06-08", "2026-06-09"]
+
+
+def test_lookback_re_reads_that_many_synced_days_and_never_moves_state_back(clock: Sleeps) -> None:
+    # first day = max(start, cursor + 1 - lookback) = 06-09 + 1 - 2 = 06-08
+    with HttpMocker() as http:
+        overview_for(["2026-06-08", "2026-06-09"], http)
+        output = read_streams(
+            jiandaoyun_config(start_date="2026-06-01", end_date="2026-06-09", lookback_days=2),
+            ["jiandaoyun_overview_usage"],
+            state={"jiandaoyun_overview_usage": {"date": "2026-06-09"}},
+        )
+    assert [record.record.data["date"] for record in output.records] == ["2026-06-08", "2026-06-09"]
+    assert dates_read(output) == ["2026-06-09", "2026-06-09"]
+
+
+def test_full_refresh_ignores_state_and_reads_every_day(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        overview_for(["2026-06-08", "2026-06-09"], http)
+        output = read_streams(
+            jiandaoyun_config(), ["jiandaoyun_overview_usage"],
+            state={"jiandaoyun_overview_usage": {"date": "2026-06-09"}}, sync_mode=SyncMode.full_refresh,
+        )  # fmt: skip
+    assert [record.record.data["date"] for record in output.records] == ["2026-06-08", "2026-06-09"]
+
+
+def test_state_is_emitted_after_each_fully_read_date(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        for date in ("2026-06-08", "2026-06-09"):
+            http.post(member_request(date, 0), page(date, [member_item("m1")], True))
+            http.post(member_request(date, 1), page(date, [member_item("m2")], False))
+        output = read_streams(jiandaoyun_config(), ["jiandaoyun_member_usage"])
+    messages = [m for m in output.records_and_state_messages]
+    kinds = [(m.type.value, m.record.data["date"] if m.record else m.state.stream.stream_state.date) for m in messages]
+    assert kinds == [
+        ("RECORD", "2026-06-08"), ("RECORD", "2026-06-08"), ("STATE", "2026-06-08"),
+        ("RECORD", "2026-06-09"), ("RECORD", "2026-06-09"), ("STATE", "2026-06-09"),
+    ]  # fmt: skip
+
+
+def test_a_failure_mid_date_leaves_state_at_the_last_complete_date(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-08", 0), page("2026-06-08", [member_item("m1")]))
+        http.post(member_request("2026-06-09", 0), page("2026-06-09", [member_item("m1")], True))
+        http.post(member_request("2026-06-09", 1), error(400, 17017, "invalid parameter"))
+        output = read_streams(jiandaoyun_config(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    assert dates_read(output) == ["2026-06-08"]
+    assert output.errors
+
+
+def test_an_unreadable_cursor_in_state_is_a_config_error_naming_the_stream(clock: Sleeps) -> None:
+    output = read_streams(
+        jiandaoyun_config(), ["jiandaoyun_overview_usage"],
+        state={"jiandaoyun_overview_usage": {"date": "yesterday"}}, expecting_exception=True,
+    )  # fmt: skip
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert "jiandaoyun_overview_usage" in trace.message
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [8303, 8304])
+def test_rate_limit_codes_wait_and_retry(clock: Sleeps, code: int) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), [error(400, code, "frequency limit"), page("2026-06-09", [member_item("m1")])])
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert len(output.records) == 1 and not output.errors
+    assert any(seconds >= 1 for seconds in clock.seconds)
+
+
+def test_http_429_waits_for_retry_after(clock: Sleeps) -> None:
+    limited = HttpResponse("{}", status_code=429, headers={"Retry-After": "7"})
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), [limited, page("2026-06-09", [member_item("m1")])])
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert len(output.records) == 1 and not output.errors
+    assert any(seconds >= 7 for seconds in clock.seconds)  # the CDK adds one second of margin
+
+
+def test_rate_limiting_that_never_ends_gives_up_with_a_transient_error_naming_vendor_and_endpoint(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), error(400, 8303, "frequency limit"))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.transient_error
+    assert "Jiandaoyun" in trace.message and "member_metrics" in trace.message
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retried_with_backoff(clock: Sleeps, status: int) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), [HttpResponse("bad gateway", status_code=status), page("2026-06-09", [member_item("m1")])])
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert len(output.records) == 1 and not output.errors
+
+
+def test_connection_errors_are_retried_with_backoff(clock: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", [member_item("m1")]))
+        mocked_send = requests.Session.send  # requests-mock's, installed by HttpMocker
+        calls = {"count": 0}
+
+        def flaky_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            calls["count"] += 1
+            if calls["count"] == 1:
+                raise requests.ConnectionError("connection reset")
+            return mocked_send(self, request, **kwargs)
+
+        monkeypatch.setattr(requests.Session, "send", flaky_send)
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert len(output.records) == 1 and calls["count"] == 2
+
+
+@pytest.mark.parametrize("code", [8301, 8302, 17018])
+def test_credential_codes_are_config_errors_naming_jiandaoyun(clock: Sleeps, code: int) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), error(400, code, "api key invalid"))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert "Jiandaoyun" in trace.message and "jiandaoyun.api_key" in trace.message
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_http_401_and_403_are_config_errors_naming_jiandaoyun(clock: Sleeps, status: int) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), HttpResponse("{}", status_code=status))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error and "Jiandaoyun" in trace.message
+
+
+def test_any_other_code_fails_carrying_the_vendor_code_and_msg(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), error(400, 17017, "date out of range"))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    message = output.errors[0].trace.error.message
+    assert "17017" in message and "date out of range" in message
+
+
+def test_a_body_that_is_not_json_is_retried_then_fails_naming_the_endpoint(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), [HttpResponse("<html>oops"), page("2026-06-09", [member_item("m1")])])
+        recovered = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert len(recovered.records) == 1
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), HttpResponse("<html>oops"))
+        failed = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    message = failed.errors[0].trace.error.message
+    assert "member_metrics" in message and "not JSON" in message
+
+
+def test_a_body_without_items_is_an_error_naming_the_endpoint_never_silently_empty(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), HttpResponse(json.dumps({"date": "2026-06-09", "has_next": False})))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    message = output.errors[0].trace.error.message
+    assert "member_metrics" in message and "items" in message
+    assert not output.records and not output.state_messages
+
+
+def test_has_next_on_an_empty_page_fails_instead_of_looping(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", [], True))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    assert "has_next" in output.errors[0].trace.error.message
+
+
+def test_no_secret_reaches_any_output_line_on_success_or_error(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", [member_item("m1")]))
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}), error(400, 8301, f"bad key {SECRET}"))
+        apps_request = HttpRequest(APPS, body={"date": "2026-06-09", "skip": 0, "limit": 100})
+        http.post(apps_request, HttpResponse(f"not json {SECRET}", status_code=500))
+        output = read_streams(
+            one_day(), ["jiandaoyun_member_usage", "jiandaoyun_overview_usage", "jiandaoyun_app_usage"], expecting_exception=True
+        )
+    text = all_output_lines(output)
+    assert len(output.records) == 1 and len(output.errors) >= 2  # the error paths did run
+    assert SECRET not in text
+
+
+# --- budget -----------------------------------------------------------------------------------
+
+
+def test_each_endpoint_has_its_own_budget_of_requests_per_second() -> None:
+    config = jiandaoyun_config(jiandaoyun={"requests_per_second": 1})
+    streams = {stream.name: stream for stream in SourceUsage().streams(config)}
+    budget = streams["jiandaoyun_member_usage"]._http_client._api_budget  # type: ignore[attr-defined]
+    assert all(stream._http_client._api_budget is budget for stream in streams.values())  # type: ignore[attr-defined]
+    member = requests.Request("POST", MEMBERS).prepare()
+    app = requests.Request("POST", APPS).prepare()
+    budget.acquire_call(member, block=False)
+    budget.acquire_call(app, block=False)  # another endpoint: its own window
+    with pytest.raises(CallRateLimitHit) as hit:
+        budget.acquire_call(member, block=False)  # the same endpoint within one second
+    assert 0.9 <= hit.value.time_to_wait.total_seconds() <= 1.1
+
+
+def test_check_succeeds_with_one_overview_request_for_t_minus_1(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        request = HttpRequest(OVERVIEW, body={"date": "2026-06-09"})
+        http.post(request, HttpResponse(json.dumps({"date": "2026-06-09", "metrics": {}})))
+        succeeded, message = SourceUsage().check_connection(logging.getLogger("test"), jiandaoyun_config())
+        http.assert_number_of_calls(request, 1)
+    assert succeeded and message is None
+
+
+def test_check_with_a_rejected_key_fails_naming_jiandaoyun_and_the_field(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}), error(400, 8301, "API key verification failed"))
+        status = SourceUsage().check(logging.getLogger("test"), jiandaoyun_config())
+    assert status.status.value == "FAILED"
+    assert "Jiandaoyun" in status.message and "jiandaoyun.api_key" in status.message and SECRET not in status.message
