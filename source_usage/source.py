@@ -30,6 +30,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.errors import plain_message
 from source_usage.core.settings import SharedSettings
+from source_usage.core.stats import RequestStats
 from source_usage.core.validation import ensure_valid
 from source_usage.spec import connection_specification, specification
 from source_usage.vendors import all_vendors
@@ -98,15 +99,20 @@ class SourceUsage(AbstractSource):
         catalog: ConfiguredAirbyteCatalog,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
-        if len(catalog.streams) <= 1:
-            yield from super().read(logger, config, catalog, state)
-            return
         connector_config, _ = split_config(config)
         self._read_streams = None
         self._read_streams = self.streams(connector_config)
         try:
-            yield from self._read_side_by_side(logger, config, catalog, state)
+            if len(catalog.streams) <= 1:
+                yield from super().read(logger, config, catalog, state)
+            else:
+                yield from self._read_side_by_side(logger, config, catalog, state)
         finally:
+            selected = {configured.stream.name for configured in catalog.streams}
+            for stream in self._read_streams:
+                stats = getattr(stream, "stats", None)
+                if stream.name in selected and isinstance(stats, RequestStats):
+                    logger.info(stats.summary(stream.name))
             self._read_streams = None
 
     def _read_side_by_side(

@@ -29,6 +29,8 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 )
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 
+from source_usage.core.stats import RequestStats
+
 _NOT_PARSED = object()
 _BODY_ATTRIBUTE = "_source_usage_json"
 
@@ -94,7 +96,9 @@ class UsageErrorHandler(ErrorHandler):
         malformed: Callable[[Any], Optional[str]],
         max_retries: int = 5,
         max_time: timedelta = timedelta(minutes=10),
+        stats: Optional[RequestStats] = None,
     ) -> None:
+        self.stats = stats if stats is not None else RequestStats()
         self.vendor = vendor
         self.endpoint = endpoint
         self.credentials_hint = credentials_hint
@@ -113,6 +117,11 @@ class UsageErrorHandler(ErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> ErrorResolution:
+        resolution = self._resolve(response_or_exception)
+        self.stats.observe(resolution.response_action or ResponseAction.SUCCESS)
+        return resolution
+
+    def _resolve(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
             return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
         if isinstance(response_or_exception, requests.RequestException):
@@ -178,13 +187,22 @@ def plain_message(error: Exception) -> str:
     return str(getattr(error, "message", None) or error)
 
 
-class RetryAfterBackoff(BackoffStrategy):
-    """Wait what the vendor asks for in ``Retry-After``; without it, the CDK's exponential backoff.
+#: The CDK's HttpClient sleeps one second more than a strategy asks for ("to cover any
+#: fractions of second", airbyte_cdk.sources.streams.http.rate_limiting).
+CDK_EXTRA_WAIT = 1.0
 
-    ``cap`` bounds a single wait, so a hostile or broken header cannot park a sync for hours.
+
+class RetryAfterBackoff(BackoffStrategy):
+    """How long to wait before a retry.
+
+    ``Retry-After`` when the vendor sends it. A rate-limit answer without it (Jiandaoyun's 8303
+    carries none) waits 1, 2, 4, ... seconds, so the wait is ours and measurable; other retries
+    without it use the CDK's exponential backoff. ``cap`` bounds one wait, so a broken header
+    cannot park a sync for hours.
     """
 
-    def __init__(self, cap: float = 300.0) -> None:
+    def __init__(self, stats: Optional[RequestStats] = None, cap: float = 300.0) -> None:
+        self.stats = stats if stats is not None else RequestStats()
         self.cap = cap
 
     def backoff_time(
@@ -192,8 +210,13 @@ class RetryAfterBackoff(BackoffStrategy):
         response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
         attempt_count: int,
     ) -> Optional[float]:
+        seconds = None
         if isinstance(response_or_exception, requests.Response):
             seconds = retry_after_seconds(response_or_exception)
-            if seconds:  # 0 means "now": the CDK's shortest backoff serves it
-                return min(seconds, self.cap)
-        return None
+        if not seconds and self.stats.last_action == ResponseAction.RATE_LIMITED:
+            seconds = float(2 ** max(0, attempt_count - 1))
+        if not seconds:  # 0 means "now": the CDK's shortest backoff serves it
+            return None
+        seconds = min(seconds, self.cap)
+        self.stats.waited(seconds + CDK_EXTRA_WAIT)
+        return seconds

@@ -28,6 +28,7 @@ from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, plain
 from source_usage.core.periods import Period, PeriodPlan
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import config_error
+from source_usage.core.stats import RequestStats
 
 #: (connect, read) seconds. Workato documents a 40 s server-side timeout; none is slower.
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 60.0)
@@ -55,6 +56,7 @@ class UsageStream(HttpStream, ABC):
         # HttpStream.__init__ builds the HTTP client and asks for the error handler, so what
         # the handler needs is set first.
         self._url_base = base_url.rstrip("/") + "/"
+        self.stats = RequestStats()
         self._max_retries = max_retries
         self._timeout = timeout
         super().__init__(authenticator=authenticator, api_budget=api_budget)
@@ -81,10 +83,11 @@ class UsageStream(HttpStream, ABC):
             credentials_hint=self.credentials_hint,
             malformed=self.malformed,
             max_retries=self._max_retries,
+            stats=self.stats,
         )
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
-        return RetryAfterBackoff()
+        return RetryAfterBackoff(stats=self.stats)
 
     def malformed(self, body: Any) -> Optional[str]:
         """What is wrong with a 2xx JSON body of this endpoint, or ``None`` when it is usable."""
@@ -101,7 +104,9 @@ class UsageStream(HttpStream, ABC):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
         try:
-            yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+            for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
+                self.stats.records += 1
+                yield record
         except AirbyteTracedException as error:
             # The CDK's retry-exhaustion messages ("API rate limit exceeded.", "Exhausted
             # available request attempts...") do not say which vendor or endpoint gave up.
