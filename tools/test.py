@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     steps = [
         ("ruff", [str(venv_bin("ruff")), "check", "source_usage", "unit_tests", "integration_tests", "tools"]),
         ("mypy", [str(venv_bin("mypy")), "source_usage"]),
+        ("hadolint", [str(venv_bin("hadolint")), "Dockerfile"]),
         ("pytest", [str(python), "-m", "pytest", *pytest_args]),
     ]
     for name, command in steps:
