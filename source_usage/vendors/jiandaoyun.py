@@ -269,7 +269,7 @@ class Jiandaoyun(Vendor):
                     "title": "Requests per second per endpoint",
                     "description": "Leave at 1 (the documented limit) unless Jiandaoyun granted a higher quota.",
                     "minimum": 1,
-                    "maximum": 50,
+                    "maximum": 1000,
                     "default": 1,
                     "order": 4,
                 },
