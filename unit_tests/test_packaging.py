@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import tomllib
 import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List
 
 import jsonschema
+import tomllib
 import yaml
 
 from source_usage.spec import DOCUMENTATION_URL
@@ -83,7 +83,8 @@ def test_the_dockerfile_base_image_is_the_metadata_base_image_pinned_by_digest()
     assert re.fullmatch(r"docker\.io/airbyte/python-connector-base:[0-9.]+@sha256:[0-9a-f]{64}", base)
     args = [line for line in dockerfile_instructions() if line.startswith("ARG BASE_IMAGE=")]
     assert args == [f"ARG BASE_IMAGE={base}"]
-    assert [line for line in dockerfile_instructions() if line.startswith("FROM")] == ["FROM ${BASE_IMAGE} AS builder", "FROM ${BASE_IMAGE}"]
+    stages = [line for line in dockerfile_instructions() if line.startswith("FROM")]
+    assert stages == ["FROM ${BASE_IMAGE} AS builder", "FROM ${BASE_IMAGE}"]
 
 
 def test_the_image_runs_as_airbyte_with_airbyte_entrypoint_equal_to_the_absolute_entrypoint() -> None:

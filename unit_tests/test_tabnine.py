@@ -1,0 +1,489 @@
+"""The Tabnine streams, against in-process HTTP mocks, one test per promised behaviour.
+
+The clock is frozen at 2026-06-10 12:00 UTC (``unit_tests.conftest``): June 2026 is the current,
+unfinished month; the latest finished day is 2026-06-09, week 2026-06-01, month May 2026.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Mapping, Optional
+
+import pytest
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from jsonschema import Draft7Validator
+
+from source_usage import SourceUsage
+from source_usage.core.schemas import load_schema
+from unit_tests.conftest import Sleeps
+from unit_tests.helpers import all_output_lines, read_streams
+
+SECRET = "tab-SECRET-token-0123456789"
+BASE_URL = "https://tabnine.example.test"
+ORGANIZATION = BASE_URL + "/api/v1/organization"
+TEAMS = BASE_URL + "/api/v1/organization/teams"
+USERS = BASE_URL + "/api/v1/organization/users"
+UTILIZATIONS = BASE_URL + "/api/v1/organization/account-utilizations"
+USAGE_V2 = BASE_URL + "/api/v2/organization/usage"
+USAGE_V1 = BASE_URL + "/api/v1/organization/usage"
+ORG_ID = "org-42"
+
+FULL_REFRESH_STREAMS = ("tabnine_organization", "tabnine_teams", "tabnine_users")
+UTILIZATION_STREAM = "tabnine_account_utilizations"
+USAGE_STREAM = "tabnine_organization_usage"
+
+
+def tabnine_config(**overrides: Any) -> Dict[str, Any]:
+    section = {"api_token": SECRET, "base_url": BASE_URL, "granularity": "daily"}
+    section.update(overrides.pop("tabnine", {}))
+    config = {"start_date": "2026-06-08", "end_date": "2026-06-09", "lookback_days": 0, "tabnine": section, **overrides}
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def json_response(body: Any, status: int = 200, headers: Optional[Mapping[str, str]] = None) -> HttpResponse:
+    return HttpResponse(json.dumps(body), status_code=status, headers=dict(headers or {}))
+
+
+def organization_response() -> HttpResponse:
+    return json_response({"id": ORG_ID, "name": "Acme", "domains": ["acme.test"], "planType": "enterprise"})
+
+
+def list_page(items: List[Dict[str, Any]], following: Optional[Dict[str, int]]) -> HttpResponse:
+    return json_response({"data": items, "meta": {"count": len(items), "total": 250, "next": following}})
+
+
+def utilization(year: int, month: int, active: int = 5) -> Dict[str, Any]:
+    return {"year": year, "month": month, "registered": 10, "deactivated": 1, "active": active, "pending": 2}
+
+
+def utilizations_request(start_month: str) -> HttpRequest:
+    return HttpRequest(UTILIZATIONS, query_params={"startDate": start_month})
+
+
+def usage_request(url: str, start: str, end: str, granularity: str = "daily") -> HttpRequest:
+    return HttpRequest(url, query_params={"organizationId": ORG_ID, "from": start, "to": end, "granularity": granularity})
+
+
+def usage_response(start: str, end: str, granularity: str = "daily", active_users: int = 3) -> HttpResponse:
+    bucket = {
+        "from": start,
+        "to": end,
+        "activeUsers": active_users,
+        "codeCompletions": {"accepted": 10, "shown": 40},
+        "chat": {"conversations": 2},
+        "agent": {"sessions": 1},
+    }
+    return json_response(
+        {"organizationId": ORG_ID, "from": start, "to": end, "usage": {"granularity": granularity, "data": [bucket]}}
+    )
+
+
+def not_found() -> HttpResponse:
+    return json_response({"error": "Not Found", "message": "Cannot GET", "status": 404}, status=404)
+
+
+def stream_states(output: EntrypointOutput) -> List[Dict[str, Any]]:
+    return [dict(message.state.stream.stream_state.__dict__) for message in output.state_messages]
+
+
+def assert_records_match_their_schemas(output: EntrypointOutput) -> None:
+    for message in output.records:
+        record = message.record
+        errors = list(Draft7Validator(load_schema(record.stream)).iter_errors(record.data))
+        assert not errors, (record.stream, record.data, errors)
+
+
+# --- discover -------------------------------------------------------------------------------
+
+
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_five_streams_with_keys_and_modes() -> None:
+    catalog = discover(SourceUsage(), tabnine_config()).catalog.catalog
+    streams = {stream.name: stream for stream in catalog.streams}
+    assert set(streams) == {*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM}
+    for name in FULL_REFRESH_STREAMS:
+        assert streams[name].source_defined_primary_key == [["id"]]
+        assert streams[name].supported_sync_modes == [SyncMode.full_refresh]
+        assert not streams[name].default_cursor_field
+    assert streams[UTILIZATION_STREAM].source_defined_primary_key == [["month_start"]]
+    assert streams[UTILIZATION_STREAM].default_cursor_field == ["month_start"]
+    assert streams[USAGE_STREAM].source_defined_primary_key == [["period_start"], ["granularity"]]
+    assert streams[USAGE_STREAM].default_cursor_field == ["period_start"]
+    for name in (UTILIZATION_STREAM, USAGE_STREAM):
+        assert set(streams[name].supported_sync_modes) == {SyncMode.full_refresh, SyncMode.incremental}
+
+
+def test_the_spec_section_has_a_secret_token_a_default_host_and_three_granularities() -> None:
+    spec = SourceUsage().spec(logging.getLogger("test")).connectionSpecification["properties"]["tabnine"]
+    properties = spec["properties"]
+    assert spec["required"] == ["api_token"]
+    assert properties["api_token"]["airbyte_secret"] is True
+    assert properties["base_url"]["default"] == "https://console.tabnine.com"
+    assert properties["granularity"]["enum"] == ["daily", "weekly", "monthly"]
+    assert properties["granularity"]["default"] == "daily"
+
+
+def test_an_unknown_granularity_is_a_config_error_naming_the_field() -> None:
+    status = SourceUsage().check(logging.getLogger("test"), tabnine_config(tabnine={"granularity": "hourly"}))
+    assert status.status.value == "FAILED"
+    assert "tabnine.granularity" in status.message
+
+
+# --- organisation, teams, users -------------------------------------------------------------
+
+
+def test_the_organization_is_one_record_kept_whole(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        output = read_streams(tabnine_config(), ["tabnine_organization"], sync_mode=SyncMode.full_refresh)
+    assert [message.record.data for message in output.records] == [
+        {"id": ORG_ID, "name": "Acme", "domains": ["acme.test"], "planType": "enterprise"}
+    ]
+    assert_records_match_their_schemas(output)
+
+
+@pytest.mark.parametrize(("stream", "url"), [("tabnine_teams", TEAMS), ("tabnine_users", USERS)])
+def test_pages_follow_meta_next_and_stop_when_it_is_null(clock: Sleeps, stream: str, url: str) -> None:
+    pages = [
+        (0, range(0, 100), {"limit": 100, "offset": 100}),
+        (100, range(100, 200), {"limit": 100, "offset": 200}),
+        (200, range(200, 250), None),
+    ]
+    with HttpMocker() as http:
+        requests_sent = []
+        for offset, ids, following in pages:
+            request = HttpRequest(url, query_params={"offset": str(offset), "limit": "100"})
+            requests_sent.append(request)
+            http.get(request, list_page([{"id": f"id-{i}", "name": f"n{i}"} for i in ids], following))
+        output = read_streams(tabnine_config(), [stream], sync_mode=SyncMode.full_refresh)
+        for request in requests_sent:
+            http.assert_number_of_calls(request, 1)
+    assert [message.record.data["id"] for message in output.records] == [f"id-{i}" for i in range(250)]
+    # Resumable full refresh: a checkpoint per page, the last one saying the sync is complete.
+    assert stream_states(output)[-1] == {"__ab_full_refresh_sync_complete": True}
+    assert_records_match_their_schemas(output)
+
+
+def test_a_meta_next_that_does_not_move_forward_fails_instead_of_looping(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        request = HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"})
+        http.get(request, list_page([{"id": "t1"}], {"limit": 100, "offset": 0}))
+        output = read_streams(tabnine_config(), ["tabnine_teams"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    assert "meta.next" in output.errors[0].trace.error.message
+
+
+def test_a_page_without_data_is_an_error_naming_the_endpoint_never_silently_empty(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.get(HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}), json_response({"users": []}))
+        output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    message = output.errors[0].trace.error.message
+    assert "Tabnine" in message and "api/v1/organization/users" in message and "'data'" in message
+
+
+# --- account utilizations -------------------------------------------------------------------
+
+
+def test_zero_based_month_0_is_january_and_11_is_december(clock: Sleeps) -> None:
+    config = tabnine_config(start_date="2025-11-01", end_date="2026-02-28")
+    with HttpMocker() as http:
+        http.get(
+            utilizations_request("2025-11"),
+            json_response([utilization(2025, 10), utilization(2025, 11), utilization(2026, 0), utilization(2026, 1)]),
+        )
+        output = read_streams(config, [UTILIZATION_STREAM])
+    records = [message.record.data for message in output.records]
+    assert [(r["year"], r["month"], r["month_start"]) for r in records] == [
+        (2025, 10, "2025-11-01"),
+        (2025, 11, "2025-12-01"),
+        (2026, 0, "2026-01-01"),
+        (2026, 1, "2026-02-01"),
+    ]
+    assert records[1] == {**utilization(2025, 11), "month_start": "2025-12-01"}  # the item kept whole
+    assert_records_match_their_schemas(output)
+
+
+def test_the_current_month_is_emitted_but_state_never_passes_it(clock: Sleeps) -> None:
+    config = tabnine_config(start_date="2026-04-01", end_date=None)
+    with HttpMocker() as http:
+        http.get(
+            utilizations_request("2026-04"),
+            json_response([utilization(2026, 3), utilization(2026, 4), utilization(2026, 5, active=7)]),
+        )
+        output = read_streams(config, [UTILIZATION_STREAM])
+    assert [message.record.data["month_start"] for message in output.records] == ["2026-04-01", "2026-05-01", "2026-06-01"]
+    # June 2026 is not over: the state stops at May, once, after the whole answer.
+    assert stream_states(output) == [{"month_start": "2026-05-01"}]
+
+
+@pytest.mark.parametrize(("lookback_days", "first_month"), [(0, "2026-06"), (1, "2026-05"), (40, "2026-04")])
+def test_the_next_sync_re_reads_the_current_month_and_the_lookback(
+    clock: Sleeps, lookback_days: int, first_month: str
+) -> None:
+    config = tabnine_config(start_date="2026-01-01", end_date=None, lookback_days=lookback_days)
+    months = {"2026-04": [utilization(2026, 3)], "2026-05": [utilization(2026, 4)], "2026-06": []}
+    served = [item for start, items in months.items() if start >= first_month for item in items]
+    with HttpMocker() as http:
+        request = utilizations_request(first_month)
+        http.get(request, json_response([*served, utilization(2026, 5)]))
+        output = read_streams(config, [UTILIZATION_STREAM], state={UTILIZATION_STREAM: {"month_start": "2026-05-01"}})
+        http.assert_number_of_calls(request, 1)
+    assert output.records[-1].record.data["month_start"] == "2026-06-01"
+    assert output.records[0].record.data["month_start"] == f"{first_month}-01"
+    # A lookback re-read never moves the state back.
+    assert output.most_recent_state.stream_state.__dict__ == {"month_start": "2026-05-01"}
+
+
+def test_months_after_end_date_are_not_emitted(clock: Sleeps) -> None:
+    config = tabnine_config(start_date="2026-03-10", end_date="2026-04-15")
+    with HttpMocker() as http:
+        http.get(
+            utilizations_request("2026-03"),
+            json_response([utilization(2026, 2), utilization(2026, 3), utilization(2026, 4), utilization(2026, 5)]),
+        )
+        output = read_streams(config, [UTILIZATION_STREAM])
+    assert [message.record.data["month_start"] for message in output.records] == ["2026-03-01", "2026-04-01"]
+    assert stream_states(output) == [{"month_start": "2026-04-01"}]
+
+
+def test_a_month_outside_0_to_11_is_refused_naming_the_endpoint(clock: Sleeps) -> None:
+    config = tabnine_config(start_date="2026-05-01", end_date=None)
+    with HttpMocker() as http:
+        http.get(utilizations_request("2026-05"), json_response([utilization(2026, 12)]))
+        output = read_streams(config, [UTILIZATION_STREAM], expecting_exception=True)
+    message = output.errors[0].trace.error.message
+    assert "account-utilizations" in message and "zero-based" in message
+    assert not output.records
+
+
+# --- organisation usage ---------------------------------------------------------------------
+
+WINDOWS = {
+    # start_date, end_date -> the windows asked for: the whole finished periods in UTC.
+    "daily": (
+        "2026-06-08",
+        "2026-06-09",
+        [("2026-06-08T00:00:00Z", "2026-06-09T00:00:00Z"), ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")],
+    ),
+    # 2026-05-20 is a Wednesday: its week starts on Monday 05-18; the week of 06-08 has not ended.
+    "weekly": (
+        "2026-05-20",
+        None,
+        [
+            ("2026-05-18T00:00:00Z", "2026-05-25T00:00:00Z"),
+            ("2026-05-25T00:00:00Z", "2026-06-01T00:00:00Z"),
+            ("2026-06-01T00:00:00Z", "2026-06-08T00:00:00Z"),
+        ],
+    ),
+    "monthly": (
+        "2026-03-15",
+        None,
+        [
+            ("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+            ("2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z"),
+            ("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("granularity", list(WINDOWS))
+def test_usage_windows_align_to_the_granularity_in_utc_from_inclusive_to_exclusive(
+    clock: Sleeps, granularity: str
+) -> None:
+    start_date, end_date, windows = WINDOWS[granularity]
+    config = tabnine_config(start_date=start_date, end_date=end_date, tabnine={"granularity": granularity})
+    with HttpMocker() as http:
+        organization = HttpRequest(ORGANIZATION)
+        http.get(organization, organization_response())
+        sent = []
+        for start, end in windows:
+            request = usage_request(USAGE_V2, start, end, granularity)
+            sent.append(request)
+            http.get(request, usage_response(start, end, granularity))
+        output = read_streams(config, [USAGE_STREAM])
+        for request in sent:
+            http.assert_number_of_calls(request, 1)
+        http.assert_number_of_calls(organization, 1)  # the id is fetched once
+    records = [message.record.data for message in output.records]
+    as_offsets = [(start.replace("Z", "+00:00"), end.replace("Z", "+00:00")) for start, end in windows]
+    assert [(r["period_start"], r["period_end"]) for r in records] == as_offsets
+    assert all(r["granularity"] == granularity and r["organizationId"] == ORG_ID for r in records)
+    assert records[0]["codeCompletions"] == {"accepted": 10, "shown": 40}  # nested objects kept
+    # State after each finished window.
+    assert stream_states(output) == [{"period_start": start} for start, _ in as_offsets]
+    assert_records_match_their_schemas(output)
+
+
+def test_v2_answering_404_falls_back_to_v1_once_and_says_so_in_the_log(clock: Sleeps) -> None:
+    day_1 = ("2026-06-08T00:00:00Z", "2026-06-09T00:00:00Z")
+    day_2 = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
+    v2_day_1, v1_day_1, v1_day_2 = usage_request(USAGE_V2, *day_1), usage_request(USAGE_V1, *day_1), usage_request(USAGE_V1, *day_2)
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(v2_day_1, not_found())
+        http.get(v1_day_1, usage_response(*day_1, active_users=1))
+        http.get(v1_day_2, usage_response(*day_2, active_users=2))
+        output = read_streams(tabnine_config(), [USAGE_STREAM])
+        # v2 once: the second window goes straight to v1 (an unmocked v2 request would fail the read).
+        http.assert_number_of_calls(v2_day_1, 1)
+        http.assert_number_of_calls(v1_day_1, 1)
+        http.assert_number_of_calls(v1_day_2, 1)
+    assert not output.errors
+    assert [message.record.data["activeUsers"] for message in output.records] == [1, 2]
+    fallback_line = (
+        "Tabnine server has no /api/v2/organization/usage (HTTP 404: a server older than 6.2); "
+        "falling back to /api/v1/organization/usage for the rest of this sync."
+    )
+    assert [log.log.level.value for log in output.logs if log.log.message == fallback_line] == ["WARN"]
+    assert stream_states(output) == [{"period_start": "2026-06-08T00:00:00+00:00"}, {"period_start": "2026-06-09T00:00:00+00:00"}]
+
+
+def test_v1_answering_404_after_the_fallback_is_a_config_error_about_the_host(clock: Sleeps) -> None:
+    day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(usage_request(USAGE_V2, *day), not_found())
+        http.get(usage_request(USAGE_V1, *day), not_found())
+        output = read_streams(tabnine_config(start_date="2026-06-09"), [USAGE_STREAM], expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert "api/v1/organization/usage" in trace.message and "tabnine.base_url may be wrong" in trace.message
+
+
+@pytest.mark.parametrize(
+    ("granularity", "lookback_days", "state", "windows"),
+    [
+        # daily, lookback 1 day: the cursor day is read again, then the days after it.
+        (
+            "daily",
+            1,
+            "2026-06-07T00:00:00+00:00",
+            [
+                ("2026-06-07T00:00:00Z", "2026-06-08T00:00:00Z"),
+                ("2026-06-08T00:00:00Z", "2026-06-09T00:00:00Z"),
+                ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z"),
+            ],
+        ),
+        # daily, no lookback: the day after the cursor.
+        ("daily", 0, "2026-06-08T00:00:00+00:00", [("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")]),
+        # weekly, lookback 1 day rounds up to one whole week: the cursor week again.
+        ("weekly", 1, "2026-06-01T00:00:00+00:00", [("2026-06-01T00:00:00Z", "2026-06-08T00:00:00Z")]),
+    ],
+)
+def test_usage_resumes_from_state_minus_the_lookback(
+    clock: Sleeps, granularity: str, lookback_days: int, state: str, windows: List[Any]
+) -> None:
+    config = tabnine_config(
+        start_date="2026-05-01", end_date=None, lookback_days=lookback_days, tabnine={"granularity": granularity}
+    )
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        for start, end in windows:
+            http.get(usage_request(USAGE_V2, start, end, granularity), usage_response(start, end, granularity))
+        # Any earlier window would find no mock and fail the read.
+        output = read_streams(config, [USAGE_STREAM], state={USAGE_STREAM: {"period_start": state}})
+    assert not output.errors
+    assert [message.record.data["period_start"] for message in output.records] == [
+        start.replace("Z", "+00:00") for start, _ in windows
+    ]
+
+
+def test_a_usage_body_without_usage_data_is_an_error_naming_the_endpoint(clock: Sleeps) -> None:
+    day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(usage_request(USAGE_V2, *day), json_response({"organizationId": ORG_ID}))
+        output = read_streams(tabnine_config(start_date="2026-06-09"), [USAGE_STREAM], expecting_exception=True)
+    message = output.errors[0].trace.error.message
+    assert "api/v2/organization/usage" in message and "usage.data" in message
+    assert not output.state_messages
+
+
+# --- errors, retries, secrets, check --------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_are_config_errors_naming_tabnine_and_the_token(clock: Sleeps, status: int) -> None:
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), json_response({"error": "Unauthorized", "status": status}, status=status))
+        output = read_streams(tabnine_config(), ["tabnine_organization"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert "Tabnine" in trace.message and "tabnine.api_token" in trace.message
+
+
+def test_a_404_from_a_private_install_host_says_the_host_may_be_wrong(clock: Sleeps) -> None:
+    config = tabnine_config(tabnine={"base_url": "https://tabnine.corp.test"})
+    with HttpMocker() as http:
+        http.get(
+            HttpRequest("https://tabnine.corp.test/api/v1/organization/teams", query_params={"offset": "0", "limit": "100"}),
+            not_found(),
+        )
+        output = read_streams(config, ["tabnine_teams"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert trace.message.startswith("Tabnine answered 404 for api/v1/organization/teams: the host in tabnine.base_url")
+
+
+def test_429_waits_for_retry_after_and_retries(clock: Sleeps) -> None:
+    limited = json_response({"error": "Too Many Requests"}, status=429, headers={"Retry-After": "9"})
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), [limited, organization_response()])
+        output = read_streams(tabnine_config(), ["tabnine_organization"], sync_mode=SyncMode.full_refresh)
+    assert len(output.records) == 1 and not output.errors
+    assert any(seconds >= 9 for seconds in clock.seconds)
+
+
+def test_the_token_is_sent_as_bearer_and_no_secret_reaches_any_output_line(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION, headers={"Authorization": f"Bearer {SECRET}"}), organization_response())
+        http.get(
+            HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}),
+            json_response({"error": f"token {SECRET} is not valid"}, status=401),
+        )
+        http.get(
+            HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}),
+            HttpResponse(f"<html>{SECRET}</html>", status_code=404),
+        )
+        output = read_streams(
+            tabnine_config(), ["tabnine_organization", "tabnine_teams", "tabnine_users"], sync_mode=SyncMode.full_refresh,
+            expecting_exception=True,
+        )  # fmt: skip
+    assert len(output.records) == 1 and output.errors  # the success and the error paths ran
+    assert SECRET not in all_output_lines(output)
+
+
+def test_check_reads_the_organization_once(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        organization = HttpRequest(ORGANIZATION)
+        http.get(organization, organization_response())
+        succeeded, message = SourceUsage().check_connection(logging.getLogger("test"), tabnine_config())
+        http.assert_number_of_calls(organization, 1)
+    assert succeeded and message is None
+
+
+def test_check_with_a_rejected_token_fails_naming_tabnine_and_the_field(clock: Sleeps) -> None:
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), json_response({"error": "Unauthorized"}, status=401))
+        status = SourceUsage().check(logging.getLogger("test"), tabnine_config())
+    assert status.status.value == "FAILED"
+    assert "Tabnine" in status.message and "tabnine.api_token" in status.message and SECRET not in status.message
+
+
+def test_all_five_streams_read_side_by_side_in_one_sync(clock: Sleeps) -> None:
+    day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
+    config = tabnine_config(start_date="2026-06-09")
+    with HttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1"}], None))
+        http.get(HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "u1"}], None))
+        http.get(utilizations_request("2026-06"), json_response([utilization(2026, 5)]))
+        http.get(usage_request(USAGE_V2, *day), usage_response(*day))
+        output = read_streams(config, [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM])
+    assert not output.errors
+    assert sorted(message.record.stream for message in output.records) == sorted(
+        [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM]
+    )
+    assert_records_match_their_schemas(output)
