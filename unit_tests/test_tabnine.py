@@ -161,9 +161,19 @@ def test_pages_follow_meta_next_and_stop_when_it_is_null(clock: Sleeps, stream: 
         for request in requests_sent:
             http.assert_number_of_calls(request, 1)
     assert [message.record.data["id"] for message in output.records] == [f"id-{i}" for i in range(250)]
-    # Resumable full refresh: a checkpoint per page, the last one saying the sync is complete.
-    assert stream_states(output)[-1] == {"__ab_full_refresh_sync_complete": True}
     assert_records_match_their_schemas(output)
+
+
+@pytest.mark.parametrize("previous_state", [{"__ab_full_refresh_sync_complete": True}, {"__ab_no_cursor_state_message": True}])
+def test_full_refresh_streams_are_read_whole_again_whatever_state_the_last_sync_left(
+    clock: Sleeps, previous_state: Dict[str, Any]
+) -> None:
+    # PyAirbyte hands every stream's last state to the next sync; a full-refresh stream must
+    # still read everything, or seats and teams would silently go stale.
+    with HttpMocker() as http:
+        http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1", "name": "a"}], None))
+        output = read_streams(tabnine_config(), ["tabnine_teams"], state={"tabnine_teams": previous_state}, sync_mode=SyncMode.full_refresh)
+    assert [message.record.data["id"] for message in output.records] == ["t1"]
 
 
 def test_a_meta_next_that_does_not_move_forward_fails_instead_of_looping(clock: Sleeps) -> None:

@@ -20,7 +20,6 @@ import pendulum
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
-from airbyte_cdk.sources.streams.checkpoint import ResumableFullRefreshCursor
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
@@ -104,15 +103,18 @@ class TabnineStream(UsageStream):
 
 
 class FullRefreshTabnineStream(TabnineStream):
-    """A full-refresh Tabnine endpoint; records are the vendor's objects, kept whole."""
+    """A full-refresh Tabnine endpoint; records are the vendor's objects, kept whole.
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # The CDK applies resumable full refresh by itself only to streams that keep
-        # HttpStream.read_records; UsageStream wraps it (for its error messages), so the cursor
-        # is set here: state after each page, a stopped sync resumes at the next page.
-        self.cursor = ResumableFullRefreshCursor()
+    Deliberately not resumable (``is_resumable`` is what the catalog tells the platform, and what
+    picks the CDK's checkpoint reader). A resumable full refresh ends with the state
+    ``{"__ab_full_refresh_sync_complete": true}``, and a caller that hands that state to the next
+    sync (PyAirbyte does) then gets no records at all, so seats and teams would silently go stale.
+    These endpoints are a few pages: every sync reads them whole.
+    """
 
+    @property
+    def is_resumable(self) -> bool:
+        return False
 
 class TabnineOrganization(FullRefreshTabnineStream):
     """``tabnine_organization``: the organisation and its high-level settings, one record."""
