@@ -306,8 +306,10 @@ def test_connection_errors_are_retried_with_backoff(clock: Sleeps, monkeypatch: 
                 raise requests.ConnectionError("connection reset")
             return mocked_send(self, request, **kwargs)
 
-        monkeypatch.setattr(requests.Session, "send", flaky_send)
-        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+        # Undone before HttpMocker exits, so requests-mock restores the real send afterwards.
+        with monkeypatch.context() as patch:
+            patch.setattr(requests.Session, "send", flaky_send)
+            output = read_streams(one_day(), ["jiandaoyun_member_usage"])
     assert len(output.records) == 1 and calls["count"] == 2
 
 

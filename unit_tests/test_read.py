@@ -43,8 +43,10 @@ def test_streams_of_different_endpoints_are_read_side_by_side(clock: Sleeps, mon
                 barrier.wait()
             return mocked_send(self, request, **kwargs)
 
-        monkeypatch.setattr(requests.Session, "send", send)
-        output = read_streams(jiandaoyun_config(), STREAMS)
+        # Undone before HttpMocker exits, so requests-mock restores the real send afterwards.
+        with monkeypatch.context() as patch:
+            patch.setattr(requests.Session, "send", send)
+            output = read_streams(jiandaoyun_config(), STREAMS)
     assert not output.errors
     assert len(output.records) == 6
 

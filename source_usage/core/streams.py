@@ -9,7 +9,7 @@ period whose every request and every page was read and emitted.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterable, List, Mapping, MutableMapping, Optional, Tuple, Type
+from typing import Any, ClassVar, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import pendulum
 import requests
@@ -29,6 +29,8 @@ from source_usage.core.periods import Period, PeriodPlan
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import config_error
 from source_usage.core.stats import RequestStats
+
+T = TypeVar("T")
 
 #: (connect, read) seconds. Workato documents a 40 s server-side timeout; none is slower.
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 60.0)
@@ -117,22 +119,25 @@ class UsageStream(HttpStream, ABC):
             raise
 
 
-class PeriodStream(UsageStream, CheckpointMixin, ABC):
-    """An incremental stream whose slices are statistics periods.
+def chunked(items: Sequence[T], size: int) -> Iterator[List[T]]:
+    """``items`` in lists of at most ``size`` (an API's cap on ids per request)."""
+    for first in range(0, len(items), size):
+        yield list(items[first : first + size])
 
-    State is ``{cursor_field: <cursor of the last period read in full>}``. It moves only after
-    every request of a period (:meth:`requests_for_period`, e.g. one per chunk of ids) and every
-    page of each was read and its records handed on, so a sync stopped anywhere resumes at the
-    first unfinished period. Re-reading within the lookback never moves it backwards.
+
+class CursorState(CheckpointMixin):
+    """Per-stream state ``{cursor_field: value}`` that only moves forward.
+
+    A stream sets ``self._state = {}`` before ``HttpStream.__init__`` and names the zone in which
+    cursor values without an offset (``2026-06-01``) are read.
     """
 
-    cursor_field: ClassVar[str]
+    _state: MutableMapping[str, Any]
 
-    def __init__(self, plan: PeriodPlan, lookback_periods: int, **kwargs: Any) -> None:
-        self.plan = plan
-        self.lookback_periods = lookback_periods
-        self._state: MutableMapping[str, Any] = {}
-        super().__init__(**kwargs)
+    @property
+    def cursor_key(self) -> str:
+        """The stream's ``cursor_field``, a single top-level field for every stream here."""
+        return str(getattr(self, "cursor_field"))  # noqa: B009 - a mixin: the Stream defines it
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -143,22 +148,60 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         # Replaced, never mutated: the CDK hands the object read at the start to the slices.
         self._state = dict(value or {})
 
+    @property
     @abstractmethod
-    def cursor_value(self, period: Period) -> str:
-        """The cursor written to state and records for ``period``."""
+    def cursor_timezone(self) -> str:
+        """The zone of cursor values that carry no offset."""
 
     def cursor_moment(self, value: str) -> DateTime:
-        """The instant a cursor value names, in the plan's zone (dates are midnight there)."""
+        """The instant a cursor value names (a date is midnight in ``cursor_timezone``)."""
         try:
-            parsed = pendulum.parse(value, tz=self.plan.first.timezone_name or "UTC")
+            parsed = pendulum.parse(value, tz=self.cursor_timezone)
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             parsed = None
         if not isinstance(parsed, DateTime):
+            name = getattr(self, "name", type(self).__name__)
             raise config_error(
-                f"The saved state of stream '{self.name}' holds '{value}', which is not a "
-                f"{self.cursor_field}; reset the stream's state."
+                f"The saved state of stream '{name}' holds '{value}', which is not a "
+                f"{self.cursor_key}; reset the stream's state."
             )
-        return parsed.in_timezone(self.plan.first.timezone_name or "UTC")
+        return parsed.in_timezone(self.cursor_timezone)
+
+    def saved_cursor(self, stream_state: Optional[Mapping[str, Any]]) -> Optional[DateTime]:
+        """The cursor a read starts from, or ``None`` without state."""
+        if stream_state and stream_state.get(self.cursor_key):
+            return self.cursor_moment(str(stream_state[self.cursor_key]))
+        return None
+
+    def advance_cursor(self, value: str) -> None:
+        """Move the cursor to ``value`` unless it already is there or later (a lookback re-read)."""
+        current = self._state.get(self.cursor_key)
+        if current is None or self.cursor_moment(value) > self.cursor_moment(str(current)):
+            self._state = {self.cursor_key: value}
+
+
+class PeriodStream(UsageStream, CursorState, ABC):
+    """An incremental stream whose slices are statistics periods.
+
+    State is ``{cursor_field: <cursor of the last period read in full>}``. It moves only after
+    every request of a period (:meth:`requests_for_period`, e.g. one per chunk of ids) and every
+    page of each was read and its records handed on, so a sync stopped anywhere resumes at the
+    first unfinished period. Re-reading within the lookback never moves it backwards.
+    """
+
+    def __init__(self, plan: PeriodPlan, lookback_periods: int, **kwargs: Any) -> None:
+        self.plan = plan
+        self.lookback_periods = lookback_periods
+        self._state = {}
+        super().__init__(**kwargs)
+
+    @property
+    def cursor_timezone(self) -> str:
+        return self.plan.first.timezone_name or "UTC"
+
+    @abstractmethod
+    def cursor_value(self, period: Period) -> str:
+        """The cursor written to state and records for ``period``."""
 
     def stream_slices(
         self,
@@ -167,12 +210,10 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        cursor = None
-        if sync_mode == SyncMode.incremental and stream_state and stream_state.get(self.cursor_field):
-            cursor = self.cursor_moment(str(stream_state[self.cursor_field]))
+        cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         for period in self.plan.periods(cursor, self.lookback_periods):
             yield {
-                self.cursor_field: self.cursor_value(period),
+                self.cursor_key: self.cursor_value(period),
                 "period_start": period.start_iso,
                 "period_end": period.end_iso,
             }
@@ -191,12 +232,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         assert stream_slice is not None, "period streams always read a period slice"
         for request_slice in self.requests_for_period(stream_slice):
             yield from super().read_records(sync_mode, cursor_field, request_slice, stream_state)
-        self._finish_period(str(stream_slice[self.cursor_field]))
-
-    def _finish_period(self, value: str) -> None:
-        current = self._state.get(self.cursor_field)
-        if current is None or self.cursor_moment(value) > self.cursor_moment(str(current)):
-            self._state = {self.cursor_field: value}
+        self.advance_cursor(str(stream_slice[self.cursor_key]))
 
     def parse_response(
         self,

@@ -25,7 +25,7 @@ from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import UsageErrorHandler, fail, json_body, rate_limited
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
-from source_usage.core.streams import PeriodStream
+from source_usage.core.streams import PeriodStream, chunked
 from source_usage.core.validation import base_url_problem
 from source_usage.core.vendor import Vendor
 
@@ -138,8 +138,8 @@ class PagedJiandaoyunStream(JiandaoyunStream):
         if not self.ids:
             yield period_slice
             return
-        for first in range(0, len(self.ids), IDS_PER_REQUEST):
-            yield {**period_slice, self.ids_field: self.ids[first : first + IDS_PER_REQUEST]}
+        for ids in chunked(self.ids, IDS_PER_REQUEST):
+            yield {**period_slice, self.ids_field: ids}
 
     def request_body_json(
         self,

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pendulum
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.sources.streams import CheckpointMixin, Stream
+from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
@@ -29,8 +29,8 @@ from pendulum import DateTime
 
 from source_usage.core.errors import UsageErrorHandler, fail, json_body
 from source_usage.core.periods import Granularity, Period, PeriodPlan, day_start
-from source_usage.core.settings import SharedSettings, config_error
-from source_usage.core.streams import PeriodStream, UsageStream
+from source_usage.core.settings import SharedSettings
+from source_usage.core.streams import CursorState, PeriodStream, UsageStream
 from source_usage.core.validation import base_url_problem
 from source_usage.core.vendor import Vendor
 
@@ -224,7 +224,7 @@ class TabnineUsers(PagedTabnineStream):
     endpoint = USERS_PATH
 
 
-class TabnineAccountUtilizations(TabnineStream, CheckpointMixin):
+class TabnineAccountUtilizations(TabnineStream, CursorState):
     """``tabnine_account_utilizations``: seat counts per month, one request per sync.
 
     The endpoint answers every month from ``startDate`` on, the current one included. State is the
@@ -245,26 +245,7 @@ class TabnineAccountUtilizations(TabnineStream, CheckpointMixin):
         self._finished_months_read: List[str] = []
         super().__init__(**kwargs)
 
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    @state.setter
-    def state(self, value: Mapping[str, Any]) -> None:
-        # Replaced, never mutated: the CDK hands the object read at the start to the slices.
-        self._state = dict(value or {})
-
-    def _month(self, value: str) -> DateTime:
-        try:
-            parsed = pendulum.parse(value, tz=TIMEZONE)
-        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
-            parsed = None
-        if not isinstance(parsed, DateTime):
-            raise config_error(
-                f"The saved state of stream '{self.name}' holds '{value}', which is not a month_start; "
-                "reset the stream's state."
-            )
-        return Granularity.MONTH.floor(parsed)
+    cursor_timezone = TIMEZONE
 
     def stream_slices(
         self,
@@ -273,9 +254,7 @@ class TabnineAccountUtilizations(TabnineStream, CheckpointMixin):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        cursor = None
-        if sync_mode == SyncMode.incremental and stream_state and stream_state.get(self.cursor_field):
-            cursor = self._month(str(stream_state[self.cursor_field]))
+        cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         months = self.months.periods(cursor, self.lookback_months)
         if not months:
             return
@@ -344,10 +323,7 @@ class TabnineAccountUtilizations(TabnineStream, CheckpointMixin):
         yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         # Only once the whole answer was handed on, and never backwards (a lookback re-read).
         if self._finished_months_read:
-            latest = max(self._finished_months_read)
-            saved = self._state.get(self.cursor_field)
-            if saved is None or self._month(latest) > self._month(str(saved)):
-                self._state = {self.cursor_field: latest}
+            self.advance_cursor(max(self._finished_months_read))
 
 
 class TabnineOrganizationUsage(PeriodStream):

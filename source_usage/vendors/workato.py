@@ -42,7 +42,7 @@ from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import json_body
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
-from source_usage.core.streams import PeriodStream, UsageStream
+from source_usage.core.streams import PeriodStream, UsageStream, chunked
 from source_usage.core.validation import base_url_problem
 from source_usage.core.vendor import Vendor
 
@@ -256,8 +256,8 @@ class WorkatoUsageStream(PeriodStream):
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         for field, ids in self.id_lists():
-            for first in range(0, len(ids), IDS_PER_REQUEST):
-                yield {**period_slice, "id_field": field, "ids": list(ids[first : first + IDS_PER_REQUEST])}
+            for chunk in chunked(ids, IDS_PER_REQUEST):
+                yield {**period_slice, "id_field": field, "ids": chunk}
 
     def request_body_json(
         self,
