@@ -1,0 +1,16 @@
+"""A loopback stand-in for the vendors' usage APIs, for end-to-end tests of the connector.
+
+    from integration_tests.emulator import Emulator
+    with Emulator(seed=7, jiandaoyun={"members": 250, "requests_per_second": None}) as emulator:
+        emulator.url                                # http://127.0.0.1:PORT, every vendor's base URL
+        emulator.faults.add("http_500", every=5, times=1, path="member_metrics")
+        emulator.log.entries(path="member_metrics") # what the connector sent, and what it got
+        emulator.ground_truth("jiandaoyun_member_usage", start_date="2026-06-01", end_date="2026-06-03")
+
+Or from a shell: ``python -m integration_tests.emulator --members 1000 --rate-limit off``.
+Each vendor is a module of this package exporting ``VENDOR`` (see ``core.VendorEmulator``).
+"""
+
+from integration_tests.emulator.core import FAULT_KINDS, Emulator, Fault, LoggedRequest, Reply
+
+__all__ = ["FAULT_KINDS", "Emulator", "Fault", "LoggedRequest", "Reply"]

@@ -1,0 +1,89 @@
+"""``python -m integration_tests.emulator``: serve every vendor on loopback until killed.
+
+Prints one line, the base URL (``http://127.0.0.1:PORT``). Every field of a vendor's
+``Options`` is a flag, ``--VENDOR-FIELD`` (``--jiandaoyun-members 500``), and also plain
+``--FIELD`` when no other vendor has that field (``--members 500``). A limit of 0 is no limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from dataclasses import MISSING, fields
+from datetime import datetime
+from typing import Any, Callable, Dict, List, Optional
+
+from integration_tests.emulator.core import FAULT_KINDS, Emulator, discover_vendors
+
+
+def _converter(hint: Any) -> Callable[[str], Any]:
+    kinds = set(typing.get_args(hint)) or {hint}
+    if bool in kinds:
+        return lambda text: text.lower() in ("1", "true", "yes", "on")
+    if int in kinds:
+        return lambda text: None if text.lower() in ("0", "off", "none") and type(None) in kinds else int(text)
+    return str
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m integration_tests.emulator", description=__doc__)
+    parser.add_argument("--seed", type=int, default=1, help="the seed every generated value derives from")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: an ephemeral port")
+    parser.add_argument("--rate-limit", choices=("on", "off"), default="on", help="enforce the vendors' rate limits")
+    parser.add_argument("--now", help="pin the clock, ISO-8601 with offset (e.g. 2026-06-15T12:00:00+08:00)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:EVERY[:PATH]",
+        help=f"inject a fault on every EVERY-th request (path substring optional); KIND: {', '.join(FAULT_KINDS)}",
+    )
+    vendors = discover_vendors()
+    counts: Dict[str, int] = {}
+    for cls in vendors.values():
+        for option in fields(cls.Options):
+            counts[option.name] = counts.get(option.name, 0) + 1
+    for name, cls in vendors.items():
+        group = parser.add_argument_group(name)
+        hints = typing.get_type_hints(cls.Options)
+        for option in fields(cls.Options):
+            flags = [f"--{name}-{option.name}".replace("_", "-")]
+            if counts[option.name] == 1:
+                flags.append(f"--{option.name}".replace("_", "-"))
+            default = option.default if option.default is not MISSING else None
+            group.add_argument(
+                *flags,
+                dest=f"{name}.{option.name}",
+                type=_converter(hints[option.name]),
+                default=argparse.SUPPRESS,
+                help=f"default: {default}",
+            )
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = vars(_parser().parse_args(argv))
+    options: Dict[str, Dict[str, Any]] = {}
+    for key, value in args.items():
+        if "." in key:
+            vendor, field = key.split(".", 1)
+            options.setdefault(vendor, {})[field] = value
+    emulator = Emulator(
+        seed=args["seed"],
+        now=datetime.fromisoformat(args["now"]) if args["now"] else None,
+        rate_limits=args["rate_limit"] == "on",
+        host=args["host"],
+        port=args["port"],
+        **options,
+    )
+    for spec in args["fault"]:
+        kind, every, *path = spec.split(":", 2)
+        emulator.faults.add(kind, every=int(every), path=path[0] if path else "")
+    emulator.start()
+    print(emulator.url, flush=True)
+    emulator.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,567 @@
+"""The emulator's shared core: HTTP server, routing, auth, rate limiting, faults, request log.
+
+A vendor is a module of this package that exports ``VENDOR``, a :class:`VendorEmulator`
+subclass. It declares its routes, its own error bodies (bad key, too fast) and its rate
+limits; everything else (parsing, the Bearer check, sliding windows, fault injection, the log)
+lives here, so adding a vendor is adding one module.
+
+Data is never stored: vendors derive every value from ``stable_int(seed, ...)`` when asked,
+so a 100,000-record scenario costs nothing until a page of it is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import pkgutil
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, ClassVar, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
+from urllib.parse import parse_qs, urlsplit
+
+# --------------------------------------------------------------------------- deterministic data
+
+
+def stable_int(seed: int, *parts: Any) -> int:
+    """A 64-bit integer that depends only on ``seed`` and ``parts`` (not on PYTHONHASHSEED)."""
+    text = "\x1f".join([str(seed), *map(str, parts)])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def stable_choice(options: Sequence[Any], seed: int, *parts: Any) -> Any:
+    return options[stable_int(seed, *parts) % len(options)]
+
+
+# --------------------------------------------------------------------------- requests and replies
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: Dict[str, List[str]]
+    headers: Mapping[str, str]
+    raw_body: bytes
+
+    def param(self, name: str) -> Optional[str]:
+        """The last value of a query parameter, or ``None``."""
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def json(self) -> Any:
+        """The body as JSON; raises ``ValueError`` when it is not."""
+        return json.loads(self.raw_body.decode("utf-8")) if self.raw_body.strip() else None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # JSON-serialisable, or raw ``bytes`` sent as they are
+    headers: Dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class ApiError(Exception):
+    """Raised by a route handler to answer with the vendor's own error ``reply``."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"HTTP {reply.status}: {reply.body!r}")
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[Request], Reply]
+    #: Names of the rate limits this request counts against (see ``VendorEmulator.rate_limit``).
+    limits: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``calls`` requests in any ``seconds``-long window."""
+
+    calls: int
+    seconds: float
+
+
+# --------------------------------------------------------------------------- vendors
+
+
+class World:
+    """What every vendor shares: the seed and the clock (overridable, so tests can pin "today")."""
+
+    def __init__(self, seed: int = 1, now: Optional[datetime] = None) -> None:
+        self.seed = seed
+        self.frozen_now = now
+
+    def now(self) -> datetime:
+        return self.frozen_now or datetime.now(timezone.utc)
+
+
+class VendorEmulator:
+    """One vendor's API. Subclasses set ``name``, ``Options`` (a dataclass with ``api_key``),
+    ``streams`` (connector stream names it can give the ground truth of), and implement
+    :meth:`routes`, :meth:`unauthorized`, :meth:`throttled` and :meth:`ground_truth`."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type]
+    streams: ClassVar[Tuple[str, ...]] = ()
+
+    def __init__(self, world: World, **options: Any) -> None:
+        self.world = world
+        self.options: Any = self.Options(**options)
+
+    @property
+    def seed(self) -> int:
+        return self.world.seed
+
+    def routes(self) -> List[Route]:
+        raise NotImplementedError
+
+    def unauthorized(self) -> Reply:
+        """The vendor's answer to a missing or wrong key."""
+        raise NotImplementedError
+
+    def throttled(self, retry_after: float) -> Reply:
+        """The vendor's answer to a request over its rate limit."""
+        raise NotImplementedError
+
+    def rate_limit(self, name: str) -> Optional[Window]:
+        """The current window of limit ``name`` (``None``: unlimited). Read on every request,
+        so changing ``options`` at run time takes effect at once."""
+        return None
+
+    def ground_truth(self, stream: str, **filters: Any) -> List[Dict[str, Any]]:
+        """The records a correct sync of ``stream`` produces, in the connector's record shape."""
+        raise NotImplementedError
+
+
+def discover_vendors() -> Dict[str, Type[VendorEmulator]]:
+    """Every ``VENDOR`` class exported by a module of this package, by vendor name."""
+    package = importlib.import_module(__package__ or "integration_tests.emulator")
+    found: Dict[str, Type[VendorEmulator]] = {}
+    for module_info in pkgutil.iter_modules(package.__path__):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        vendor = getattr(module, "VENDOR", None)
+        if isinstance(vendor, type) and issubclass(vendor, VendorEmulator):
+            found[vendor.name] = vendor
+    return dict(sorted(found.items()))
+
+
+# --------------------------------------------------------------------------- faults
+
+#: ``http_500``: HTTP 500; ``http_429``: HTTP 429 with ``Retry-After``; ``throttle``: the vendor's
+#: own rate-limit answer (Jiandaoyun: 400 code 8303); ``invalid_json``: a 200 whose body does not
+#: parse; ``slow``: the real answer after ``delay`` seconds; ``drop``: the socket is closed
+#: without an answer.
+FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "drop")
+
+
+@dataclass
+class Fault:
+    """Fires on every ``every``-th request whose path contains ``path`` (all paths when empty),
+    at most ``times`` times (``None``: without end)."""
+
+    kind: str
+    every: int = 1
+    path: str = ""
+    times: Optional[int] = None
+    delay: float = 0.5  # for ``slow``
+    retry_after: float = 1.0  # for ``http_429`` and ``throttle``
+    seen: int = 0
+    fired: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.every < 1:
+            raise ValueError("every must be >= 1")
+
+    def hit(self, path: str) -> bool:
+        """Counts a request; whether this one gets the fault. Called under the faults lock."""
+        if self.path not in path or (self.times is not None and self.fired >= self.times):
+            return False
+        self.seen += 1
+        if self.seen % self.every:
+            return False
+        self.fired += 1
+        return True
+
+
+class Faults:
+    """The fault switches, changeable while the server runs (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: List[Fault] = []
+
+    def add(self, kind: str, every: int = 1, path: str = "", times: Optional[int] = None, **extra: Any) -> Fault:
+        rule = Fault(kind=kind, every=every, path=path, times=times, **extra)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def pick(self, path: str) -> Optional[Fault]:
+        """The first rule that fires for this request (every rule counts it)."""
+        chosen = None
+        with self._lock:
+            for rule in self._rules:
+                if rule.hit(path) and chosen is None:
+                    chosen = rule
+        return chosen
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+
+class SlidingWindows:
+    """Arrival times of admitted requests per limit name; a request is admitted when every
+    limit it counts against has fewer than ``calls`` arrivals in the last ``seconds``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._arrivals: Dict[str, Deque[float]] = {}
+
+    def admit(self, limits: Sequence[Tuple[str, Window]], arrival: float) -> Optional[float]:
+        """``None`` when admitted (and recorded); else the seconds until a slot frees."""
+        with self._lock:
+            wait = 0.0
+            for name, window in limits:
+                arrivals = self._arrivals.setdefault(name, deque())
+                while arrivals and arrivals[0] <= arrival - window.seconds:
+                    arrivals.popleft()
+                if len(arrivals) >= window.calls:
+                    wait = max(wait, arrivals[len(arrivals) - window.calls] + window.seconds - arrival)
+            if wait > 0:
+                return wait
+            for name, _ in limits:
+                self._arrivals[name].append(arrival)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._arrivals.clear()
+
+
+# --------------------------------------------------------------------------- request log
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: Dict[str, List[str]]
+    body: Any  # parsed JSON, or the raw text when it is not JSON
+    status: Optional[int]  # None: the connection was dropped
+    time: float  # time.time() at arrival
+    vendor: Optional[str]
+    fault: Optional[str]
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: List[LoggedRequest] = []
+
+    def append(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, path: str = "", vendor: Optional[str] = None) -> List[LoggedRequest]:
+        """A copy of the log, oldest first, filtered by path substring and vendor."""
+        with self._lock:
+            return [e for e in self._entries if path in e.path and (vendor is None or e.vendor == vendor)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Emulator:
+    """All vendors on one loopback port.
+
+    ``Emulator(seed=3, jiandaoyun={"members": 250}, rate_limits=False).start()`` serves until
+    :meth:`stop`; ``vendor(name).options`` and ``faults`` may be changed while it runs.
+    """
+
+    def __init__(
+        self,
+        seed: int = 1,
+        now: Optional[datetime] = None,
+        rate_limits: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **vendor_options: Mapping[str, Any],
+    ) -> None:
+        self.world = World(seed=seed, now=now)
+        classes = discover_vendors()
+        unknown = set(vendor_options) - set(classes)
+        if unknown:
+            raise ValueError(f"unknown vendors: {', '.join(sorted(unknown))}")
+        self.vendors: Dict[str, VendorEmulator] = {
+            name: cls(self.world, **dict(vendor_options.get(name) or {})) for name, cls in classes.items()
+        }
+        self.routes: Dict[str, Dict[str, Tuple[VendorEmulator, Route]]] = {}
+        for vendor in self.vendors.values():
+            for route in vendor.routes():
+                self.routes.setdefault(route.path, {})[route.method] = (vendor, route)
+        self.rate_limits_enabled = rate_limits
+        self.faults = Faults()
+        self.windows = SlidingWindows()
+        self.log = RequestLog()
+        self._address = (host, port)
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # -- life cycle
+
+    def start(self) -> str:
+        emulator = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.emulator = emulator
+        self._server = ThreadingHTTPServer(self._address, Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def wait(self) -> None:
+        """Block until interrupted (Ctrl-C), then stop; for the command line."""
+        assert self._thread is not None, "start() first"
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the emulator is not running"
+        return f"http://{self._address[0]}:{self._server.server_port}"
+
+    # -- the Python API tests use
+
+    def vendor(self, name: str) -> Any:
+        return self.vendors[name]
+
+    def ground_truth(self, stream: str, **filters: Any) -> List[Dict[str, Any]]:
+        """The records a correct sync of ``stream`` must produce (see each vendor's ``ground_truth``)."""
+        for vendor in self.vendors.values():
+            if stream in vendor.streams:
+                return vendor.ground_truth(stream, **filters)
+        raise KeyError(f"no vendor serves stream {stream!r}")
+
+    # -- one request
+
+    def answer(self, request: Request, arrival: float) -> Tuple[Optional[VendorEmulator], Optional[Fault], Reply]:
+        """The vendor, the fault that fired (if any) and the reply. Order: route, fault (a gateway
+        fails before the app checks anything), key, rate limit, the route's own checks. Waiting
+        (``slow``) and hanging up (``drop``) are the handler's, which owns the socket."""
+        by_method = self.routes.get(request.path)
+        if not by_method:
+            return None, None, Reply(404, {"message": "Not Found", "path": request.path})
+        if request.method not in by_method:
+            return None, None, Reply(405, {"message": "Method Not Allowed"})
+        vendor, route = by_method[request.method]
+        fault = self.faults.pick(request.path)
+        if fault is not None and fault.kind != "slow":
+            return vendor, fault, self._fault_reply(vendor, fault)
+        if request.headers.get("Authorization") != f"Bearer {vendor.options.api_key}":
+            return vendor, fault, vendor.unauthorized()
+        if self.rate_limits_enabled:
+            limits = [(f"{vendor.name}.{name}", w) for name in route.limits if (w := vendor.rate_limit(name))]
+            wait = self.windows.admit(limits, arrival) if limits else None
+            if wait is not None:
+                return vendor, fault, vendor.throttled(wait)
+        try:
+            return vendor, fault, route.handler(request)
+        except ApiError as error:
+            return vendor, fault, error.reply
+
+    @staticmethod
+    def _fault_reply(vendor: VendorEmulator, fault: Fault) -> Reply:
+        if fault.kind == "http_500":
+            return Reply(500, {"message": "Internal Server Error (injected)"})
+        if fault.kind == "http_429":
+            return Reply(429, {"message": "Too Many Requests (injected)"}, {"Retry-After": f"{fault.retry_after:g}"})
+        if fault.kind == "throttle":
+            return vendor.throttled(fault.retry_after)
+        if fault.kind == "invalid_json":
+            return Reply(200, b'{"injected": "invalid JSON", "items": [', {"Content-Type": "application/json"})
+        return Reply(0)  # drop: never sent
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: ClassVar[Emulator]
+    protocol_version = "HTTP/1.1"  # keep-alive, as the vendors' servers and the connector's pool use
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the RequestLog is the log; stderr stays quiet
+
+    def _serve(self) -> None:
+        arrival_wall, arrival = time.time(), time.monotonic()
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        request = Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={key: value for key, value in self.headers.items()},
+            raw_body=raw_body,
+        )
+        vendor, fault, reply = self.emulator.answer(request, arrival)
+        kind = fault.kind if fault else None
+        if kind == "slow":
+            time.sleep(fault.delay)  # type: ignore[union-attr]
+        status: Optional[int] = None if kind == "drop" else reply.status
+        try:
+            body: Any = request.json()
+        except ValueError:
+            body = raw_body.decode("utf-8", "replace")
+        self.emulator.log.append(
+            LoggedRequest(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                body=body,
+                status=status,
+                time=arrival_wall,
+                vendor=vendor.name if vendor else None,
+                fault=kind,
+            )
+        )
+        if kind == "drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        payload = reply.encoded()
+        self.send_response(reply.status)
+        headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client is gone (a test killed it): nothing to tell
+
+    do_GET = _serve
+    do_POST = _serve
+    do_PUT = _serve
+    do_DELETE = _serve
+
+
+# --------------------------------------------------------------------------- small helpers for vendors
+
+
+def floor_period(moment: datetime, unit: str) -> datetime:
+    """The start of the ``unit`` (hour, day, week from Monday, month, year) holding ``moment``,
+    on the wall clock of its zone."""
+    if unit == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.date()
+    if unit == "week":
+        day -= timedelta(days=day.weekday())
+    elif unit == "month":
+        day = day.replace(day=1)
+    elif unit == "year":
+        day = day.replace(month=1, day=1)
+    return datetime(day.year, day.month, day.day, tzinfo=moment.tzinfo)
+
+
+def next_period(start: datetime, unit: str) -> datetime:
+    """The start of the period after the one starting at ``start``."""
+    zone = start.tzinfo
+    if unit == "hour":  # absolute time: a DST night has 23 or 25 hours
+        return (start.astimezone(timezone.utc) + timedelta(hours=1)).astimezone(zone)
+    if unit in ("day", "week"):
+        day = start.date() + timedelta(days=1 if unit == "day" else 7)
+    elif unit == "month":
+        day = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    else:
+        day = date(start.year + 1, 1, 1)
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+def planned_periods(
+    unit: str, zone: tzinfo, now: datetime, start_date: Any = None, end_date: Any = None
+) -> List[Tuple[datetime, datetime]]:
+    """The periods a sync covers, planned as the connector's contract says, in ``zone``: from the
+    one holding ``start_date`` (default: 30 days before yesterday), every whole period that has
+    ended by the end of ``end_date`` and by ``now``. Dates are ``date`` or ``YYYY-MM-DD``."""
+    local_now = now.astimezone(zone)
+    start = _as_date(start_date) if start_date else local_now.date() - timedelta(days=31)
+    stop = floor_period(local_now, unit)
+    if end_date:
+        end = _as_date(end_date) + timedelta(days=1)
+        stop = min(stop, datetime(end.year, end.month, end.day, tzinfo=zone))
+    periods: List[Tuple[datetime, datetime]] = []
+    current = floor_period(datetime(start.year, start.month, start.day, tzinfo=zone), unit)
+    while (following := next_period(current, unit)) <= stop:
+        periods.append((current, following))
+        current = following
+    return periods
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def days(first: date, last: date) -> Iterator[date]:
+    """Every calendar day from ``first`` to ``last``, both included."""
+    current = first
+    while current <= last:
+        yield current
+        current = date.fromordinal(current.toordinal() + 1)
+
+
+def positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

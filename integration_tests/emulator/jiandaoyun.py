@@ -1,0 +1,282 @@
+"""Jiandaoyun / Jodoo corporate usage: ``POST /api/v1/corp_usage/{member_metrics,app_metrics,overview}``.
+
+Enforced as documented (see shared/vendor-apis.md): ``date`` from T-180 to T-1 with T today in
+UTC+8 (omitted or empty: T-1), ``limit`` 1..100 (default 20), ``skip`` >= 0, at most 10 ids;
+every violation is HTTP 400 ``{"code": 17017}``. A wrong key is HTTP 400 code 8301, a request over
+the per-endpoint (default 1/s) or per-company (50/s) limit HTTP 400 code 8303.
+
+Every member and app exists on every date; their metrics change per date. To be faithful to the
+vendor's own example, about a quarter of member items lack ``data``, and about one item in six
+carries ``daily_automation_exec``, a metric the connector does not know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from integration_tests.emulator.core import (
+    ApiError,
+    Reply,
+    Request,
+    Route,
+    VendorEmulator,
+    Window,
+    planned_periods,
+    positive_int,
+    stable_choice,
+    stable_int,
+)
+
+UTC8 = timezone(timedelta(hours=8))
+HISTORY_DAYS = 180
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_IDS = 10
+
+#: The documented metrics, with the exclusive upper bound of generated values.
+METRIC_CAPS = {
+    "app": 12, "form_coop": 60, "form_workflow": 20, "dash": 15, "etl": 6, "aggregate": 6,
+    "public_link": 10, "data_trigger": 10, "automation": 10, "bpa": 3, "data": 250_000,
+}  # fmt: skip
+METRICS = tuple(METRIC_CAPS)
+UNKNOWN_METRIC = "daily_automation_exec"
+
+SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "Smith", "Tanaka")
+GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "Tom", "Yuki", "Ana")
+APP_NAMES = ("CRM", "采购管理", "Inventory", "项目管理", "HR Onboarding", "报销审批", "Assets", "质量检验")
+
+
+@dataclass
+class Options:
+    api_key: str = "jdy-emulator-key"
+    members: int = 250
+    apps: int = 40
+    #: Per endpoint, sliding one-second window (0 or None: unlimited).
+    requests_per_second: Optional[int] = 1
+    #: All endpoints of the company together.
+    company_requests_per_second: Optional[int] = 50
+
+
+def _error(code: int, msg: str) -> ApiError:
+    return ApiError(Reply(400, {"code": code, "msg": msg}))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC8).isoformat(timespec="seconds")
+
+
+class Jiandaoyun(VendorEmulator):
+    name = "jiandaoyun"
+    Options = Options
+    streams = ("jiandaoyun_member_usage", "jiandaoyun_app_usage", "jiandaoyun_overview_usage")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: date -> revision; bumping one changes that date's numbers (a late correction).
+        self.revisions: Dict[str, int] = {}
+
+    # -- the vendor's clock and rules
+
+    def today(self) -> date:
+        """T: today in UTC+8."""
+        return self.world.now().astimezone(UTC8).date()
+
+    def valid_dates(self) -> tuple[date, date]:
+        today = self.today()
+        return today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
+
+    def correct(self, day: str) -> None:
+        """A late correction: every number of ``day`` changes (the lookback re-reads it)."""
+        self.revisions[day] = self.revisions.get(day, 0) + 1
+
+    def routes(self) -> List[Route]:
+        return [
+            Route("POST", "/api/v1/corp_usage/member_metrics", self._member_metrics, ("member_metrics", "company")),
+            Route("POST", "/api/v1/corp_usage/app_metrics", self._app_metrics, ("app_metrics", "company")),
+            Route("POST", "/api/v1/corp_usage/overview", self._overview, ("overview", "company")),
+        ]
+
+    def unauthorized(self) -> Reply:
+        return Reply(400, {"code": 8301, "msg": "API key verification failed (API Key 校验失败)"})
+
+    def throttled(self, retry_after: float) -> Reply:
+        return Reply(400, {"code": 8303, "msg": "Request frequency limit exceeded (请求频率超过限制)"})
+
+    def rate_limit(self, name: str) -> Optional[Window]:
+        calls = self.options.company_requests_per_second if name == "company" else self.options.requests_per_second
+        return Window(int(calls), 1.0) if calls else None
+
+    # -- generated data
+
+    def _prefixed_id(self, kind: str, index: int) -> str:
+        # 24 hex digits like the vendor's ObjectIds; the index is readable back from the tail.
+        return f"65f{stable_int(self.seed, 'jdy', kind) % 16**9:09x}{index:012x}"
+
+    def _index_of(self, kind: str, count: int, entity_id: Any) -> Optional[int]:
+        if not isinstance(entity_id, str) or len(entity_id) != 24 or entity_id[:12] != self._prefixed_id(kind, 0)[:12]:
+            return None
+        try:
+            index = int(entity_id[12:], 16)
+        except ValueError:
+            return None
+        return index if index < count else None
+
+    def member_id(self, index: int) -> str:
+        return self._prefixed_id("member", index)
+
+    def app_id(self, index: int) -> str:
+        return self._prefixed_id("app", index)
+
+    def _member_ref(self, index: int) -> Dict[str, str]:
+        name = stable_choice(SURNAMES, self.seed, "surname", index) + stable_choice(GIVEN, self.seed, "given", index)
+        return {"member_id": self.member_id(index), "name": f"{name}{index}"}
+
+    def _metrics(self, day: str, entity: str, index: int, scale: int = 1, may_omit_data: bool = False) -> Dict[str, int]:
+        revision = self.revisions.get(day, 0)
+        values = {name: stable_int(self.seed, entity, day, index, name, revision) % (cap * scale) for name, cap in METRIC_CAPS.items()}
+        shape = stable_int(self.seed, "shape", entity, day, index)
+        if may_omit_data and shape % 4 == 0:
+            del values["data"]
+        if shape % 6 == 1:
+            values[UNKNOWN_METRIC] = shape % 500
+        return values
+
+    def member_item(self, day: str, index: int) -> Dict[str, Any]:
+        return {"member": self._member_ref(index), "metrics": self._metrics(day, "member", index, may_omit_data=True)}
+
+    def app_item(self, day: str, index: int) -> Dict[str, Any]:
+        created = datetime(2023, 1, 1, tzinfo=UTC8) + timedelta(seconds=stable_int(self.seed, "created", index) % (900 * 86400))
+        day_end = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC8) + timedelta(days=1)
+        last_edit = day_end - timedelta(seconds=1 + stable_int(self.seed, "edited", day, index) % (20 * 86400))
+        last_visit = day_end - timedelta(seconds=1 + stable_int(self.seed, "visited", day, index) % 86400)
+        creator = stable_int(self.seed, "creator", index) % max(1, self.options.members)
+        return {
+            "app_id": self.app_id(index),
+            "app_name": f"{stable_choice(APP_NAMES, self.seed, 'app', index)} {index}",
+            "creator": self._member_ref(creator),
+            "created_at": _iso(created),
+            "last_edit_at": _iso(max(created, last_edit)),
+            "last_visit_at": _iso(max(created, last_edit, last_visit)),
+            "metrics": self._metrics(day, "app", index),
+        }
+
+    def overview_body(self, day: str) -> Dict[str, Any]:
+        return {"date": day, "metrics": self._metrics(day, "overview", 0, scale=max(1, self.options.members))}
+
+    # -- routes
+
+    @staticmethod
+    def _body(request: Request) -> Dict[str, Any]:
+        try:
+            body = request.json()
+        except ValueError:
+            raise _error(1, "invalid request: the body is not JSON") from None
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise _error(1, "invalid request: the body is not a JSON object")
+        return body
+
+    def _date(self, body: Dict[str, Any]) -> str:
+        first, last = self.valid_dates()
+        value = body.get("date")
+        if value in (None, ""):
+            return last.isoformat()
+        try:
+            day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise _error(17017, "invalid parameter: date must be yyyy-MM-dd")
+        if not first <= day <= last:
+            raise _error(17017, f"invalid parameter: date must be between {first} and {last} (UTC+8)")
+        return day.isoformat()
+
+    def _paged(
+        self,
+        request: Request,
+        ids_field: str,
+        kind: str,
+        count: int,
+        item: Callable[[str, int], Dict[str, Any]],
+    ) -> Reply:
+        body = self._body(request)
+        day = self._date(body)
+        skip, limit = body.get("skip", 0), body.get("limit", DEFAULT_LIMIT)
+        if not positive_int(skip) or skip < 0:
+            raise _error(17017, "invalid parameter: skip must be an integer >= 0")
+        if not positive_int(limit) or not 1 <= limit <= MAX_LIMIT:
+            raise _error(17017, f"invalid parameter: limit must be an integer from 1 to {MAX_LIMIT}")
+        ids = body.get(ids_field)
+        indices: Sequence[int]
+        if ids in (None, []):
+            indices = range(count)  # lazy: slicing a range builds nothing
+        else:
+            if not isinstance(ids, list) or not all(isinstance(one, str) for one in ids):
+                raise _error(17017, f"invalid parameter: {ids_field} must be a list of strings")
+            if len(ids) > MAX_IDS:
+                raise _error(17017, f"invalid parameter: at most {MAX_IDS} {ids_field}")
+            known = (self._index_of(kind, count, one) for one in dict.fromkeys(ids))
+            indices = [index for index in known if index is not None]
+        page = indices[skip : skip + limit]
+        return Reply(200, {"date": day, "has_next": skip + limit < len(indices), "items": [item(day, i) for i in page]})
+
+    def _member_metrics(self, request: Request) -> Reply:
+        return self._paged(request, "member_ids", "member", self.options.members, self.member_item)
+
+    def _app_metrics(self, request: Request) -> Reply:
+        return self._paged(request, "app_ids", "app", self.options.apps, self.app_item)
+
+    def _overview(self, request: Request) -> Reply:
+        return Reply(200, self.overview_body(self._date(self._body(request))))
+
+    # -- ground truth
+
+    def sync_dates(self, start_date: Any = None, end_date: Any = None) -> List[str]:
+        """The dates a sync covers: the config's range planned as the connector's contract says,
+        with a start older than T-180 moved up to it."""
+        oldest = self.valid_dates()[0]
+        periods = planned_periods("day", UTC8, self.world.now(), start_date, end_date)
+        return [start.date().isoformat() for start, _ in periods if start.date() >= oldest]
+
+    def ground_truth(
+        self,
+        stream: str,
+        start_date: Any = None,
+        end_date: Any = None,
+        member_ids: Sequence[str] = (),
+        app_ids: Sequence[str] = (),
+        **unused: Any,
+    ) -> List[Dict[str, Any]]:
+        """Records of ``stream`` for ``start_date..end_date`` (dates or ``YYYY-MM-DD``), as the
+        connector shapes them: the vendor's item whole, plus ``date``, the id, and the 11 metrics
+        as top-level integers (null when absent). ``member_ids``/``app_ids`` filter as the config's do."""
+        records: List[Dict[str, Any]] = []
+        for day in self.sync_dates(start_date, end_date):
+            if stream == "jiandaoyun_overview_usage":
+                body = self.overview_body(day)
+                records.append({**body, "date": day, **_columns(body["metrics"])})
+                continue
+            if stream == "jiandaoyun_member_usage":
+                kind, count, ids, item, key = "member", self.options.members, member_ids, self.member_item, "member_id"
+            elif stream == "jiandaoyun_app_usage":
+                kind, count, ids, item, key = "app", self.options.apps, app_ids, self.app_item, "app_id"
+            else:
+                raise KeyError(stream)
+            indices = (
+                [i for i in (self._index_of(kind, count, one) for one in dict.fromkeys(ids)) if i is not None] if ids else range(count)
+            )
+            for index in indices:
+                record = item(day, index)
+                entity_id = record["member"]["member_id"] if key == "member_id" else record["app_id"]
+                records.append({**record, "date": day, key: entity_id, **_columns(record["metrics"])})
+        return records
+
+
+def _columns(metrics: Dict[str, Any]) -> Dict[str, Optional[int]]:
+    return {name: metrics.get(name) for name in METRICS}
+
+
+VENDOR = Jiandaoyun

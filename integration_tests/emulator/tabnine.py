@@ -1,0 +1,373 @@
+"""Tabnine Enterprise: organisation, teams, users, license, account utilisation and usage.
+
+Usage is generated per UTC day; a bucket sums its days (``activeUsers``: the busiest day's,
+a lower bound of the distinct users) and a day belongs to a window when its midnight lies in
+``[from, to)``. Buckets are calendar days, ISO weeks (from Monday) and months, clipped to the
+window; ``all`` is the window itself.
+
+``v2_available=False`` plays a server older than 6.2: ``/api/v2/organization/usage`` answers
+404 and v1 serves the whole history, without the ``agent`` object. On a newer server v1 serves
+only the days before ``upgraded_on``, as the vendor documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Tuple
+
+from integration_tests.emulator.core import (
+    ApiError,
+    Reply,
+    Request,
+    Route,
+    VendorEmulator,
+    Window,
+    days,
+    planned_periods,
+    stable_int,
+)
+
+GRANULARITIES = ("all", "daily", "weekly", "monthly")
+PERIOD_UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
+MAX_PAGE = 100
+
+
+@dataclass
+class Options:
+    api_token: str = "tabnine-emulator-token"
+    teams: int = 5
+    users: int = 60
+    v2_available: bool = True
+    #: The server's upgrade to 6.2 (v1 has no later history); default 90 days before today.
+    upgraded_on: Optional[str] = None
+    #: Tabnine documents no limit; off unless a test wants one (429 with Retry-After).
+    requests_per_minute: Optional[int] = None
+
+    @property
+    def api_key(self) -> str:
+        return self.api_token
+
+
+def _error(status: int, error: str, message: str) -> ApiError:
+    return ApiError(Reply(status, {"error": error, "message": message, "status": status}))
+
+
+def _z(moment: datetime) -> str:
+    """ISO-8601 in UTC as a JavaScript server writes it: ``2026-06-01T00:00:00.000Z``."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _month_after(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+class Tabnine(VendorEmulator):
+    name = "tabnine"
+    Options = Options
+    streams = (
+        "tabnine_organization",
+        "tabnine_teams",
+        "tabnine_users",
+        "tabnine_account_utilizations",
+        "tabnine_organization_usage",
+    )
+
+    def routes(self) -> List[Route]:
+        limits = ("api",)
+        return [
+            Route("GET", "/api/v1/organization", lambda r: Reply(200, self.organization()), limits),
+            Route("GET", "/api/v1/organization/teams", self._teams, limits),
+            Route("GET", "/api/v1/organization/users", self._users, limits),
+            Route("GET", "/api/v1/organization/account-utilizations", self._utilizations, limits),
+            Route("GET", "/api/v1/license", lambda r: Reply(200, self.license()), limits),
+            Route("GET", "/api/v1/organization/usage", lambda r: self._usage(r, version=1), limits),
+            Route("GET", "/api/v2/organization/usage", lambda r: self._usage(r, version=2), limits),
+            Route("GET", "/api/v2/team/usage", lambda r: self._usage(r, version=2, scope="team"), limits),
+            Route("GET", "/api/v2/user/usage", lambda r: self._usage(r, version=2, scope="user"), limits),
+        ]
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, {"error": "Unauthorized", "message": "Invalid or missing access token", "status": 401})
+
+    def throttled(self, retry_after: float) -> Reply:
+        headers = {"Retry-After": str(max(1, round(retry_after)))}
+        return Reply(429, {"error": "Too Many Requests", "message": "Rate limit exceeded", "status": 429}, headers)
+
+    def rate_limit(self, name: str) -> Optional[Window]:
+        calls = self.options.requests_per_minute
+        return Window(int(calls), 60.0) if calls else None
+
+    def today(self) -> date:
+        return self.world.now().astimezone(timezone.utc).date()
+
+    def upgraded_on(self) -> date:
+        if self.options.upgraded_on:
+            return date.fromisoformat(self.options.upgraded_on)
+        return self.today() - timedelta(days=90)
+
+    # -- generated data
+
+    def organization_id(self) -> str:
+        return f"org-{stable_int(self.seed, 'org') % 16**12:012x}"
+
+    def organization(self) -> Dict[str, Any]:
+        return {
+            "id": self.organization_id(),
+            "name": f"Emulated Org {self.seed}",
+            "domains": ["example.com", "example.org"],
+            "planType": "enterprise",
+            "samlEnabled": True,
+            "smtpConfigured": False,
+            "usernamePasswordEnabled": True,
+            "publicKey": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEemulator\n-----END PUBLIC KEY-----",
+        }
+
+    def license(self) -> Dict[str, Any]:
+        return {
+            "license": {
+                "exp": 1893456000,
+                "iat": 1735689600,
+                "seats": self.options.users,
+                "seatsCap": self.options.users + 10,
+                "audience": self.organization_id(),
+                "features": ["chat", "agent", "completions"],
+                "settings": {},
+            }
+        }
+
+    def team_id(self, index: int) -> str:
+        return f"team-{stable_int(self.seed, 'team') % 16**8:08x}-{index:04d}"
+
+    def _user_team(self, index: int) -> Optional[int]:
+        if not self.options.teams or index % 7 == 3:  # some users belong to no team
+            return None
+        return index % self.options.teams
+
+    def _user_active(self, index: int) -> bool:
+        return index % 11 != 5
+
+    def team(self, index: int) -> Dict[str, Any]:
+        team: Dict[str, Any] = {
+            "id": self.team_id(index),
+            "name": "Default" if index == 0 else f"Team {index}",
+            "organizationId": self.organization_id(),
+            "usersCount": sum(1 for u in range(self.options.users) if self._user_team(u) == index),
+            "isDefaultTeam": index == 0,
+        }
+        if index % 3 == 2:
+            team["syncedGroupId"] = f"okta-group-{index}"
+        return team
+
+    def user(self, index: int) -> Dict[str, Any]:
+        team = self._user_team(index)
+        active = self._user_active(index)
+        user: Dict[str, Any] = {
+            "id": f"user-{stable_int(self.seed, 'user') % 16**8:08x}-{index:06d}",
+            "username": f"dev{index}",
+            "email": f"dev{index}@example.com",
+            "role": "admin" if index == 0 else "member",
+            "verified": index % 13 != 7,
+            "active": active,
+            "allowedTeams": [self.team_id(team)] if team is not None else [],
+            "updatedAt": _z(datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=index * 17)),
+        }
+        if team is not None:
+            user["team"] = {"id": self.team_id(team), "name": "Default" if team == 0 else f"Team {team}"}
+        if not active:
+            user["deactivatedAt"] = _z(datetime(2025, 12, 1, tzinfo=timezone.utc) + timedelta(hours=index))
+        return user
+
+    def utilization(self, year: int, month: int) -> Dict[str, Any]:
+        """One month (``month`` 1-based here; answered zero-based, as Tabnine does)."""
+        roll = stable_int(self.seed, "utilization", year, month)
+        registered = self.options.users - roll % 5
+        return {
+            "year": year,
+            "month": month - 1,
+            "registered": registered,
+            "deactivated": roll // 5 % 4,
+            "active": registered - roll // 20 % max(1, registered // 3 or 1),
+            "pending": roll // 100 % 6,
+        }
+
+    def _day_usage(self, day: date, scope: str) -> Dict[str, Any]:
+        roll = stable_int(self.seed, "usage", scope, day)
+        weekend = day.weekday() >= 5
+        active = (roll % (self.options.users + 1)) // (4 if weekend else 1)
+        suggestions = active * (50 + roll // 7 % 200)
+        return {
+            "activeUsers": active,
+            "codeCompletions": {
+                "suggestions": suggestions,
+                "accepted": suggestions * (roll // 11 % 40) // 100,
+                "acceptedLines": suggestions * (roll // 13 % 60) // 100,
+            },
+            "chat": {"conversations": active * (roll // 17 % 6), "messages": active * (roll // 19 % 25)},
+            "agent": {"sessions": active * (roll // 23 % 3), "toolCalls": active * (roll // 29 % 40)},
+        }
+
+    def bucket(self, start: datetime, end: datetime, version: int, scope: str = "org") -> Optional[Dict[str, Any]]:
+        """The bucket ``[start, end)``, or ``None`` when the server has no history in it."""
+        included = [d for d in days(start.date(), (end - timedelta(microseconds=1)).date()) if start <= _midnight(d) < end]
+        if version == 1 and self.options.v2_available:
+            included = [d for d in included if d < self.upgraded_on()]
+        if not included:
+            return None
+        per_day = [self._day_usage(d, scope) for d in included]
+        bucket: Dict[str, Any] = {"from": _z(start), "to": _z(end), "activeUsers": max(u["activeUsers"] for u in per_day)}
+        groups = ("codeCompletions", "chat") if version == 1 else ("codeCompletions", "chat", "agent")
+        for group in groups:
+            bucket[group] = {key: sum(u[group][key] for u in per_day) for key in per_day[0][group]}
+        return bucket
+
+    # -- routes
+
+    def _page(self, request: Request, total: int) -> Tuple[range, Dict[str, Any]]:
+        try:
+            offset = int(request.param("offset") or 0)
+            limit = int(request.param("limit") or 0)
+        except ValueError:
+            raise _error(400, "Bad Request", "offset and limit must be integers") from None
+        if offset < 0 or limit < 0:
+            raise _error(400, "Bad Request", "offset and limit must be >= 0")
+        limit = min(limit or MAX_PAGE, MAX_PAGE)  # 0 (the documented default) means "a full page"
+        page = range(offset, min(offset + limit, total))
+        following = {"limit": limit, "offset": offset + len(page)} if offset + len(page) < total else None
+        return page, {"count": len(page), "total": total, "next": following}
+
+    def _teams(self, request: Request) -> Reply:
+        page, meta = self._page(request, self.options.teams)
+        return Reply(200, {"data": [self.team(i) for i in page], "meta": meta})
+
+    def selected_users(self, team_member: Optional[bool] = None, active: Optional[bool] = None) -> List[int]:
+        return [
+            u
+            for u in range(self.options.users)
+            if (team_member is None or (self._user_team(u) is not None) == team_member)
+            and (active is None or self._user_active(u) == active)
+        ]
+
+    def _users(self, request: Request) -> Reply:
+        flags = []
+        for name in ("teamMember", "active"):
+            value = request.param(name)
+            if value not in (None, "true", "false"):
+                raise _error(400, "Bad Request", f"{name} must be true or false")
+            flags.append(None if value is None else value == "true")
+        selected = self.selected_users(*flags)
+        page, meta = self._page(request, len(selected))
+        return Reply(200, {"data": [self.user(selected[i]) for i in page], "meta": meta})
+
+    def _utilizations(self, request: Request) -> Reply:
+        today = self.today()
+        value = request.param("startDate")
+        if value is None:
+            month = date(today.year - (today.month <= 11), (today.month - 12) % 12 + 1, 1)  # 12 months with this one
+        else:
+            try:
+                if len(value) != 7:
+                    raise ValueError(value)
+                month = datetime.strptime(value, "%Y-%m").date()
+            except ValueError:
+                raise _error(400, "Bad Request", "startDate must match ^\\d{4}-\\d{2}$") from None
+        rows = []
+        while month <= today:
+            rows.append(self.utilization(month.year, month.month))
+            month = _month_after(month)
+        return Reply(200, rows)
+
+    def _usage(self, request: Request, version: int, scope: str = "org") -> Reply:
+        if version == 2 and not self.options.v2_available:
+            return Reply(404, {"error": "Not Found", "message": f"Cannot GET {request.path}", "status": 404})
+        id_param = {"org": "organizationId", "team": "teamId", "user": "userId"}[scope]
+        owner = request.param(id_param)
+        if not owner:
+            raise _error(400, "Bad Request", f"{id_param} is required")
+        if scope == "org" and owner != self.organization_id():
+            raise _error(404, "Not Found", "Organization not found")
+        start, end = (_instant(request.param(name), name) for name in ("from", "to"))
+        if start >= end:
+            raise _error(400, "Bad Request", "'from' must be before 'to'")
+        granularity = request.param("granularity")
+        if granularity not in GRANULARITIES:
+            raise _error(400, "Bad Request", f"granularity must be one of {', '.join(GRANULARITIES)}")
+        series = "org" if scope == "org" else f"{scope}:{owner}"  # team and user usage: their own numbers
+        buckets = [self.bucket(a, b, version, series) for a, b in _windows(start, end, granularity)]
+        usage = {"granularity": granularity, "data": [b for b in buckets if b is not None]}
+        return Reply(200, {id_param: owner, "from": _z(start), "to": _z(end), "usage": usage})
+
+    # -- ground truth
+
+    def ground_truth(
+        self, stream: str, start_date: Any = None, end_date: Any = None, granularity: str = "daily", **unused: Any
+    ) -> List[Dict[str, Any]]:
+        """Full-refresh streams: the objects as served. ``tabnine_account_utilizations``: every
+        month from the one holding ``start_date`` (default: 31 days ago) to the one holding
+        ``end_date`` or today, each with ``month_start``. ``tabnine_organization_usage``: one
+        bucket per finished ``granularity`` period, with ``organizationId``, ``period_start``,
+        ``period_end`` and ``granularity``, from v2 (v1 on an old server)."""
+        if stream == "tabnine_organization":
+            return [self.organization()]
+        if stream == "tabnine_teams":
+            return [self.team(i) for i in range(self.options.teams)]
+        if stream == "tabnine_users":
+            return [self.user(u) for u in range(self.options.users)]
+        records: List[Dict[str, Any]] = []
+        now = self.world.now()
+        if stream == "tabnine_account_utilizations":
+            # Unlike usage, the month still running is read too (its counts so far), and so is
+            # the month holding end_date: months are not cut to whole periods.
+            today = self.today()
+            last = min(today, date.fromisoformat(str(end_date))) if end_date else today
+            month = (date.fromisoformat(str(start_date)) if start_date else today - timedelta(days=31)).replace(day=1)
+            while month <= last:
+                records.append({**self.utilization(month.year, month.month), "month_start": month.isoformat()})
+                month = _month_after(month)
+            return records
+        if stream == "tabnine_organization_usage":
+            version = 2 if self.options.v2_available else 1
+            for start, end in planned_periods(PERIOD_UNITS[granularity], timezone.utc, now, start_date, end_date):
+                bucket = self.bucket(start, end, version)
+                if bucket is not None:
+                    period = {"period_start": start.isoformat(), "period_end": end.isoformat()}
+                    records.append({"organizationId": self.organization_id(), **bucket, **period, "granularity": granularity})
+            return records
+        raise KeyError(stream)
+
+
+def _instant(value: Optional[str], name: str) -> datetime:
+    if not value:
+        raise _error(400, "Bad Request", f"'{name}' is required (ISO 8601)")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _error(400, "Bad Request", f"'{name}' is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _windows(start: datetime, end: datetime, granularity: str) -> List[Tuple[datetime, datetime]]:
+    """``[start, end)`` cut at UTC day, ISO-week or month boundaries (``all``: not cut)."""
+    if granularity == "all":
+        return [(start, end)]
+    cuts: List[Tuple[datetime, datetime]] = []
+    current = start
+    while current < end:
+        day = current.astimezone(timezone.utc).date()
+        if granularity == "daily":
+            boundary = day + timedelta(days=1)
+        elif granularity == "weekly":
+            boundary = day + timedelta(days=7 - day.weekday())
+        else:
+            boundary = _month_after(day)
+        following = min(_midnight(boundary), end)
+        cuts.append((current, following))
+        current = following
+    return cuts
+
+
+VENDOR = Tabnine

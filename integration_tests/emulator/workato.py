@@ -1,0 +1,364 @@
+"""Workato Embedded: ``POST /api/v2/managed_users/statistics/usage`` and ``GET /api/managed_users``.
+
+Row fields and JSON-body parameters are the assumptions of shared/vendor-apis.md. Times are
+read and bucketed in the Embed admin workspace's zone (``Options.timezone``); a naive ``from``
+or ``to`` is taken in that zone. The window is ``[from, to)``: an hour counts when its start
+lies in it. With an interval, each row carries its bucket's start as ``period``.
+
+Usage is generated per recipe and local calendar day; hours split a day's counts by fixed
+weights, so the hours of a day always add up to the day. About one recipe in five is deleted:
+its usage reaches the workspace rows only when the body holds nothing but ``from``, ``to``, the
+ids and ``interval``, as Workato documents.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from zoneinfo import ZoneInfo
+
+from integration_tests.emulator.core import (
+    ApiError,
+    Reply,
+    Request,
+    Route,
+    VendorEmulator,
+    Window,
+    floor_period,
+    next_period,
+    planned_periods,
+    stable_choice,
+    stable_int,
+)
+
+INTERVALS = ("none", "year", "month", "week", "day", "hour")
+PLAIN_FIELDS = frozenset({"from", "to", "workspace_ids", "external_ids", "interval"})
+MAX_IDS = 100
+MAX_PER_PAGE = 100
+METRICS = ("task_count", "successful_job_count", "failed_job_count")
+COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
+RECIPE_PREFIXES = ("[PROD]", "[TEST]", "[DEV]")
+RECIPE_VERBS = ("Sync orders", "Create invoice", "Update contacts", "Notify Slack", "Export report")
+FOLDERS = ("[PROD] Integrations", "[TEST] Sandbox", "Shared recipes")
+
+Counts = Tuple[int, int, int]  # tasks, successful jobs, failed jobs
+
+
+@dataclass
+class Options:
+    api_token: str = "workato-emulator-token"
+    workspaces: int = 12
+    recipes: int = 6  # per workspace
+    timezone: str = "America/Los_Angeles"  # the Embed admin workspace's zone
+    usage_per_minute: Optional[int] = 1000
+    managed_users_per_minute: Optional[int] = 60
+
+    @property
+    def api_key(self) -> str:
+        return self.api_token
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(Reply(400, {"message": message}))
+
+
+class Workato(VendorEmulator):
+    name = "workato"
+    Options = Options
+    streams = ("workato_workspace_usage", "workato_recipe_usage")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Hours are asked for again and again by neighbouring buckets of one request.
+        self._hourly_cached = lru_cache(maxsize=4096)(self._hourly_uncached)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.options.timezone)
+
+    def routes(self) -> List[Route]:
+        return [
+            Route("POST", "/api/v2/managed_users/statistics/usage", self._usage, ("usage",)),
+            Route("GET", "/api/managed_users", self._managed_users, ("managed_users",)),
+        ]
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, {"message": "Unauthorized"})
+
+    def throttled(self, retry_after: float) -> Reply:
+        return Reply(429, {"message": "Too many requests"}, {"Retry-After": str(max(1, math.ceil(retry_after)))})
+
+    def rate_limit(self, name: str) -> Optional[Window]:
+        calls = self.options.usage_per_minute if name == "usage" else self.options.managed_users_per_minute
+        return Window(int(calls), 60.0) if calls else None
+
+    # -- generated data
+
+    def workspace_id(self, index: int) -> int:
+        return 100_000 + index
+
+    def workspace(self, index: int) -> Dict[str, Any]:
+        return {
+            "id": self.workspace_id(index),
+            "external_id": f"cust-{index:05d}",
+            "name": f"{stable_choice(COMPANIES, self.seed, 'company', index)} {index}",
+        }
+
+    def _workspace_index(self, value: Any, external: bool) -> Optional[int]:
+        try:
+            index = int(str(value).removeprefix("cust-")) if external else int(value) - 100_000
+        except ValueError:
+            return None
+        if external and not str(value).startswith("cust-"):
+            return None
+        return index if 0 <= index < self.options.workspaces else None
+
+    def recipe(self, workspace: int, index: int) -> Dict[str, Any]:
+        return {
+            "id": 10_000_000 + workspace * 1000 + index,
+            "name": f"{stable_choice(RECIPE_PREFIXES, self.seed, 'rp', workspace, index)} "
+            f"{stable_choice(RECIPE_VERBS, self.seed, 'rv', workspace, index)} {index}",
+            "folder": stable_choice(FOLDERS, self.seed, "folder", workspace, index),
+            "deleted": stable_int(self.seed, "deleted", workspace, index) % 5 == 0,
+        }
+
+    def _daily(self, workspace: int, recipe: int, day: date) -> Counts:
+        roll = stable_int(self.seed, "jobs", workspace, recipe, day)
+        jobs = 0 if roll % 4 == 0 else roll % 37
+        failed = jobs * (roll // 37 % 20) // 100
+        tasks = jobs * (1 + roll // 740 % 6)
+        return tasks, jobs - failed, failed
+
+    def _hourly(self, workspace: int, recipe: int, day: date) -> Tuple[Tuple[datetime, Counts], ...]:
+        return self._hourly_cached(workspace, recipe, day, self.options.timezone)
+
+    def _hourly_uncached(self, workspace: int, recipe: int, day: date, zone: str) -> Tuple[Tuple[datetime, Counts], ...]:
+        """The day's counts split over its hours (UTC starts) by fixed weights, largest remainder."""
+        start = datetime(day.year, day.month, day.day, tzinfo=self.zone).astimezone(timezone.utc)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.zone).astimezone(timezone.utc)
+        hours = [start + timedelta(hours=h) for h in range(round((end - start).total_seconds() / 3600))]
+        weights = [1 + stable_int(self.seed, "hour", workspace, recipe, day, h) % 9 for h in range(len(hours))]
+        split = [_apportion(total, weights) for total in self._daily(workspace, recipe, day)]
+        return tuple((hour, (split[0][h], split[1][h], split[2][h])) for h, hour in enumerate(hours))
+
+    def _recipe_counts(self, workspace: int, recipe: int, start: datetime, end: datetime) -> Counts:
+        """Usage of one recipe in ``[start, end)``: whole local days from the daily numbers,
+        partial ones hour by hour."""
+        tasks = ok = failed = 0
+        local_start, local_end = start.astimezone(self.zone), end.astimezone(self.zone)
+        day = local_start.date()
+        while True:
+            day_start = datetime(day.year, day.month, day.day, tzinfo=self.zone)
+            if day_start >= local_end:
+                break
+            next_start = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.zone)
+            if day_start >= local_start and next_start <= local_end:
+                counts = self._daily(workspace, recipe, day)
+            else:
+                parts = [c for hour, c in self._hourly(workspace, recipe, day) if start <= hour < end]
+                counts = tuple(map(sum, zip(*parts, strict=True))) if parts else (0, 0, 0)  # type: ignore[assignment]
+            tasks, ok, failed = tasks + counts[0], ok + counts[1], failed + counts[2]
+            day += timedelta(days=1)
+        return tasks, ok, failed
+
+    def _rows(self, query: UsageQuery) -> List[Dict[str, Any]]:
+        rows: List[Dict[str, Any]] = []
+        for bucket_start, bucket_end, period in _buckets(query.start, query.end, query.interval, self.zone):
+            for ws in query.workspaces:
+                info = self.workspace(ws)
+                head = {"workspace_id": info["id"], "external_id": info["external_id"], "workspace_name": info["name"]}
+                totals, active = [0, 0, 0], 0
+                for index in range(self.options.recipes):
+                    recipe = self.recipe(ws, index)
+                    if not query.counts(recipe):
+                        continue
+                    counts = self._recipe_counts(ws, index, bucket_start, bucket_end)
+                    if query.group_by == "recipe":
+                        row = {**head, "recipe_id": recipe["id"], "recipe_name": recipe["name"]}
+                        rows.append(_row(row, period, counts, int(counts[1] + counts[2] > 0)))
+                    totals = [a + b for a, b in zip(totals, counts, strict=True)]
+                    active += counts[1] + counts[2] > 0
+                if query.group_by == "workspace":
+                    rows.append(_row(head, period, tuple(totals), active))  # type: ignore[arg-type]
+        return rows
+
+    # -- routes
+
+    def _usage(self, request: Request) -> Reply:
+        try:
+            body = request.json()
+        except ValueError:
+            raise _bad_request("The request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise _bad_request("The request body must be a JSON object")
+        rows = self._rows(UsageQuery.parse(self, body))
+        return Reply(200, {"data": rows or None})
+
+    def _managed_users(self, request: Request) -> Reply:
+        try:
+            page = int(request.param("page") or 1)
+            per_page = int(request.param("per_page") or MAX_PER_PAGE)
+        except ValueError:
+            raise _bad_request("page and per_page must be integers") from None
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise _bad_request(f"page must be >= 1 and per_page from 1 to {MAX_PER_PAGE}")
+        first = (page - 1) * per_page
+        indices = range(first, min(first + per_page, self.options.workspaces))
+        result = [
+            {
+                **self.workspace(i),
+                "notification_email": f"admin{i}@customer.example",
+                "plan_id": "oem_plan",
+                "created_at": "2024-03-01T10:00:00.000-08:00",
+                "updated_at": "2026-01-15T09:30:00.000-08:00",
+            }
+            for i in indices
+        ]
+        return Reply(200, {"result": result})
+
+    # -- ground truth
+
+    def ground_truth(
+        self,
+        stream: str,
+        start_date: Any = None,
+        end_date: Any = None,
+        interval: str = "day",
+        workspace_ids: Sequence[Any] = (),
+        external_ids: Sequence[str] = (),
+        recipe_name_pattern: Optional[str] = None,
+        folder_name_pattern: Optional[str] = None,
+        **unused: Any,
+    ) -> List[Dict[str, Any]]:
+        """One record per period and workspace (or recipe): the row whole, plus ``period_start``,
+        ``period_end`` (the period asked for) and ``interval``. The workspace stream counts deleted recipes
+        unless a name pattern is set (a correct connector sends a plain body for it)."""
+        if stream not in self.streams:
+            raise KeyError(stream)
+        body: Dict[str, Any] = {"interval": interval}
+        if workspace_ids or external_ids:
+            body.update(workspace_ids=list(workspace_ids), external_ids=list(external_ids))
+        else:
+            body["workspace_ids"] = [self.workspace_id(i) for i in range(self.options.workspaces)]
+        for name, value in (("recipe_name_pattern", recipe_name_pattern), ("folder_name_pattern", folder_name_pattern)):
+            if value:
+                body[name] = value
+        if stream == "workato_recipe_usage":
+            body["group_by"] = "recipe"
+        records = []
+        for start, end in planned_periods(interval, self.zone, self.world.now(), start_date, end_date):
+            query = UsageQuery.parse(self, {**body, "from": start.isoformat(), "to": end.isoformat()}, max_ids=None)
+            for row in self._rows(query):
+                period = {"period_start": start.isoformat(), "period_end": end.isoformat(), "interval": interval}
+                records.append({**row, **period})
+        return records
+
+
+@dataclass
+class UsageQuery:
+    start: datetime
+    end: datetime
+    interval: str
+    workspaces: List[int]
+    group_by: str
+    include_deleted: bool
+    recipe_name_pattern: Optional[str]
+    folder_name_pattern: Optional[str]
+
+    def counts(self, recipe: Dict[str, Any]) -> bool:
+        """Whether a recipe's usage is in the answer."""
+        if recipe["deleted"] and not self.include_deleted:
+            return False
+        if self.recipe_name_pattern and self.recipe_name_pattern not in recipe["name"]:
+            return False
+        return not (self.folder_name_pattern and self.folder_name_pattern not in recipe["folder"])
+
+    @classmethod
+    def parse(cls, vendor: Workato, body: Dict[str, Any], max_ids: Optional[int] = MAX_IDS) -> UsageQuery:
+        start, end = (_moment(body.get(name), name, vendor.zone) for name in ("from", "to"))
+        if start >= end:
+            raise _bad_request("'from' must be before 'to'")
+        interval = body.get("interval") or "none"
+        if interval not in INTERVALS:
+            raise _bad_request(f"interval must be one of {', '.join(INTERVALS)}")
+        group_by = body.get("group_by") or "workspace"
+        if group_by not in ("workspace", "recipe"):
+            raise _bad_request("group_by must be workspace or recipe")
+        patterns = {}
+        for name in ("recipe_name_pattern", "folder_name_pattern"):
+            value = body.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) < 3):
+                raise _bad_request(f"{name} must have at least 3 characters")
+            patterns[name] = value or None
+        # Both id lists may be given: the union is served (Workato does not say otherwise).
+        requested: List[Tuple[Any, bool]] = []
+        for name, external in (("workspace_ids", False), ("external_ids", True)):
+            values = body.get(name)
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                raise _bad_request(f"{name} must be a JSON array")
+            requested.extend((value, external) for value in values)
+        if not requested:
+            raise _bad_request("workspace_ids or external_ids is required")
+        if max_ids is not None and len(requested) > max_ids:
+            raise _bad_request(f"At most {max_ids} workspace_ids or external_ids per request")
+        found = (vendor._workspace_index(value, external) for value, external in requested)
+        workspaces = sorted({index for index in found if index is not None})
+        return cls(
+            start=start,
+            end=end,
+            interval=interval,
+            workspaces=workspaces,
+            group_by=group_by,
+            include_deleted=set(body) <= PLAIN_FIELDS,
+            **patterns,
+        )
+
+
+def _moment(value: Any, name: str, zone: ZoneInfo) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise _bad_request(f"'{name}' is required (ISO 8601)")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _bad_request(f"'{name}' is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _buckets(start: datetime, end: datetime, interval: str, zone: ZoneInfo) -> Iterator[Tuple[datetime, datetime, Optional[str]]]:
+    """The interval buckets overlapping ``[start, end)``, each clipped to it, with the bucket's
+    own start in the admin zone (``None`` when the interval is ``none``)."""
+    if interval == "none":
+        yield start, end, None
+        return
+    bucket = floor_period(start.astimezone(zone), interval)
+    while bucket < end:
+        following = next_period(bucket, interval)
+        yield max(bucket, start), min(following, end), bucket.isoformat()
+        bucket = following
+
+
+def _row(head: Dict[str, Any], period: Optional[str], counts: Tuple[int, int, int], recipe_count: int) -> Dict[str, Any]:
+    row = dict(head)
+    if period is not None:
+        row["period"] = period
+    tasks, ok, failed = counts
+    row.update(task_count=tasks, recipe_count=recipe_count, successful_job_count=ok, failed_job_count=failed)
+    return row
+
+
+def _apportion(total: int, weights: Sequence[int]) -> List[int]:
+    """``total`` split in proportion to ``weights``, integers that add up to ``total``."""
+    whole = sum(weights)
+    shares = [total * w // whole for w in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: -(total * weights[i] % whole))
+    for i in remainders[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+VENDOR = Workato

@@ -1,0 +1,189 @@
+"""Running the installed ``source-usage`` command as Airbyte runs it, and reading its messages.
+
+``Connector(tmp_path).read(config, catalog, state)`` writes the files, runs
+``source-usage read --config ... --catalog ... [--state ...]`` beside ``sys.executable`` and
+parses stdout into messages. Every run is kept, so a test (or a fixture) can check them all.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+SOURCE_USAGE = Path(sys.executable).parent / "source-usage"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def parse_messages(stdout: str) -> List[Dict[str, Any]]:
+    """The Airbyte messages of a run's stdout (one JSON object per line; other lines skipped)."""
+    messages = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return messages
+
+
+@dataclass
+class Run:
+    args: List[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: List[Dict[str, Any]] = field(default_factory=list)
+
+    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+        return [m for m in self.messages if m.get("type") == kind]
+
+    def records(self, stream: Optional[str] = None) -> List[Dict[str, Any]]:
+        return [m["record"]["data"] for m in self.of_type("RECORD") if stream in (None, m["record"]["stream"])]
+
+    def states(self, stream: str) -> List[Dict[str, Any]]:
+        """The ``stream_state`` of each STATE message of ``stream``, in order."""
+        return [
+            m["state"]["stream"]["stream_state"]
+            for m in self.of_type("STATE")
+            if m["state"].get("stream", {}).get("stream_descriptor", {}).get("name") == stream
+        ]
+
+    def last_states(self) -> List[Dict[str, Any]]:
+        """The last STATE of every stream, as a ``--state`` file holds them."""
+        last: Dict[str, Dict[str, Any]] = {}
+        for message in self.of_type("STATE"):
+            last[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
+        return list(last.values())
+
+    def errors(self) -> List[Dict[str, Any]]:
+        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"].get("type") == "ERROR"]
+
+    def connection_status(self) -> Dict[str, Any]:
+        (status,) = [m["connectionStatus"] for m in self.of_type("CONNECTION_STATUS")]
+        return status
+
+    def describe(self) -> str:
+        """What went wrong, for assertion messages."""
+        tail = "\n".join(self.stderr.splitlines()[-20:])
+        return f"source-usage {' '.join(self.args)} -> {self.returncode}; errors: {self.errors()}\nstderr tail:\n{tail}"
+
+
+def configured_catalog(streams: Sequence[str], sync_mode: str = "incremental") -> Dict[str, Any]:
+    """A configured catalog of ``streams`` with their schemas, cursors and keys as discover gives them."""
+    entries = []
+    for name in streams:
+        cursor = {"jiandaoyun": ["date"], "workato": ["period_start"]}.get(name.split("_")[0], [])
+        entries.append(
+            {
+                "stream": {
+                    "name": name,
+                    "json_schema": json.loads((SCHEMAS / f"{name}.json").read_text()),
+                    "supported_sync_modes": ["full_refresh", "incremental"],
+                    "source_defined_cursor": True,
+                    "default_cursor_field": cursor,
+                },
+                "sync_mode": sync_mode,
+                "destination_sync_mode": "append" if sync_mode == "incremental" else "overwrite",
+                "cursor_field": cursor if sync_mode == "incremental" else [],
+            }
+        )
+    return {"streams": entries}
+
+
+class Connector:
+    """Runs ``source-usage`` with files in ``workdir``; keeps every run in ``runs``."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.runs: List[Run] = []
+        self._files = 0
+
+    def _write(self, name: str, content: Any) -> str:
+        self._files += 1
+        path = self.workdir / f"{self._files:02d}-{name}.json"
+        path.write_text(json.dumps(content))
+        return str(path)
+
+    def arguments(
+        self,
+        command: str,
+        config: Optional[Mapping[str, Any]] = None,
+        catalog: Optional[Mapping[str, Any]] = None,
+        state: Optional[Iterable[Mapping[str, Any]]] = None,
+    ) -> List[str]:
+        args = [command]
+        if config is not None:
+            args += ["--config", self._write("config", config)]
+        if catalog is not None:
+            args += ["--catalog", self._write("catalog", catalog)]
+        if state is not None:
+            args += ["--state", self._write("state", list(state))]
+        return args
+
+    def run(self, command: str, timeout: float = 120, **files: Any) -> Run:
+        args = self.arguments(command, **files)
+        done = subprocess.run([str(SOURCE_USAGE), *args], capture_output=True, text=True, timeout=timeout)
+        return self.keep(args, done.returncode, done.stdout, done.stderr)
+
+    def keep(self, args: List[str], returncode: int, stdout: str, stderr: str) -> Run:
+        run = Run(args, returncode, stdout, stderr, parse_messages(stdout))
+        self.runs.append(run)
+        return run
+
+    def spec(self) -> Run:
+        return self.run("spec")
+
+    def check(self, config: Mapping[str, Any]) -> Run:
+        return self.run("check", config=config)
+
+    def discover(self, config: Mapping[str, Any]) -> Run:
+        return self.run("discover", config=config)
+
+    def read(
+        self,
+        config: Mapping[str, Any],
+        catalog: Mapping[str, Any],
+        state: Optional[Iterable[Mapping[str, Any]]] = None,
+    ) -> Run:
+        return self.run("read", config=config, catalog=catalog, state=state)
+
+    def read_killed_when(
+        self,
+        stop: Callable[[Dict[str, Any]], bool],
+        config: Mapping[str, Any],
+        catalog: Mapping[str, Any],
+        state: Optional[Iterable[Mapping[str, Any]]] = None,
+        timeout: float = 120,
+    ) -> Run:
+        """A read killed with SIGKILL as soon as it prints a message for which ``stop`` is true.
+
+        The run holds everything the process wrote before it died, as a platform reading its
+        stdout would have received it.
+        """
+        args = self.arguments("read", config=config, catalog=catalog, state=state)
+        stderr_path = self.workdir / f"{self._files:02d}-stderr.txt"
+        with stderr_path.open("w") as stderr:
+            process = subprocess.Popen([str(SOURCE_USAGE), *args], stdout=subprocess.PIPE, stderr=stderr, text=True)
+            watchdog = threading.Timer(timeout, process.kill)
+            watchdog.start()
+            lines: List[str] = []
+            try:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    lines.append(line)
+                    parsed = parse_messages(line)
+                    if parsed and stop(parsed[0]):
+                        process.send_signal(signal.SIGKILL)
+                        break
+                lines.append(process.stdout.read())
+                process.wait()
+            finally:
+                watchdog.cancel()
+        return self.keep(args, process.returncode, "".join(lines), stderr_path.read_text())

@@ -1,0 +1,332 @@
+"""End to end: the installed ``source-usage`` command against the emulated Jiandaoyun API.
+
+Every sync is compared with the emulator's ground truth: the exact records a correct sync
+produces, no more (no duplicates), no fewer (no gaps). The request log shows what the
+connector asked for, so paging, id chunks, lookback and resumption are checked on the wire.
+
+Dates are chosen from the vendor's real "today" (the connector reads the real clock), ending at
+T-2 so that a test running across midnight in UTC+8 still asks for valid dates.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import jsonschema
+import pytest
+
+from integration_tests.conftest import CheckedConnector, EmulatorFactory
+from integration_tests.emulator import Emulator
+from integration_tests.runner import SCHEMAS, Run, configured_catalog
+
+KEY = "jdy-e2e-secret-4f1c9b7a2d"
+WRONG_KEY = "jdy-wrong-secret-8e3a6c1f55"
+MEMBERS = "jiandaoyun_member_usage"
+APPS = "jiandaoyun_app_usage"
+OVERVIEW = "jiandaoyun_overview_usage"
+STREAMS = (MEMBERS, APPS, OVERVIEW)
+PRIMARY_KEYS = {MEMBERS: ("date", "member_id"), APPS: ("date", "app_id"), OVERVIEW: ("date",)}
+MEMBER_PATH = "/api/v1/corp_usage/member_metrics"
+
+
+@pytest.fixture
+def jdy(emulator_factory: EmulatorFactory) -> Emulator:
+    """250 members (3 pages of 100 per date), 130 apps (2 pages); the emulator's rate limit off,
+    so tests never wait for real one-second windows (the connector still paces itself)."""
+    return emulator_factory(seed=11, jiandaoyun={"api_key": KEY, "members": 250, "apps": 130, "requests_per_second": None})
+
+
+def dates(emulator: Emulator, count: int) -> Tuple[date, date]:
+    """The last ``count`` days ending at T-2."""
+    end = emulator.vendor("jiandaoyun").today() - timedelta(days=2)
+    return end - timedelta(days=count - 1), end
+
+
+def config(emulator: Emulator, start: date, end: date, lookback_days: int = 1, **section: Any) -> Dict[str, Any]:
+    return {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "lookback_days": lookback_days,
+        # The connector's own pace: the highest its spec allows, so that tests run fast.
+        "jiandaoyun": {"api_key": KEY, "base_url": emulator.url, "requests_per_second": 50, **section},
+    }
+
+
+def without_nulls(value: Any) -> Any:
+    """A record as it is on the wire: the CDK's serializer leaves out null fields."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
+    """Records by primary key; fails on a duplicate key."""
+    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
+    duplicates = [key for key, count in Counter(keys).items() if count > 1]
+    assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
+    return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
+
+
+def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
+    got, expected = keyed(stream, records), keyed(stream, truth)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"
+    differing = [key for key in expected if got[key] != expected[key]]
+    assert not differing, f"{stream}: {len(differing)} records differ, e.g. {differing[0]}: {got[differing[0]]} != {expected[differing[0]]}"
+
+
+def assert_succeeded(run: Run) -> None:
+    assert run.returncode == 0 and not run.errors(), run.describe()
+
+
+def member_pages(emulator: Emulator, since: float = 0.0, until: float = float("inf")) -> List[Tuple[str, int]]:
+    """(date, skip) of every member request answered 200 that arrived in ``[since, until)``, in order."""
+    return [(e.body["date"], e.body["skip"]) for e in emulator.log.entries(MEMBER_PATH) if e.status == 200 and since <= e.time < until]
+
+
+# --------------------------------------------------------------------------- spec, check, discover
+
+
+def test_spec_declares_the_jiandaoyun_section_with_a_secret_key(connector: CheckedConnector) -> None:
+    run = connector.spec()
+
+    (spec,) = [m["spec"] for m in run.of_type("SPEC")]
+    section = spec["connectionSpecification"]["properties"]["jiandaoyun"]
+    assert section["required"] == ["api_key"]
+    assert section["properties"]["api_key"]["airbyte_secret"] is True
+
+
+def test_check_succeeds_with_the_right_key(connector: CheckedConnector, jdy: Emulator) -> None:
+    start, end = dates(jdy, 1)
+
+    run = connector.check(config(jdy, start, end))
+
+    assert run.connection_status() == {"status": "SUCCEEDED"}, run.describe()
+    assert [e.status for e in jdy.log.entries()] == [200]
+
+
+def test_check_fails_naming_jiandaoyun_with_a_wrong_key(connector: CheckedConnector, jdy: Emulator) -> None:
+    connector.secrets.add(WRONG_KEY)
+    start, end = dates(jdy, 1)
+    bad = config(jdy, start, end)
+    bad["jiandaoyun"]["api_key"] = WRONG_KEY
+
+    run = connector.check(bad)
+
+    status = run.connection_status()
+    assert status["status"] == "FAILED"
+    assert "Jiandaoyun" in status["message"] and "api_key" in status["message"], status
+    assert [e.status for e in jdy.log.entries()] == [400]  # the vendor's code 8301, asked once
+
+
+def test_read_with_a_wrong_key_ends_with_a_config_error_naming_jiandaoyun(connector: CheckedConnector, jdy: Emulator) -> None:
+    connector.secrets.add(WRONG_KEY)
+    start, end = dates(jdy, 1)
+    bad = config(jdy, start, end)
+    bad["jiandaoyun"]["api_key"] = WRONG_KEY
+
+    run = connector.read(bad, configured_catalog([OVERVIEW]))
+
+    assert run.returncode != 0
+    assert not run.records()
+    assert any(e["failure_type"] == "config_error" and "Jiandaoyun" in e["message"] for e in run.errors()), run.describe()
+
+
+def test_discover_lists_the_three_jiandaoyun_streams(connector: CheckedConnector, jdy: Emulator) -> None:
+    start, end = dates(jdy, 1)
+
+    run = connector.discover(config(jdy, start, end))
+
+    (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
+    streams = {stream["name"]: stream for stream in catalog["streams"]}
+    assert set(streams) == set(STREAMS)
+    for name, stream in streams.items():
+        assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
+        assert stream["default_cursor_field"] == ["date"]
+        assert stream["source_defined_primary_key"] == [[field] for field in PRIMARY_KEYS[name]]
+
+
+# --------------------------------------------------------------------------- syncs
+
+
+def test_full_refresh_sync_equals_the_ground_truth(connector: CheckedConnector, jdy: Emulator) -> None:
+    start, end = dates(jdy, 3)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        records = run.records(stream)
+        assert_matches(stream, records, jdy.ground_truth(stream, start_date=start, end_date=end))
+        validator = jsonschema.Draft7Validator(json.loads((SCHEMAS / f"{stream}.json").read_text()))
+        assert not [error.message for record in records for error in validator.iter_errors(record)]
+    # Every page once, 100 members a page: 250 members are 3 pages per date.
+    days = [(start + timedelta(days=n)).isoformat() for n in range(3)]
+    assert sorted(member_pages(jdy)) == [(day, skip) for day in days for skip in (0, 100, 200)]
+    assert {e.body["limit"] for e in jdy.log.entries(MEMBER_PATH)} == {100}
+
+
+def test_member_ids_are_sent_ten_per_request(connector: CheckedConnector, jdy: Emulator) -> None:
+    vendor = jdy.vendor("jiandaoyun")
+    member_ids = [vendor.member_id(i) for i in range(0, 240, 10)] + ["65f000000000000000000fff"]  # 24 known + 1 unknown
+    start, end = dates(jdy, 2)
+
+    run = connector.read(config(jdy, start, end, member_ids=member_ids), configured_catalog([MEMBERS]))
+
+    assert_succeeded(run)
+    truth = jdy.ground_truth(MEMBERS, start_date=start, end_date=end, member_ids=member_ids)
+    assert len(truth) == 48
+    assert_matches(MEMBERS, run.records(MEMBERS), truth)
+    requests = jdy.log.entries(MEMBER_PATH)
+    assert all(len(e.body["member_ids"]) <= 10 for e in requests)
+    for day in (start.isoformat(), end.isoformat()):
+        sent = [member for e in requests if e.body["date"] == day for member in e.body["member_ids"]]
+        assert sorted(sent) == sorted(member_ids), f"{day}: every id exactly once"
+    assert len(requests) == 6  # 25 ids: 3 requests per date
+
+
+def test_incremental_sync_rereads_only_the_lookback(connector: CheckedConnector, jdy: Emulator) -> None:
+    start, end = dates(jdy, 5)
+    settings = config(jdy, start, end, lookback_days=2)
+    catalog = configured_catalog(STREAMS)
+    first = connector.read(settings, catalog)
+    assert_succeeded(first)
+    for stream in STREAMS:
+        assert first.states(stream)[-1] == {"date": end.isoformat()}
+    jdy.vendor("jiandaoyun").correct(end.isoformat())  # a late correction of the last date
+    jdy.log.clear()
+
+    second = connector.read(settings, catalog, state=first.last_states())
+
+    assert_succeeded(second)
+    reread = {(end - timedelta(days=1)).isoformat(), end.isoformat()}
+    assert {e.body["date"] for e in jdy.log.entries()} == reread
+    for stream in STREAMS:
+        truth = jdy.ground_truth(stream, start_date=end - timedelta(days=1), end_date=end)
+        assert_matches(stream, second.records(stream), truth)
+        assert second.states(stream)[-1] == {"date": end.isoformat()}
+
+
+def test_killed_sync_resumes_from_its_last_state(connector: CheckedConnector, jdy: Emulator) -> None:
+    # 350 members (4 pages a date), each member page 0.2 s late: a date takes about 0.8 s, far
+    # more than the CDK's 0.1 s output buffer, so the kill lands inside the date after the first
+    # checkpoint. The resumed run is not slowed.
+    jdy.vendor("jiandaoyun").options.members = 350
+    jdy.faults.add("slow", path=MEMBER_PATH, delay=0.2)
+    start, end = dates(jdy, 6)
+    settings = config(jdy, start, end, lookback_days=0)
+    catalog = configured_catalog(STREAMS)
+
+    def first_member_checkpoint(message: Mapping[str, Any]) -> bool:
+        return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == MEMBERS
+
+    killed = connector.read_killed_when(first_member_checkpoint, settings, catalog)
+    assert killed.returncode == -9, killed.describe()
+    checkpoint = date.fromisoformat(killed.states(MEMBERS)[-1]["date"])
+    assert start <= checkpoint < end - timedelta(days=2), "the kill must land half way"
+    jdy.faults.clear()
+    resumed_at = time.time()  # the killed run's last request may still be answered (and logged) now
+
+    resumed = connector.read(settings, catalog, state=killed.last_states())
+
+    assert_succeeded(resumed)
+    in_flight = (checkpoint + timedelta(days=1)).isoformat()
+    first_pages, second_pages = member_pages(jdy, until=resumed_at), member_pages(jdy, since=resumed_at)
+    assert second_pages[0] == (in_flight, 0), "resumes at the first unfinished date"
+    assert min(day for day, _ in second_pages) == in_flight, "no finished date is read again"
+    assert len(second_pages) == len(set(second_pages))
+    assert {day for day, _ in first_pages} & {day for day, _ in second_pages} <= {in_flight}
+    assert all(record["date"] > checkpoint.isoformat() for record in resumed.records(MEMBERS))
+    for stream in STREAMS:
+        # Each run on its own has no duplicate; between them only the in-flight date may repeat.
+        union = {**keyed(stream, killed.records(stream)), **keyed(stream, resumed.records(stream))}
+        assert_matches(stream, list(union.values()), jdy.ground_truth(stream, start_date=start, end_date=end))
+
+
+def test_start_older_than_180_days_is_moved_up_with_a_warning(connector: CheckedConnector, jdy: Emulator) -> None:
+    today = jdy.vendor("jiandaoyun").today()
+    start, end = today - timedelta(days=200), today - timedelta(days=178)
+
+    run = connector.read(config(jdy, start, end), configured_catalog([OVERVIEW]))
+
+    assert_succeeded(run)
+    oldest = (today - timedelta(days=180)).isoformat()
+    assert sorted(record["date"] for record in run.records(OVERVIEW)) == [
+        oldest, (today - timedelta(days=179)).isoformat(), end.isoformat()
+    ]  # fmt: skip
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert any(oldest in message for message in warnings), warnings
+    assert all(e.status == 200 for e in jdy.log.entries())
+
+
+def test_future_end_date_is_clamped_to_yesterday(connector: CheckedConnector, jdy: Emulator) -> None:
+    today = jdy.vendor("jiandaoyun").today()
+    start = today - timedelta(days=2)
+
+    run = connector.read(config(jdy, start, today + timedelta(days=5)), configured_catalog([OVERVIEW]))
+
+    assert_succeeded(run)
+    assert_matches(OVERVIEW, run.records(OVERVIEW), jdy.ground_truth(OVERVIEW, start_date=start))
+    assert max(e.body["date"] for e in jdy.log.entries()) == (today - timedelta(days=1)).isoformat()
+
+
+def test_sync_with_faults_equals_the_ground_truth(connector: CheckedConnector, jdy: Emulator) -> None:
+    # One of each fault; every retry costs at least a second of CDK backoff, so few of them, on
+    # different streams so that the waits overlap.
+    faults = [
+        jdy.faults.add("http_500", every=2, times=1, path=MEMBER_PATH),
+        jdy.faults.add("drop", every=4, times=1, path=MEMBER_PATH),
+        jdy.faults.add("http_429", every=6, times=1, path=MEMBER_PATH, retry_after=1),
+        jdy.faults.add("throttle", every=2, times=1, path="app_metrics"),
+        jdy.faults.add("invalid_json", every=2, times=1, path="overview"),
+    ]
+    start, end = dates(jdy, 3)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert [fault.fired for fault in faults] == [1] * len(faults)
+    assert Counter(e.fault for e in jdy.log.entries() if e.fault) == {
+        "http_500": 1, "drop": 1, "http_429": 1, "throttle": 1, "invalid_json": 1,
+    }  # fmt: skip
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), jdy.ground_truth(stream, start_date=start, end_date=end))
+
+
+def test_sync_stays_within_the_per_endpoint_rate_limit(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    limited = emulator_factory(seed=12, jiandaoyun={"api_key": KEY, "members": 250, "apps": 130, "requests_per_second": 4})
+    start, end = dates(limited, 2)
+    settings = config(limited, start, end)
+    settings["jiandaoyun"]["requests_per_second"] = 4
+
+    run = connector.read(settings, configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    answers = limited.log.entries()
+    assert len(answers) == 6 + 4 + 2  # member pages, app pages, overview dates
+    assert all(e.status == 200 for e in answers), "the emulator answered 8303: the connector sent too fast"
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), limited.ground_truth(stream, start_date=start, end_date=end))
+
+
+def test_no_secret_reaches_the_output(connector: CheckedConnector, jdy: Emulator) -> None:
+    """The ``connector`` fixture checks every run of every test for both keys; this run adds
+    the paths most likely to echo a request: a retried server error, then a rejected key."""
+    connector.secrets.update({KEY, WRONG_KEY})
+    start, end = dates(jdy, 1)
+    bad = config(jdy, start, end)
+    bad["jiandaoyun"]["api_key"] = WRONG_KEY
+    jdy.faults.add("http_500", times=1)
+
+    run = connector.check(bad)
+
+    assert run.connection_status()["status"] == "FAILED"
+    assert [e.status for e in jdy.log.entries()] == [500, 400]
+    assert connector.leaked() == []
