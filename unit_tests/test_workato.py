@@ -279,6 +279,19 @@ def test_workspace_ids_and_external_ids_go_in_separate_requests(clock: Sleeps) -
     assert states(output) == [la_day("2026-06-09")]
 
 
+def test_a_workspace_named_by_id_and_by_external_id_is_one_record_per_window(clock: Sleeps) -> None:
+    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [7], "external_ids": ["acme"]})
+    window = (la_day("2026-06-09"), la_day("2026-06-10"))
+    with HttpMocker() as http:
+        http.post(usage_request(*window, [7]), usage([workspace_row(7, external_id="acme")]))
+        http.post(usage_request(*window, ["acme"], field="external_ids"), usage([workspace_row(7, external_id="acme")]))
+        http.post(usage_request(*window, [7], group_by="recipe"), usage([recipe_row(7, 11)]))
+        http.post(usage_request(*window, ["acme"], field="external_ids", group_by="recipe"), usage([recipe_row(7, 11)]))
+        output = read_streams(config, BOTH)
+    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [7]
+    assert [(record["workspace_id"], record["recipe_id"]) for record in records(output, RECIPE)] == [(7, 11)]
+
+
 def test_name_patterns_are_sent_when_set_and_group_by_only_by_the_recipe_stream(clock: Sleeps) -> None:
     patterns = {"recipe_name_pattern": "[PROD]", "folder_name_pattern": "Billing"}
     config = workato_config(start_date="2026-06-09", workato=patterns)

@@ -28,7 +28,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
 
 import pendulum
@@ -255,6 +255,9 @@ class WorkatoUsageStream(PeriodStream):
         return present or [("workspace_ids", self.workspaces.ids())]
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        # A workspace named both by id and by external id is answered twice in a window: the
+        # keys already emitted for this window keep its records unique.
+        self._keys_in_window: Set[Tuple[Any, ...]] = set()
         for field, ids in self.id_lists():
             for chunk in chunked(ids, IDS_PER_REQUEST):
                 yield {**period_slice, "id_field": field, "ids": chunk}
@@ -295,6 +298,10 @@ class WorkatoUsageStream(PeriodStream):
 
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         for row in json_body(response)["data"] or []:
+            key = tuple(self.key_columns(row).values())
+            if key in self._keys_in_window:
+                continue
+            self._keys_in_window.add(key)
             columns: Dict[str, Any] = {
                 "period_start": stream_slice["period_start"],
                 "period_end": stream_slice["period_end"],
