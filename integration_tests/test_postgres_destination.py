@@ -1,0 +1,358 @@
+"""PostgreSQL as the destination: every stream, from the emulator into a real PostgreSQL server
+through PyAirbyte's Postgres cache, synced twice (full, then incremental), checked with SQL.
+
+The server: ``SOURCE_USAGE_TEST_PG`` (``postgresql://user:password@host:port/db``, which
+``.ci/run`` exports after starting one with ``tools/postgres.py``); without it, a throwaway
+server of this module when the PostgreSQL binaries are installed; else the test is skipped,
+except under ``CI=true``, where a missing database fails.
+
+The first sync reads the days ``S..E-1``; the second, with ``end_date`` moved to ``E``, must
+be incremental (PyAirbyte keeps the state in the cache): it asks each API only for the lookback
+day ``E-1`` and the new day ``E``. After both, each table deduplicated on its primary key must
+hold exactly the emulator's ground truth for ``S..E``: the same keys, and the same value in
+every column the stream's schema declares.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Sequence, Set, Tuple
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from integration_tests.emulator import Emulator, LoggedRequest
+from integration_tests.runner import SOURCE_USAGE
+
+ROOT = Path(__file__).resolve().parents[1]
+DATABASE_ENV = "SOURCE_USAGE_TEST_PG"
+#: PyAirbyte's read has no timeout of its own: a connector that never ends would hang CI.
+SYNC_TIMEOUT_SECONDS = 240
+LOOKBACK_DAYS = 1
+KEYS = {"jiandaoyun": "jdy-pg-secret-5d2e8a41", "workato": "workato-pg-secret-c7f3019b", "tabnine": "tabnine-pg-secret-9a4b66e0"}
+WORKATO_ZONE = "America/Los_Angeles"
+
+
+def load_postgres_helper() -> ModuleType:
+    """``tools/postgres.py`` (a script folder, not a package)."""
+    spec = importlib.util.spec_from_file_location("source_usage_tools_postgres", ROOT / "tools" / "postgres.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    given = os.environ.get(DATABASE_ENV)
+    if given:
+        yield given
+        return
+    helper = load_postgres_helper()
+    if helper.find_bin_dir() is None:
+        reason = f"no PostgreSQL: set {DATABASE_ENV}=postgresql://user:password@host:port/db, or install it (apt-get install postgresql)"
+        if in_ci():
+            pytest.fail(f"CI=true but {reason}; .ci/run starts one with tools/postgres.py", pytrace=False)
+        pytest.skip(reason)
+    # Not under pytest's tmp dir: that is private to root, and the server runs as ``postgres`` under root.
+    data_dir = Path(tempfile.mkdtemp(prefix="source-usage-pg-"))
+    try:
+        url = helper.start(data_dir)
+    except helper.PostgresError as error:
+        pytest.fail(f"could not start a throwaway PostgreSQL server: {error}", pytrace=False)
+    try:
+        yield url
+    finally:
+        helper.stop(data_dir)
+
+
+@pytest.fixture(scope="module")
+def pyairbyte() -> Iterator[ModuleType]:
+    """PyAirbyte, offline: with no registry lookup (it would fail without network even for a
+    local executable) and no telemetry. The offline flag is read when ``airbyte`` is first
+    imported, so the registry switch is set too, which is read on every lookup."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+        patch.setenv("AIRBYTE_LOCAL_REGISTRY", "0")
+        patch.setenv("DO_NOT_TRACK", "1")
+        import airbyte
+
+        yield airbyte
+
+
+# --------------------------------------------------------------------------- the two syncs
+
+
+def _children_running(name: str) -> List[int]:
+    """The pids of this process's children whose command line holds ``name`` (Linux ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and name.encode() in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@contextmanager
+def connector_killed_after(seconds: float) -> Iterator[threading.Event]:
+    """Kills the ``source-usage`` process PyAirbyte runs if it is still running after ``seconds``;
+    the event tells whether that happened."""
+    killed = threading.Event()
+
+    def kill() -> None:
+        for pid in _children_running(SOURCE_USAGE.name):
+            killed.set()
+            os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield killed
+    finally:
+        timer.cancel()
+
+
+@dataclass
+class Synced:
+    emulator: Emulator
+    cache: Any  # airbyte.caches.PostgresCache
+    catalog: Any  # the discovered AirbyteCatalog
+    start: date
+    end: date
+    second_sync_began: float  # time.time()
+
+
+def sync_config(emulator: Emulator, start: date, end: date) -> Dict[str, Any]:
+    return {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "lookback_days": LOOKBACK_DAYS,
+        # The connector's own pace set high (the emulator's limits are off): the test is about the
+        # destination, and the budgets have tests of their own.
+        "jiandaoyun": {"api_key": KEYS["jiandaoyun"], "base_url": emulator.url, "requests_per_second": 50},
+        "workato": {"api_token": KEYS["workato"], "base_url": emulator.url, "interval": "day", "timezone": WORKATO_ZONE},
+        "tabnine": {"api_token": KEYS["tabnine"], "base_url": emulator.url, "granularity": "daily"},
+    }
+
+
+@pytest.fixture(scope="module")
+def synced(database_url: str, pyairbyte: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    from airbyte.caches import PostgresCache
+
+    # E three days before today (UTC): a finished day in every API's zone (UTC+8, Los Angeles, UTC)
+    # even if the test runs across a midnight.
+    end = datetime.now(timezone.utc).date() - timedelta(days=3)
+    start = end - timedelta(days=2)
+    parts = urlsplit(database_url)
+    cache = PostgresCache(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        database=parts.path.lstrip("/"),
+        schema_name=f"source_usage_test_{uuid.uuid4().hex[:10]}",  # the database may be shared
+        cache_dir=tmp_path_factory.mktemp("pyairbyte"),  # its JSONL staging files, not in the checkout
+    )
+    # Several pages everywhere: 250 members (3 pages of 100 per date), 150 users (2 pages).
+    jiandaoyun = {"api_key": KEYS["jiandaoyun"], "members": 250, "apps": 40}
+    workato = {"api_token": KEYS["workato"], "workspaces": 12, "recipes": 6, "timezone": WORKATO_ZONE}
+    tabnine = {"api_token": KEYS["tabnine"], "teams": 5, "users": 150}
+    with Emulator(seed=23, rate_limits=False, jiandaoyun=jiandaoyun, workato=workato, tabnine=tabnine) as emulator:
+        source = pyairbyte.get_source(
+            "source-usage",
+            config=sync_config(emulator, start, end - timedelta(days=1)),
+            local_executable=str(SOURCE_USAGE),
+            streams="*",
+        )
+        catalog = source.discovered_catalog
+        try:
+            read(source, cache, "first (full)")
+            second_sync_began = time.time()
+            source.set_config(sync_config(emulator, start, end))
+            read(source, cache, "second (incremental)")
+            yield Synced(emulator, cache, catalog, start, end, second_sync_began)
+        finally:
+            with cache.get_sql_engine().begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{cache.schema_name}" CASCADE')
+
+
+def read(source: Any, cache: Any, which: str) -> None:
+    from airbyte.exceptions import PyAirbyteError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with connector_killed_after(SYNC_TIMEOUT_SECONDS) as killed:
+        try:
+            source.read(cache=cache)
+        except (PyAirbyteError, SQLAlchemyError) as error:
+            if killed.is_set():
+                message = f"the {which} sync was still running after {SYNC_TIMEOUT_SECONDS} s and was killed"
+            else:
+                # SQLAlchemy's message holds every row of the failed batch: its first lines say enough.
+                lines = [line[:400] for line in str(error).splitlines()[:3]]
+                message = f"the {which} sync failed: {type(error).__name__}: " + "\n".join(lines)
+            raise pytest.fail.Exception(message, pytrace=False) from None
+
+
+# --------------------------------------------------------------------------- comparing tables with the ground truth
+
+
+def without_nulls(value: Any) -> Any:
+    """A nested value as the connector sends it: the CDK's serializer leaves out null fields."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def pandas_parses_dates(field: str) -> bool:
+    """Whether PyAirbyte's loader (``pandas.read_json``, ``keep_default_dates``) turns this field's
+    ISO strings into UTC timestamps before they reach PostgreSQL."""
+    name = field.lower()
+    return name.endswith(("_at", "_time")) or name in ("modified", "date", "datetime") or name.startswith("timestamp")
+
+
+def as_stored(field: str, sql_type: str, value: Any) -> Any:
+    """A ground-truth value as PyAirbyte 0.71's Postgres cache stores it in a column of ``sql_type``.
+
+    A ``date-time`` column is ``timestamp without time zone``: a field pandas parses arrives in UTC;
+    any other arrives as text, and PostgreSQL's cast to ``timestamp`` keeps the wall clock and drops
+    the offset (so Workato's ``period_start`` is midnight in the admin zone)."""
+    if value is None:
+        return None
+    if sql_type.startswith("timestamp"):
+        moment = datetime.fromisoformat(value)
+        if sql_type == "timestamp with time zone":
+            return moment
+        return (moment.astimezone(timezone.utc) if pandas_parses_dates(field) else moment).replace(tzinfo=None)
+    if sql_type == "date":
+        return date.fromisoformat(value)
+    if sql_type == "numeric":
+        return Decimal(str(value))
+    if sql_type in ("json", "jsonb"):
+        return without_nulls(value)
+    return value
+
+
+def column_types(synced: Synced, table: str) -> Dict[str, str]:
+    sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %(schema)s AND table_name = %(table)s"
+    with synced.cache.get_sql_engine().connect() as connection:
+        rows = connection.exec_driver_sql(sql, {"schema": synced.cache.schema_name, "table": table}).all()
+    return {name: kind for name, kind in rows}
+
+
+def deduplicated_rows(synced: Synced, table: str, key_columns: Sequence[str]) -> List[Dict[str, Any]]:
+    """The table deduplicated on its primary key, the latest extraction winning."""
+    keys = ", ".join(f'"{column}"' for column in key_columns)
+    sql = f'SELECT DISTINCT ON ({keys}) * FROM "{synced.cache.schema_name}"."{table}" ORDER BY {keys}, _airbyte_extracted_at DESC'
+    with synced.cache.get_sql_engine().connect() as connection:
+        return [dict(row) for row in connection.exec_driver_sql(sql).mappings()]
+
+
+def stream_problems(synced: Synced, stream: Any) -> Tuple[List[str], Set[str]]:
+    """What differs between the stream's deduplicated table and its ground truth, and the
+    ground-truth fields its schema does not declare (no destination column can hold them)."""
+    normalize = synced.cache.processor.normalizer.normalize
+    name = stream.name
+    table = normalize(name)
+    declared = list(stream.json_schema.get("properties", {}))
+    key_fields = [path[0] for path in stream.source_defined_primary_key or []]
+    truth = synced.emulator.ground_truth(name, start_date=synced.start, end_date=synced.end, interval="day", granularity="daily")
+    undeclared = {field for record in truth for field in record} - set(declared)
+
+    types = column_types(synced, table)
+    if not types:
+        return [f"{name}: no table {table}"], undeclared
+    missing_columns = [field for field in declared if normalize(field) not in types]
+    if missing_columns or not key_fields:
+        return [f"{name}: no column for declared fields {missing_columns} (primary key {key_fields})"], undeclared
+
+    def stored(field: str, record: Mapping[str, Any]) -> Any:
+        return as_stored(field, types[normalize(field)], record.get(field))
+
+    key_columns = [normalize(field) for field in key_fields]
+    got = {tuple(row[column] for column in key_columns): row for row in deduplicated_rows(synced, table, key_columns)}
+    expected: Dict[Tuple[Any, ...], Mapping[str, Any]] = {}
+    problems = []
+    for record in truth:
+        key = tuple(stored(field, record) for field in key_fields)
+        if key in expected:
+            problems.append(f"{name}: the ground truth has key {key} twice")
+        expected[key] = record
+    missing = sorted(set(expected) - set(got), key=repr)
+    extra = sorted(set(got) - set(expected), key=repr)
+    if missing or extra:
+        problems.append(f"{name}: {len(missing)} keys missing, e.g. {missing[:3]}; {len(extra)} keys extra, e.g. {extra[:3]}")
+    differing = []
+    for key in sorted(set(expected) & set(got), key=repr):
+        for field in declared:
+            want, have = stored(field, expected[key]), got[key][normalize(field)]
+            if want != have:
+                differing.append(f"{key} {field}: table {have!r} != truth {want!r}")
+    if differing:
+        problems.append(f"{name}: {len(differing)} values differ, e.g. " + "; ".join(differing[:3]))
+    if not expected:
+        problems.append(f"{name}: the ground truth is empty, so the comparison proves nothing")
+    return problems, undeclared
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_discover_lists_every_stream_the_emulator_knows(synced: Synced) -> None:
+    discovered = {stream.name for stream in synced.catalog.streams}
+    known = {stream for vendor in synced.emulator.vendors.values() for stream in vendor.streams}
+    assert discovered == known
+
+
+def test_each_table_deduplicated_on_its_primary_key_equals_the_ground_truth(synced: Synced) -> None:
+    problems: List[str] = []
+    undeclared: Dict[str, Set[str]] = {}
+    for stream in synced.catalog.streams:
+        found, fields = stream_problems(synced, stream)
+        problems += found
+        if fields:
+            undeclared[stream.name] = fields
+    if undeclared:
+        # Not a failure: records keep every vendor field, but a typed table has only the declared ones.
+        print(f"ground-truth fields no schema declares (no column in the tables): {undeclared}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_second_sync_is_incremental_asking_only_for_the_lookback_and_new_days(synced: Synced) -> None:
+    """Every dated API is asked for S..E-1 by the first sync and for E-1 (lookback) and E by the second."""
+    first_sync = {(synced.start + timedelta(days=n)).isoformat() for n in range((synced.end - synced.start).days)}
+    second_sync = {(synced.end - timedelta(days=n)).isoformat() for n in range(LOOKBACK_DAYS + 1)}
+    asked_for: Dict[str, Tuple[str, Callable[[LoggedRequest], str]]] = {
+        # the statistics date in the body; the window's start in the admin zone; the UTC bucket's start
+        "jiandaoyun": ("/api/v1/corp_usage/", lambda entry: entry.body["date"]),
+        "workato": ("/statistics/usage", lambda entry: entry.body["from"][:10]),
+        "tabnine": ("/organization/usage", lambda entry: entry.query["from"][0][:10]),
+    }
+    for vendor, (path, day_of) in asked_for.items():
+        entries = [entry for entry in synced.emulator.log.entries(path=path, vendor=vendor) if entry.status == 200]
+        before = {day_of(entry) for entry in entries if entry.time < synced.second_sync_began}
+        after = {day_of(entry) for entry in entries if entry.time >= synced.second_sync_began}
+        assert (vendor, sorted(before)) == (vendor, sorted(first_sync))
+        assert (vendor, sorted(after)) == (vendor, sorted(second_sync))
