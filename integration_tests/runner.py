@@ -75,23 +75,40 @@ class Run:
         return f"source-usage {' '.join(self.args)} -> {self.returncode}; errors: {self.errors()}\nstderr tail:\n{tail}"
 
 
+#: The cursor of every incremental stream, as discover declares it; the other streams are full refresh only.
+CURSORS: Dict[str, List[str]] = {
+    "jiandaoyun_member_usage": ["date"],
+    "jiandaoyun_app_usage": ["date"],
+    "jiandaoyun_overview_usage": ["date"],
+    "workato_workspace_usage": ["period_start"],
+    "workato_recipe_usage": ["period_start"],
+    "tabnine_account_utilizations": ["month_start"],
+    "tabnine_organization_usage": ["period_start"],
+}
+
+
 def configured_catalog(streams: Sequence[str], sync_mode: str = "incremental") -> Dict[str, Any]:
-    """A configured catalog of ``streams`` with their schemas, cursors and keys as discover gives them."""
+    """A configured catalog of ``streams`` with their schemas, cursors and keys as discover gives them.
+
+    A stream without a cursor is configured full refresh whatever ``sync_mode`` says, as a platform
+    configures a stream that supports nothing else.
+    """
     entries = []
     for name in streams:
-        cursor = {"jiandaoyun": ["date"], "workato": ["period_start"]}.get(name.split("_")[0], [])
+        cursor = CURSORS.get(name, [])
+        mode = sync_mode if cursor else "full_refresh"
         entries.append(
             {
                 "stream": {
                     "name": name,
                     "json_schema": json.loads((SCHEMAS / f"{name}.json").read_text()),
-                    "supported_sync_modes": ["full_refresh", "incremental"],
-                    "source_defined_cursor": True,
+                    "supported_sync_modes": ["full_refresh", "incremental"] if cursor else ["full_refresh"],
+                    "source_defined_cursor": bool(cursor),
                     "default_cursor_field": cursor,
                 },
-                "sync_mode": sync_mode,
-                "destination_sync_mode": "append" if sync_mode == "incremental" else "overwrite",
-                "cursor_field": cursor if sync_mode == "incremental" else [],
+                "sync_mode": mode,
+                "destination_sync_mode": "append" if mode == "incremental" else "overwrite",
+                "cursor_field": cursor if mode == "incremental" else [],
             }
         )
     return {"streams": entries}

@@ -212,10 +212,11 @@ class PeriodStream(UsageStream, CursorState, ABC):
     ) -> Iterable[Optional[Mapping[str, Any]]]:
         cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         for period in self.plan.periods(cursor, self.lookback_periods):
+            # The cursor last: for streams whose cursor is ``period_start`` it is the cursor value.
             yield {
-                self.cursor_key: self.cursor_value(period),
                 "period_start": period.start_iso,
                 "period_end": period.end_iso,
+                self.cursor_key: self.cursor_value(period),
             }
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:

@@ -1,0 +1,342 @@
+"""End to end: the installed ``source-usage`` command against the emulated Tabnine API.
+
+Every sync is compared with the emulator's ground truth: the exact records a correct sync
+produces, no more (no duplicates), no fewer (no gaps). The request log shows what the connector
+asked for, so paging, the usage windows, the v1 fallback, lookback and resumption are checked on
+the wire.
+
+Tabnine counts in UTC; usage dates end two days before today there, so that a test running across
+midnight still asks only for finished days. Tabnine publishes no rate limit and the emulator
+enforces none by default, so no test waits for a window.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import jsonschema
+import pytest
+
+from integration_tests.conftest import CheckedConnector, EmulatorFactory
+from integration_tests.emulator import Emulator, LoggedRequest
+from integration_tests.runner import SCHEMAS, Run, configured_catalog
+
+TOKEN = "tn-e2e-secret-5b0c6e29fa"
+WRONG_TOKEN = "tn-wrong-secret-c41d8a7e30"
+ORGANIZATION = "tabnine_organization"
+TEAMS = "tabnine_teams"
+USERS = "tabnine_users"
+UTILIZATIONS = "tabnine_account_utilizations"
+USAGE = "tabnine_organization_usage"
+STREAMS = (ORGANIZATION, TEAMS, USERS, UTILIZATIONS, USAGE)
+PRIMARY_KEYS = {
+    ORGANIZATION: ("id",),
+    TEAMS: ("id",),
+    USERS: ("id",),
+    UTILIZATIONS: ("month_start",),
+    USAGE: ("period_start", "granularity"),
+}
+CURSORS = {UTILIZATIONS: "month_start", USAGE: "period_start"}
+ORGANIZATION_PATH = "/api/v1/organization"
+TEAMS_PATH = "/api/v1/organization/teams"
+USERS_PATH = "/api/v1/organization/users"
+UTILIZATIONS_PATH = "/api/v1/organization/account-utilizations"
+USAGE_V2_PATH = "/api/v2/organization/usage"
+USAGE_V1_PATH = "/api/v1/organization/usage"
+
+
+@pytest.fixture
+def tabnine(emulator_factory: EmulatorFactory) -> Emulator:
+    """230 teams (3 pages of 100) and 350 users (4 pages), active and deactivated."""
+    return emulator_factory(seed=31, tabnine={"api_token": TOKEN, "teams": 230, "users": 350})
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def dates(count: int) -> Tuple[date, date]:
+    """The last ``count`` days ending two days before today in UTC."""
+    end = today() - timedelta(days=2)
+    return end - timedelta(days=count - 1), end
+
+
+def config(emulator: Emulator, start: date, end: date | None, lookback_days: int = 1, **section: Any) -> Dict[str, Any]:
+    settings: Dict[str, Any] = {
+        "start_date": start.isoformat(),
+        "lookback_days": lookback_days,
+        "tabnine": {"api_token": TOKEN, "base_url": emulator.url, "granularity": "daily", **section},
+    }
+    if end is not None:
+        settings["end_date"] = end.isoformat()
+    return settings
+
+
+def without_nulls(value: Any) -> Any:
+    """A record as it is on the wire: the CDK's serializer leaves out null fields."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
+    """Records by primary key; fails on a duplicate key."""
+    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
+    duplicates = [key for key, count in Counter(keys).items() if count > 1]
+    assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
+    return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
+
+
+def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
+    got, expected = keyed(stream, records), keyed(stream, truth)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"
+    differing = [key for key in expected if got[key] != expected[key]]
+    assert not differing, f"{stream}: {len(differing)} records differ, e.g. {differing[0]}: {got[differing[0]]} != {expected[differing[0]]}"
+
+
+def assert_succeeded(run: Run) -> None:
+    assert run.returncode == 0 and not run.errors(), run.describe()
+
+
+def records_before_last_state(run: Run, stream: str) -> List[Dict[str, Any]]:
+    """The records of ``stream`` that ``run`` emitted before its last STATE of that stream."""
+    records: List[Dict[str, Any]] = []
+    before: List[Dict[str, Any]] = []
+    for message in run.messages:
+        if message["type"] == "RECORD" and message["record"]["stream"] == stream:
+            records.append(message["record"]["data"])
+        elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
+            before = list(records)
+    return before
+
+
+def answered(emulator: Emulator, path: str, since: float = 0.0, until: float = float("inf")) -> List[LoggedRequest]:
+    """The requests to exactly ``path`` answered 200 (without an injected fault) in ``[since, until)``."""
+    return [e for e in emulator.log.entries(path) if e.path == path and e.status == 200 and not e.fault and since <= e.time < until]
+
+
+def usage_days(requests: Sequence[LoggedRequest]) -> List[str]:
+    """The UTC day of each usage request's ``from``, in order."""
+    return [e.query["from"][0][:10] for e in requests]
+
+
+def day_range(first: date, last: date) -> List[str]:
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def month_start(day: date) -> str:
+    return day.replace(day=1).isoformat()
+
+
+# --------------------------------------------------------------------------- check, discover
+
+
+def test_check_succeeds_with_a_good_token(connector: CheckedConnector, tabnine: Emulator) -> None:
+    start, end = dates(1)
+
+    run = connector.check(config(tabnine, start, end))
+
+    assert run.connection_status() == {"status": "SUCCEEDED"}, run.describe()
+    assert [(e.path, e.status) for e in tabnine.log.entries()] == [(ORGANIZATION_PATH, 200)]
+
+
+def test_check_fails_naming_tabnine_with_a_bad_token(connector: CheckedConnector, tabnine: Emulator) -> None:
+    connector.secrets.add(WRONG_TOKEN)
+    start, end = dates(1)
+
+    run = connector.check(config(tabnine, start, end, api_token=WRONG_TOKEN))
+
+    status = run.connection_status()
+    assert status["status"] == "FAILED"
+    assert "Tabnine" in status["message"] and "tabnine.api_token" in status["message"], status
+    assert [e.status for e in tabnine.log.entries()] == [401]
+
+
+def test_read_with_a_bad_token_ends_with_a_config_error_naming_tabnine(connector: CheckedConnector, tabnine: Emulator) -> None:
+    connector.secrets.add(WRONG_TOKEN)
+    start, end = dates(1)
+
+    run = connector.read(config(tabnine, start, end, api_token=WRONG_TOKEN), configured_catalog([USAGE]))
+
+    assert run.returncode != 0
+    assert not run.records()
+    assert any(e["failure_type"] == "config_error" and "Tabnine" in e["message"] for e in run.errors()), run.describe()
+
+
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_five_streams(connector: CheckedConnector, tabnine: Emulator) -> None:
+    start, end = dates(1)
+
+    run = connector.discover(config(tabnine, start, end))
+
+    (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
+    streams = {stream["name"]: stream for stream in catalog["streams"]}
+    assert set(streams) == set(STREAMS)
+    for name, stream in streams.items():
+        assert stream["source_defined_primary_key"] == [[field] for field in PRIMARY_KEYS[name]]
+        if name in CURSORS:
+            assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
+            assert stream["default_cursor_field"] == [CURSORS[name]]
+        else:
+            assert stream["supported_sync_modes"] == ["full_refresh"]
+    assert not tabnine.log.entries(), "discover sends no request"
+
+
+# --------------------------------------------------------------------------- syncs
+
+
+def test_full_sync_of_the_five_streams_equals_the_ground_truth(connector: CheckedConnector, tabnine: Emulator) -> None:
+    start, end = dates(10)
+
+    run = connector.read(config(tabnine, start, end), configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        records = run.records(stream)
+        assert_matches(stream, records, tabnine.ground_truth(stream, start_date=start, end_date=end, granularity="daily"))
+        validator = jsonschema.Draft7Validator(json.loads((SCHEMAS / f"{stream}.json").read_text()))
+        assert not [error.message for record in records for error in validator.iter_errors(record)]
+    assert len(run.records(TEAMS)) == 230 and len(run.records(USERS)) == 350
+    assert any(not user["active"] for user in run.records(USERS)), "deactivated users too"
+    # Every page once, following meta.next; users unfiltered.
+    assert [(e.query["offset"], e.query["limit"]) for e in answered(tabnine, TEAMS_PATH)] == [([str(o)], ["100"]) for o in (0, 100, 200)]
+    users = answered(tabnine, USERS_PATH)
+    assert [e.query["offset"] for e in users] == [[str(o)] for o in (0, 100, 200, 300)]
+    assert not any("active" in e.query or "teamMember" in e.query for e in users)
+    # One usage request per UTC day, [from, to) touching; the organisation id read once for it.
+    usage = answered(tabnine, USAGE_V2_PATH)
+    assert usage_days(usage) == day_range(start, end)
+    for e in usage:
+        day = date.fromisoformat(e.query["from"][0][:10])
+        assert e.query["from"] == [f"{day}T00:00:00Z"] and e.query["to"] == [f"{day + timedelta(days=1)}T00:00:00Z"], e.query
+        assert e.query["granularity"] == ["daily"]
+    assert not tabnine.log.entries(USAGE_V1_PATH)
+    assert [e.query["startDate"] for e in answered(tabnine, UTILIZATIONS_PATH)] == [[start.strftime("%Y-%m")]]
+
+
+def test_v1_fallback_on_an_old_server_equals_the_ground_truth(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    old = emulator_factory(seed=32, tabnine={"api_token": TOKEN, "v2_available": False})
+    start, end = dates(5)
+
+    run = connector.read(config(old, start, end), configured_catalog([USAGE]))
+
+    assert_succeeded(run)
+    truth = old.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily")
+    assert truth and all("agent" not in bucket for bucket in truth), "the old server's buckets (v1)"
+    assert_matches(USAGE, run.records(USAGE), truth)
+    # v2 asked once; its 404 switches the whole sync to v1, the window that got it included.
+    assert [e.status for e in old.log.entries(USAGE_V2_PATH)] == [404]
+    assert usage_days(answered(old, USAGE_V1_PATH)) == day_range(start, end)
+    logs = [m["log"]["message"] for m in run.of_type("LOG")] + run.stderr.splitlines()
+    assert any("falling back" in line and USAGE_V1_PATH in line for line in logs), "the fallback is logged"
+
+
+@pytest.mark.parametrize("lookback_days", [0, 2])
+def test_incremental_sync_rereads_the_lookback_and_the_current_month(
+    connector: CheckedConnector, tabnine: Emulator, lookback_days: int
+) -> None:
+    # From the last day of last month: the account utilizations cover a finished month (the state)
+    # and the current one; no end date, so the current month is served and usage runs to yesterday.
+    this_month = today().replace(day=1)
+    start = this_month - timedelta(days=1)
+    yesterday = today() - timedelta(days=1)
+    settings = config(tabnine, start, None, lookback_days=lookback_days)
+    catalog = configured_catalog([UTILIZATIONS, USAGE])
+    first = connector.read(settings, catalog)
+    assert_succeeded(first)
+    last_month = month_start(start)
+    assert first.states(UTILIZATIONS)[-1] == {"month_start": last_month}, "the current month is not over: state stays before it"
+    assert [r["month_start"] for r in first.records(UTILIZATIONS)] == [last_month, this_month.isoformat()]
+    assert datetime.fromisoformat(first.states(USAGE)[-1]["period_start"]).date() == yesterday
+    tabnine.log.clear()
+
+    second = connector.read(settings, catalog, state=first.last_states())
+
+    assert_succeeded(second)
+    # Lookback in whole periods: any lookback is one month of utilizations; the current month always.
+    reread_month = last_month if lookback_days else this_month.isoformat()
+    assert [e.query["startDate"] for e in answered(tabnine, UTILIZATIONS_PATH)] == [[reread_month[:7]]]
+    assert_matches(UTILIZATIONS, second.records(UTILIZATIONS), tabnine.ground_truth(UTILIZATIONS, start_date=reread_month))
+    assert second.states(UTILIZATIONS)[-1] == {"month_start": last_month}
+    reread_days = day_range(max(start, yesterday - timedelta(days=lookback_days - 1)), yesterday) if lookback_days else []
+    assert usage_days(answered(tabnine, USAGE_V2_PATH)) == reread_days
+    truth = tabnine.ground_truth(USAGE, start_date=reread_days[0], granularity="daily") if reread_days else []
+    assert_matches(USAGE, second.records(USAGE), truth)
+    if second.states(USAGE):
+        assert datetime.fromisoformat(second.states(USAGE)[-1]["period_start"]).date() == yesterday
+
+
+def test_killed_usage_sync_resumes_from_its_last_state(connector: CheckedConnector, tabnine: Emulator) -> None:
+    # Each usage request 0.2 s late: the kill lands a window or two after the first checkpoint,
+    # far from the end. The resumed run is not slowed.
+    tabnine.faults.add("slow", path=USAGE_V2_PATH, delay=0.2)
+    start, end = dates(10)
+    settings = config(tabnine, start, end, lookback_days=0)
+    catalog = configured_catalog([USAGE])
+
+    def first_checkpoint(message: Mapping[str, Any]) -> bool:
+        return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == USAGE
+
+    killed = connector.read_killed_when(first_checkpoint, settings, catalog)
+    assert killed.returncode == -9, killed.describe()
+    checkpoint = datetime.fromisoformat(killed.states(USAGE)[-1]["period_start"]).date()
+    assert start <= checkpoint < end - timedelta(days=4), "the kill must land half way"
+    # A STATE names only days whose record was emitted before it.
+    done = tabnine.ground_truth(USAGE, start_date=start, end_date=checkpoint, granularity="daily")
+    assert set(keyed(USAGE, done)) <= set(keyed(USAGE, records_before_last_state(killed, USAGE))), "the checkpoint is ahead of the records"
+    tabnine.faults.clear()
+    resumed_at = time.time()  # the killed run's last request may still be answered (and logged) now
+
+    resumed = connector.read(settings, catalog, state=killed.last_states())
+
+    assert_succeeded(resumed)
+    # The first unfinished day, then every later one once; no finished day again.
+    assert usage_days(answered(tabnine, USAGE_V2_PATH, since=resumed_at)) == day_range(checkpoint + timedelta(days=1), end)
+    assert all(datetime.fromisoformat(r["period_start"]).date() > checkpoint for r in resumed.records(USAGE))
+    # Each run on its own has no duplicate; between them only days after the checkpoint may repeat.
+    union = {**keyed(USAGE, killed.records(USAGE)), **keyed(USAGE, resumed.records(USAGE))}
+    assert_matches(USAGE, list(union.values()), tabnine.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily"))
+
+
+# --------------------------------------------------------------------------- faults and secrets
+
+
+def test_sync_with_faults_equals_the_ground_truth(connector: CheckedConnector, tabnine: Emulator) -> None:
+    # One of each fault, on different streams so that their CDK backoffs (a second or more) overlap.
+    faults = [
+        tabnine.faults.add("http_500", every=2, times=1, path=TEAMS_PATH),
+        tabnine.faults.add("http_429", every=3, times=1, path=USERS_PATH, retry_after=1),
+        tabnine.faults.add("invalid_json", every=3, times=1, path=USAGE_V2_PATH),
+        tabnine.faults.add("drop", times=1, path=UTILIZATIONS_PATH),
+    ]
+    start, end = dates(5)
+
+    run = connector.read(config(tabnine, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert [fault.fired for fault in faults] == [1] * len(faults)
+    fired = Counter(e.fault for e in tabnine.log.entries() if e.fault)
+    assert fired == {"http_500": 1, "http_429": 1, "invalid_json": 1, "drop": 1}
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), tabnine.ground_truth(stream, start_date=start, end_date=end, granularity="daily"))
+
+
+def test_no_secret_reaches_the_output(connector: CheckedConnector, tabnine: Emulator) -> None:
+    """The ``connector`` fixture checks every run of every test for the emulator's token; this run
+    adds the paths most likely to echo a request: a retried server error, then a rejected token."""
+    connector.secrets.update({TOKEN, WRONG_TOKEN})
+    tabnine.faults.add("http_500", times=1)
+    start, end = dates(1)
+
+    run = connector.check(config(tabnine, start, end, api_token=WRONG_TOKEN))
+
+    assert run.connection_status()["status"] == "FAILED"
+    assert [e.status for e in tabnine.log.entries()] == [500, 401]
+    assert connector.leaked() == []

@@ -1,0 +1,470 @@
+"""End to end: the installed ``source-usage`` command against the emulated Workato Embedded API.
+
+Every sync is compared with the emulator's ground truth: the exact records a correct sync
+produces, no more (no duplicates), no fewer (no gaps). The request log shows what the connector
+asked for, so windows, id chunks, the workspace listing, lookback and resumption are checked on
+the wire.
+
+Workato counts periods in the Embed admin workspace's zone; the emulator and every config here
+use America/Los_Angeles, and dates end at least two days before today there, so that a test
+running across midnight still asks only for finished periods. The emulator's rate limits are off:
+the connector paces itself (1,000 usage requests a minute), far above what a test sends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+
+from integration_tests.conftest import CheckedConnector, EmulatorFactory
+from integration_tests.emulator import Emulator, LoggedRequest
+from integration_tests.runner import SCHEMAS, Run, configured_catalog
+
+TOKEN = "wk-e2e-secret-7d2e91c0b4"
+WRONG_TOKEN = "wk-wrong-secret-3a8f17e6d2"
+ZONE_NAME = "America/Los_Angeles"
+ZONE = ZoneInfo(ZONE_NAME)
+WORKSPACES = "workato_workspace_usage"
+RECIPES = "workato_recipe_usage"
+STREAMS = (WORKSPACES, RECIPES)
+PRIMARY_KEYS = {WORKSPACES: ("period_start", "workspace_id"), RECIPES: ("period_start", "workspace_id", "recipe_id")}
+USAGE_PATH = "/api/v2/managed_users/statistics/usage"
+LISTING_PATH = "/api/managed_users"
+#: What Workato needs to count deleted recipes: a body with nothing else (one of the id lists).
+PLAIN_BODY = {"from", "to", "interval"}
+ID_FIELDS = ("workspace_ids", "external_ids")
+
+
+@pytest.fixture
+def workato(emulator_factory: EmulatorFactory) -> Emulator:
+    """12 customer workspaces of 6 recipes each (about one recipe in five deleted)."""
+    return emulator_factory(seed=21, rate_limits=False, workato={"api_token": TOKEN, "timezone": ZONE_NAME})
+
+
+@pytest.fixture
+def many_workspaces(emulator_factory: EmulatorFactory) -> Emulator:
+    """150 customer workspaces: two pages of the listing and two id chunks of 100 per window."""
+    return emulator_factory(seed=22, rate_limits=False, workato={"api_token": TOKEN, "timezone": ZONE_NAME, "workspaces": 150})
+
+
+def today() -> date:
+    return datetime.now(ZONE).date()
+
+
+def dates(count: int) -> Tuple[date, date]:
+    """The last ``count`` days ending two days before today in the admin workspace's zone."""
+    end = today() - timedelta(days=2)
+    return end - timedelta(days=count - 1), end
+
+
+def config(emulator: Emulator, start: date, end: date, lookback_days: int = 1, **section: Any) -> Dict[str, Any]:
+    return {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "lookback_days": lookback_days,
+        "workato": {"api_token": TOKEN, "base_url": emulator.url, "timezone": ZONE_NAME, "interval": "day", **section},
+    }
+
+
+def without_nulls(value: Any) -> Any:
+    """A record as it is on the wire: the CDK's serializer leaves out null fields."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
+    """Records by primary key; fails on a duplicate key."""
+    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
+    duplicates = [key for key, count in Counter(keys).items() if count > 1]
+    assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
+    return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
+
+
+def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
+    got, expected = keyed(stream, records), keyed(stream, truth)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"
+    differing = [key for key in expected if got[key] != expected[key]]
+    assert not differing, f"{stream}: {len(differing)} records differ, e.g. {differing[0]}: {got[differing[0]]} != {expected[differing[0]]}"
+
+
+def assert_succeeded(run: Run) -> None:
+    assert run.returncode == 0 and not run.errors(), run.describe()
+
+
+def records_before_last_state(run: Run, stream: str) -> List[Dict[str, Any]]:
+    """The records of ``stream`` that ``run`` emitted before its last STATE of that stream."""
+    records: List[Dict[str, Any]] = []
+    before: List[Dict[str, Any]] = []
+    for message in run.messages:
+        if message["type"] == "RECORD" and message["record"]["stream"] == stream:
+            records.append(message["record"]["data"])
+        elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
+            before = list(records)
+    return before
+
+
+def stream_of(entry: LoggedRequest) -> str:
+    """Which stream sent a usage request: only the recipe stream groups (checked on its own in
+    ``test_request_bodies_...``)."""
+    return RECIPES if isinstance(entry.body, dict) and "group_by" in entry.body else WORKSPACES
+
+
+def usage_requests(emulator: Emulator, stream: str, since: float = 0.0, until: float = float("inf")) -> List[LoggedRequest]:
+    """The usage requests of ``stream`` answered 200 that arrived in ``[since, until)``, oldest first."""
+    return [e for e in emulator.log.entries(USAGE_PATH) if e.status == 200 and stream_of(e) == stream and since <= e.time < until]
+
+
+def instant(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def windows(requests: Sequence[LoggedRequest]) -> List[Tuple[str, str]]:
+    """The distinct ``(from, to)`` windows asked for, in time order."""
+    return sorted({(e.body["from"], e.body["to"]) for e in requests}, key=lambda window: instant(window[0]))
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=ZONE)
+
+
+def ids_by_window(requests: Sequence[LoggedRequest], field: str = "workspace_ids") -> Dict[str, List[Any]]:
+    """Every id sent under ``field``, per window start, in sending order (a repeat shows twice)."""
+    sent: Dict[str, List[Any]] = defaultdict(list)
+    for e in requests:
+        sent[e.body["from"]].extend(e.body.get(field, []))
+    return dict(sent)
+
+
+def nth_sunday(year: int, month: int, n: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(6 - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def last_dst_change(month: int) -> date:
+    """The latest finished US DST change of ``month`` (March: second Sunday; November: first)."""
+    n = 2 if month == 3 else 1
+    change = nth_sunday(today().year, month, n)
+    return change if change < today() - timedelta(days=3) else nth_sunday(today().year - 1, month, n)
+
+
+# --------------------------------------------------------------------------- check, discover
+
+
+def test_check_succeeds_with_a_good_token(connector: CheckedConnector, workato: Emulator) -> None:
+    start, end = dates(1)
+
+    run = connector.check(config(workato, start, end))
+
+    assert run.connection_status() == {"status": "SUCCEEDED"}, run.describe()
+    assert [(e.path, e.status) for e in workato.log.entries()] == [(LISTING_PATH, 200)]
+
+
+def test_check_fails_naming_workato_with_a_bad_token(connector: CheckedConnector, workato: Emulator) -> None:
+    connector.secrets.add(WRONG_TOKEN)
+    start, end = dates(1)
+
+    run = connector.check(config(workato, start, end, api_token=WRONG_TOKEN))
+
+    status = run.connection_status()
+    assert status["status"] == "FAILED"
+    assert "Workato" in status["message"] and "workato.api_token" in status["message"], status
+    assert [e.status for e in workato.log.entries()] == [401]
+
+
+def test_read_with_a_bad_token_ends_with_a_config_error_naming_workato(connector: CheckedConnector, workato: Emulator) -> None:
+    connector.secrets.add(WRONG_TOKEN)
+    start, end = dates(1)
+
+    run = connector.read(config(workato, start, end, api_token=WRONG_TOKEN), configured_catalog(STREAMS))
+
+    assert run.returncode != 0
+    assert not run.records()
+    assert any(e["failure_type"] == "config_error" and "Workato" in e["message"] for e in run.errors()), run.describe()
+
+
+def test_discover_with_only_a_workato_section_lists_exactly_the_two_streams(connector: CheckedConnector, workato: Emulator) -> None:
+    start, end = dates(1)
+
+    run = connector.discover(config(workato, start, end))
+
+    (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
+    streams = {stream["name"]: stream for stream in catalog["streams"]}
+    assert set(streams) == set(STREAMS)
+    for name, stream in streams.items():
+        assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
+        assert stream["default_cursor_field"] == ["period_start"]
+        assert stream["source_defined_primary_key"] == [[field] for field in PRIMARY_KEYS[name]]
+    assert not workato.log.entries(), "discover sends no request"
+
+
+# --------------------------------------------------------------------------- full syncs
+
+
+def test_full_sync_of_listed_workspaces_equals_the_ground_truth(connector: CheckedConnector, many_workspaces: Emulator) -> None:
+    start, end = dates(3)
+
+    run = connector.read(config(many_workspaces, start, end), configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        records = run.records(stream)
+        assert_matches(stream, records, many_workspaces.ground_truth(stream, start_date=start, end_date=end, interval="day"))
+        validator = jsonschema.Draft7Validator(json.loads((SCHEMAS / f"{stream}.json").read_text()))
+        assert not [error.message for record in records for error in validator.iter_errors(record)]
+    # The listing: once per sync for both streams, page by page until the short page.
+    listing = many_workspaces.log.entries(LISTING_PATH)
+    assert [(e.query["page"], e.query["per_page"], e.status) for e in listing] == [(["1"], ["100"], 200), (["2"], ["100"], 200)]
+    everyone = [many_workspaces.vendor("workato").workspace_id(i) for i in range(150)]
+    for stream in STREAMS:
+        requests = usage_requests(many_workspaces, stream)
+        assert len(requests) == 3 * 2, f"{stream}: two id chunks (100 + 50) per window"
+        assert all(len(e.body["workspace_ids"]) <= 100 for e in requests)
+        sent = ids_by_window(requests)
+        assert len(sent) == 3 and all(sorted(ids) == everyone for ids in sent.values()), f"{stream}: every workspace once a window"
+
+
+def test_full_sync_of_configured_ids_equals_the_ground_truth(connector: CheckedConnector, many_workspaces: Emulator) -> None:
+    vendor = many_workspaces.vendor("workato")
+    # 120 known ids and one unknown: two chunks; the external ids name workspace 1 a second time.
+    workspace_ids = [vendor.workspace_id(i) for i in range(150) if i % 5] + [999_999]
+    external_ids = ["cust-00000", "cust-00001", "cust-99999"]
+    start, end = dates(2)
+    settings = config(many_workspaces, start, end, workspace_ids=workspace_ids, external_ids=external_ids)
+
+    run = connector.read(settings, configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        truth = many_workspaces.ground_truth(
+            stream, start_date=start, end_date=end, interval="day", workspace_ids=workspace_ids, external_ids=external_ids
+        )
+        assert_matches(stream, run.records(stream), truth)
+        requests = usage_requests(many_workspaces, stream)
+        assert len(requests) == 2 * 3, f"{stream}: per window two chunks of workspace ids and one of external ids"
+        assert all(len(e.body.get(field, [])) <= 100 for e in requests for field in ID_FIELDS)
+        for field, configured in (("workspace_ids", workspace_ids), ("external_ids", external_ids)):
+            sent = ids_by_window(requests, field)
+            assert len(sent) == 2 and all(sorted(ids) == sorted(configured) for ids in sent.values()), f"{stream}: {field}"
+    assert {record["workspace_id"] for record in run.records(WORKSPACES)} == {vendor.workspace_id(i) for i in range(150) if i % 5 or i == 0}
+    assert not many_workspaces.log.entries(LISTING_PATH), "configured ids need no listing"
+
+
+@pytest.mark.parametrize(
+    ("interval", "month", "hours_on_change_day"),
+    [("hour", 3, 23), ("day", 3, 23), ("hour", 11, 25)],
+    ids=["hourly-spring-forward", "daily-spring-forward", "hourly-fall-back"],
+)
+def test_sync_across_a_dst_change_equals_the_ground_truth_with_touching_windows(
+    connector: CheckedConnector, workato: Emulator, interval: str, month: int, hours_on_change_day: int
+) -> None:
+    # The change day and the day after: the windows around the change and across a midnight.
+    change = last_dst_change(month)
+    start, end = change, change + timedelta(days=1)
+
+    run = connector.read(config(workato, start, end, interval=interval), configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), workato.ground_truth(stream, start_date=start, end_date=end, interval=interval))
+        asked = windows(usage_requests(workato, stream))
+        # From the first midnight to the last, each window's end is the next one's start.
+        assert instant(asked[0][0]) == local_midnight(start) and instant(asked[-1][1]) == local_midnight(end + timedelta(days=1))
+        for (_, previous_to), (following_from, _) in pairwise(asked):
+            assert previous_to == following_from, f"{stream}: gap or overlap between {previous_to} and {following_from}"
+        for start_iso, end_iso in asked:
+            for iso in (start_iso, end_iso):
+                assert instant(iso).utcoffset() == instant(iso).astimezone(ZONE).utcoffset(), f"{iso} is not in the zone's offset"
+            length = instant(end_iso) - instant(start_iso)
+            if interval == "hour":
+                assert length == timedelta(hours=1), (start_iso, end_iso)
+            else:
+                assert instant(start_iso).astimezone(ZONE).time() == datetime.min.time(), f"{start_iso} is not a local midnight"
+        on_change_day = [w for w in asked if instant(w[0]).astimezone(ZONE).date() == change]
+        expected = hours_on_change_day if interval == "hour" else 1
+        assert len(on_change_day) == expected
+        # In UTC: Python subtracts two datetimes of one zone on the wall clock, ignoring the change.
+        day_length = local_midnight(change + timedelta(days=1)).astimezone(UTC) - local_midnight(change).astimezone(UTC)
+        assert day_length == timedelta(hours=hours_on_change_day)
+        assert len(asked) == (24 + hours_on_change_day if interval == "hour" else 2)
+
+
+def test_request_bodies_hold_only_the_window_ids_and_interval_and_the_recipe_stream_groups_by_recipe(
+    connector: CheckedConnector, workato: Emulator
+) -> None:
+    start, end = dates(2)
+    settings = config(workato, start, end)
+
+    # One stream per sync, so that every body in the log is known to be that stream's.
+    for stream in STREAMS:
+        workato.log.clear()
+        run = connector.read(settings, configured_catalog([stream]))
+
+        assert_succeeded(run)
+        assert_matches(stream, run.records(stream), workato.ground_truth(stream, start_date=start, end_date=end, interval="day"))
+        bodies = [e.body for e in workato.log.entries(USAGE_PATH)]
+        assert len(bodies) == 2
+        for body in bodies:
+            if stream == WORKSPACES:
+                # Anything more (a group_by, even Workato's default) and Workato leaves deleted recipes out.
+                assert set(body) == PLAIN_BODY | {"workspace_ids"}, body
+            else:
+                assert set(body) == PLAIN_BODY | {"workspace_ids", "group_by"} and body["group_by"] == "recipe", body
+            assert body["interval"] == "day"
+
+
+def test_a_name_pattern_is_sent_and_leaves_deleted_recipes_out(connector: CheckedConnector, workato: Emulator) -> None:
+    start, end = dates(2)
+
+    run = connector.read(config(workato, start, end, recipe_name_pattern="[PROD]"), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        truth = workato.ground_truth(stream, start_date=start, end_date=end, interval="day", recipe_name_pattern="[PROD]")
+        assert_matches(stream, run.records(stream), truth)
+    assert all(e.body["recipe_name_pattern"] == "[PROD]" for e in workato.log.entries(USAGE_PATH))
+    # The pattern changes the workspace totals: the plain body's would count other and deleted recipes.
+    plain = workato.ground_truth(WORKSPACES, start_date=start, end_date=end, interval="day")
+    assert keyed(WORKSPACES, plain) != keyed(WORKSPACES, run.records(WORKSPACES))
+
+
+# --------------------------------------------------------------------------- incremental syncs
+
+
+@pytest.mark.parametrize(
+    ("interval", "lookback_days", "reread"),
+    [("day", 2, 2), ("week", 1, 1)],
+    ids=["two-days-are-two-days", "one-day-is-one-whole-week"],
+)
+def test_incremental_sync_rereads_only_the_lookback_in_whole_periods(
+    connector: CheckedConnector, workato: Emulator, interval: str, lookback_days: int, reread: int
+) -> None:
+    if interval == "day":
+        start, end = dates(5)
+    else:  # four whole weeks, Monday to Sunday, the last one finished two days ago at the latest
+        last_sunday = today() - timedelta(days=2 + (today() - timedelta(days=2)).isoweekday() % 7)
+        start, end = last_sunday - timedelta(days=27), last_sunday
+    settings = config(workato, start, end, lookback_days=lookback_days, interval=interval)
+    catalog = configured_catalog(STREAMS)
+    first = connector.read(settings, catalog)
+    assert_succeeded(first)
+    planned = {stream: windows(usage_requests(workato, stream)) for stream in STREAMS}
+    for stream in STREAMS:
+        assert len(planned[stream]) == (5 if interval == "day" else 4)
+        assert first.states(stream)[-1] == {"period_start": planned[stream][-1][0]}
+    workato.log.clear()
+
+    second = connector.read(settings, catalog, state=first.last_states())
+
+    assert_succeeded(second)
+    for stream in STREAMS:
+        expected = planned[stream][-reread:]
+        requests = usage_requests(workato, stream)
+        assert windows(requests) == expected
+        assert len(requests) == len(expected), f"{stream}: each window asked for once"
+        reread_from = instant(expected[0][0]).date()
+        truth = workato.ground_truth(stream, start_date=reread_from, end_date=end, interval=interval)
+        assert_matches(stream, second.records(stream), truth)
+        assert second.states(stream)[-1] == {"period_start": planned[stream][-1][0]}
+    assert len(workato.log.entries(LISTING_PATH)) == 1, "the next sync lists the workspaces again, once"
+
+
+def test_killed_sync_resumes_from_its_last_states(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    # 250 configured workspaces are three requests a window, each 0.15 s late: a window takes
+    # about 0.45 s, more than the CDK's 0.1 s output buffer, so a STATE is on stdout before the
+    # stream finishes the next window, and the kill lands inside that window (the one in flight).
+    slow = emulator_factory(seed=23, rate_limits=False, workato={"api_token": TOKEN, "timezone": ZONE_NAME, "workspaces": 250})
+    slow.faults.add("slow", path=USAGE_PATH, delay=0.15)
+    start, end = dates(6)
+    all_ids = [slow.vendor("workato").workspace_id(i) for i in range(250)]
+    settings = config(slow, start, end, lookback_days=0, workspace_ids=all_ids)
+    catalog = configured_catalog(STREAMS)
+
+    def first_workspace_checkpoint(message: Mapping[str, Any]) -> bool:
+        return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == WORKSPACES
+
+    killed = connector.read_killed_when(first_workspace_checkpoint, settings, catalog)
+    assert killed.returncode == -9, killed.describe()
+    slow.faults.clear()
+    resumed_at = time.time()  # the killed run's last requests may still be answered (and logged) now
+
+    resumed = connector.read(settings, catalog, state=killed.last_states())
+
+    assert_succeeded(resumed)
+    days = [(start + timedelta(days=n)).isoformat() for n in range(6)]
+    for stream in STREAMS:
+        states = killed.states(stream)
+        checkpoint: Optional[str] = instant(states[-1]["period_start"]).date().isoformat() if states else None
+        if stream == WORKSPACES:
+            assert checkpoint is not None and checkpoint < days[-3], "the kill must land half way"
+        in_flight = days[days.index(checkpoint) + 1] if checkpoint else days[0]
+        before = {instant(w).date().isoformat() for w, _ in windows(usage_requests(slow, stream, until=resumed_at))}
+        after_requests = usage_requests(slow, stream, since=resumed_at)
+        after = [instant(w).date().isoformat() for w, _ in windows(after_requests)]
+        assert after == days[days.index(in_flight) :], f"{stream}: resumes at the first unfinished window, then every later one"
+        assert len(after_requests) == 3 * len(after), f"{stream}: each chunk of each window once"
+        assert all(instant(record["period_start"]) >= local_midnight(date.fromisoformat(in_flight)) for record in resumed.records(stream))
+        if stream == WORKSPACES:
+            # The stream that was killed right after its checkpoint: only the window in flight is read twice.
+            assert before & set(after) <= {in_flight}, f"read twice: {sorted(before & set(after))}"
+        if checkpoint is not None:
+            # A STATE names only windows whose every record was emitted before it.
+            done = slow.ground_truth(stream, start_date=start, end_date=checkpoint, interval="day", workspace_ids=all_ids)
+            emitted = keyed(stream, records_before_last_state(killed, stream))
+            assert set(keyed(stream, done)) <= set(emitted), f"{stream}: the checkpoint {checkpoint} is ahead of the records"
+        # Each run on its own has no duplicate; between them only windows after the checkpoint may repeat.
+        union = {**keyed(stream, killed.records(stream)), **keyed(stream, resumed.records(stream))}
+        truth = slow.ground_truth(stream, start_date=start, end_date=end, interval="day", workspace_ids=all_ids)
+        assert_matches(stream, list(union.values()), truth)
+
+
+# --------------------------------------------------------------------------- faults and secrets
+
+
+def test_sync_with_faults_equals_the_ground_truth(connector: CheckedConnector, many_workspaces: Emulator) -> None:
+    # One of each fault; every retry costs at least a second of CDK backoff, so few of them, on
+    # different requests so that the two streams' waits overlap.
+    faults = [
+        many_workspaces.faults.add("invalid_json", every=2, times=1, path=LISTING_PATH),
+        many_workspaces.faults.add("http_500", every=2, times=1, path=USAGE_PATH),
+        many_workspaces.faults.add("http_429", every=5, times=1, path=USAGE_PATH, retry_after=1),
+        many_workspaces.faults.add("drop", every=7, times=1, path=USAGE_PATH),
+    ]
+    start, end = dates(2)
+
+    run = connector.read(config(many_workspaces, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert [fault.fired for fault in faults] == [1] * len(faults)
+    fired = Counter(e.fault for e in many_workspaces.log.entries() if e.fault)
+    assert fired == {"http_500": 1, "drop": 1, "http_429": 1, "invalid_json": 1}
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), many_workspaces.ground_truth(stream, start_date=start, end_date=end, interval="day"))
+    answered = [e.query["page"] for e in many_workspaces.log.entries(LISTING_PATH) if e.status == 200 and not e.fault]
+    assert answered == [["1"], ["2"]], "the listing's page with invalid JSON is asked for again, nothing more"
+
+
+def test_no_secret_reaches_the_output(connector: CheckedConnector, workato: Emulator) -> None:
+    """The ``connector`` fixture checks every run of every test for the emulator's token; this run
+    adds the paths most likely to echo a request: a retried server error, then a rejected token."""
+    connector.secrets.update({TOKEN, WRONG_TOKEN})
+    workato.faults.add("http_500", times=1)
+    start, end = dates(1)
+
+    run = connector.check(config(workato, start, end, api_token=WRONG_TOKEN))
+
+    assert run.connection_status()["status"] == "FAILED"
+    assert [e.status for e in workato.log.entries()] == [500, 401]
+    assert connector.leaked() == []
