@@ -34,6 +34,13 @@ def stable_int(seed: int, *parts: Any) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
+def stable_ints(count: int, seed: int, *parts: Any) -> List[int]:
+    """``count`` 32-bit integers from one hash of ``seed`` and ``parts`` (cheaper than ``count`` hashes)."""
+    text = "\x1f".join([str(seed), *map(str, parts)])
+    digest = hashlib.blake2b(text.encode(), digest_size=4 * count).digest()
+    return [int.from_bytes(digest[4 * i : 4 * i + 4], "big") for i in range(count)]
+
+
 def stable_choice(options: Sequence[Any], seed: int, *parts: Any) -> Any:
     return options[stable_int(seed, *parts) % len(options)]
 

@@ -41,23 +41,27 @@ METRICS = (
     "app", "form_coop", "form_workflow", "dash", "etl", "aggregate",
     "public_link", "data_trigger", "automation", "bpa", "data",
 )  # fmt: skip
+_NO_METRICS: Dict[str, Any] = {}
 RATE_LIMIT_CODES = frozenset({8303, 8304})
 CREDENTIAL_CODES = frozenset({8301, 8302, 17018})
 
 
 def metric_columns(metrics: Any) -> Dict[str, Optional[int]]:
-    """The known metrics as integers (absent or non-integral: null; the raw value stays in ``metrics``)."""
-    source = metrics if isinstance(metrics, dict) else {}
+    """The known metrics as integers (absent or non-integral: null; the raw value stays in ``metrics``).
+
+    Runs once per record: exact ``type`` checks (a bool is not a count) keep it cheap.
+    """
+    source: Dict[str, Any] = metrics if type(metrics) is dict else _NO_METRICS
     columns: Dict[str, Optional[int]] = {}
     for name in METRICS:
-        value = source.get(name)
-        if isinstance(value, bool):
-            value = None
-        elif isinstance(value, float):
-            value = int(value) if value.is_integer() else None
-        elif not isinstance(value, int):
-            value = None
-        columns[name] = value
+        value: Any = source.get(name)
+        kind = type(value)
+        if kind is int:
+            columns[name] = value
+        elif kind is float and value.is_integer():
+            columns[name] = int(value)
+        else:
+            columns[name] = None
     return columns
 
 
