@@ -117,11 +117,19 @@ class FullRefreshTabnineStream(TabnineStream):
         return False
 
 class TabnineOrganization(FullRefreshTabnineStream):
-    """``tabnine_organization``: the organisation and its high-level settings, one record."""
+    """``tabnine_organization``: the organisation and its high-level settings, one record.
+
+    The usage stream needs the organisation's id too; both read the one answer that
+    :class:`OrganizationLookup` fetches through this stream, so a sync asks once.
+    """
 
     name = "tabnine_organization"
     primary_key = "id"
     endpoint = ORGANIZATION_PATH
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lookup = OrganizationLookup(self.fetch)
 
     def malformed(self, body: Any) -> Optional[str]:
         if not isinstance(body, dict) or not body.get("id"):
@@ -134,35 +142,47 @@ class TabnineOrganization(FullRefreshTabnineStream):
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         yield json_body(response)
 
+    def fetch(self) -> Mapping[str, Any]:
+        """The organisation object, read over HTTP (this stream's retries, errors and timeouts)."""
+        for record in super().read_records(SyncMode.full_refresh, stream_slice={}):
+            if isinstance(record, Mapping):
+                return record
+        raise AirbyteTracedException(
+            message=f"Tabnine {ORGANIZATION_PATH} answered without an organisation.",
+            failure_type=FailureType.system_error,
+        )
 
-def read_organization(stream: TabnineOrganization) -> Mapping[str, Any]:
-    """The organisation object, read through ``stream`` (its retries, errors and timeouts)."""
-    for record in stream.read_records(SyncMode.full_refresh, stream_slice={}):
-        if isinstance(record, Mapping):
-            return record
-    raise AirbyteTracedException(
-        message=f"Tabnine {ORGANIZATION_PATH} answered without an organisation.",
-        failure_type=FailureType.system_error,
-    )
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[StreamData]:
+        yield self.lookup.get()
 
 
-class OrganizationIdLookup:
-    """The organisation's id, fetched on first use and then shared by every stream that needs it.
+class OrganizationLookup:
+    """The organisation, fetched on first use and then shared by every stream that needs it.
 
     Streams are read in parallel threads; the lock makes the first caller fetch and the others wait
-    for its answer instead of sending the same request.
+    for its answer instead of sending the same request. A failed fetch is not kept: the next caller
+    tries again (and meets the same error, reported by its own stream).
     """
 
-    def __init__(self, fetch: Callable[[], str]) -> None:
+    def __init__(self, fetch: Callable[[], Mapping[str, Any]]) -> None:
         self._fetch = fetch
         self._lock = threading.Lock()
-        self._value: Optional[str] = None
+        self._value: Optional[Mapping[str, Any]] = None
 
-    def get(self) -> str:
+    def get(self) -> Mapping[str, Any]:
         with self._lock:
             if self._value is None:
                 self._value = self._fetch()
             return self._value
+
+    def organization_id(self) -> str:
+        return str(self.get()["id"])
 
 
 class PagedTabnineStream(FullRefreshTabnineStream):
@@ -342,9 +362,9 @@ class TabnineOrganizationUsage(PeriodStream):
     credentials_hint = CREDENTIALS_HINT
     error_handler_class = TabnineErrorHandler
 
-    def __init__(self, granularity_name: str, organization_id: OrganizationIdLookup, **kwargs: Any) -> None:
+    def __init__(self, granularity_name: str, organization: OrganizationLookup, **kwargs: Any) -> None:
         self.granularity_name = granularity_name
-        self.organization_id = organization_id
+        self.organization = organization
         self._usage_path = USAGE_V2_PATH
         self._v2_missing = False
         super().__init__(**kwargs)
@@ -388,7 +408,7 @@ class TabnineOrganizationUsage(PeriodStream):
     ) -> MutableMapping[str, Any]:
         assert stream_slice is not None
         return {
-            "organizationId": self.organization_id.get(),
+            "organizationId": self.organization.organization_id(),
             "from": utc_z(stream_slice["period_start"]),
             "to": utc_z(stream_slice["period_end"]),
             "granularity": self.granularity_name,
@@ -411,7 +431,7 @@ class TabnineOrganizationUsage(PeriodStream):
             self._v2_missing = response.status_code == 404
             return
         body = json_body(response)
-        organization_id = body.get("organizationId") or self.organization_id.get()
+        organization_id = body.get("organizationId") or self.organization.organization_id()
         for bucket in body["usage"]["data"]:
             yield {
                 "organizationId": organization_id,
@@ -482,9 +502,9 @@ class Tabnine(Vendor):
         granularity_name = section.get("granularity") or DEFAULT_GRANULARITY
         granularity = GRANULARITIES[granularity_name]
         common: Dict[str, Any] = dict(base_url=base_url, authenticator=TokenAuthenticator(token=section["api_token"]))
-        organization_id = OrganizationIdLookup(lambda: str(read_organization(TabnineOrganization(**common))["id"]))
+        organization = TabnineOrganization(**common)
         return [
-            TabnineOrganization(**common),
+            organization,
             TabnineTeams(**common),
             TabnineUsers(**common),
             TabnineAccountUtilizations(
@@ -495,7 +515,7 @@ class Tabnine(Vendor):
             ),
             TabnineOrganizationUsage(
                 granularity_name=granularity_name,
-                organization_id=organization_id,
+                organization=organization.lookup,
                 plan=settings.plan(self.title, TIMEZONE, granularity),
                 lookback_periods=granularity.periods_in_days(settings.lookback_days),
                 **common,
@@ -504,14 +524,12 @@ class Tabnine(Vendor):
 
     def check(self, section: Mapping[str, Any], settings: SharedSettings, logger: logging.Logger) -> None:
         """The organisation, with one retry and short timeouts (check must answer fast)."""
-        read_organization(
-            TabnineOrganization(
-                base_url=section.get("base_url") or DEFAULT_BASE_URL,
-                authenticator=TokenAuthenticator(token=section["api_token"]),
-                max_retries=1,
-                timeout=(5.0, 15.0),
-            )
-        )
+        TabnineOrganization(
+            base_url=section.get("base_url") or DEFAULT_BASE_URL,
+            authenticator=TokenAuthenticator(token=section["api_token"]),
+            max_retries=1,
+            timeout=(5.0, 15.0),
+        ).fetch()
 
 
 VENDOR = Tabnine()
