@@ -14,14 +14,15 @@ import json
 import time
 from collections import Counter
 from datetime import date, timedelta
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 import jsonschema
 import pytest
 
+from integration_tests.assertions import PRIMARY_KEYS, assert_matches, assert_succeeded, keyed
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator
-from integration_tests.runner import SCHEMAS, Run, configured_catalog
+from integration_tests.runner import SCHEMAS, configured_catalog
 
 KEY = "jdy-e2e-secret-4f1c9b7a2d"
 WRONG_KEY = "jdy-wrong-secret-8e3a6c1f55"
@@ -29,7 +30,6 @@ MEMBERS = "jiandaoyun_member_usage"
 APPS = "jiandaoyun_app_usage"
 OVERVIEW = "jiandaoyun_overview_usage"
 STREAMS = (MEMBERS, APPS, OVERVIEW)
-PRIMARY_KEYS = {MEMBERS: ("date", "member_id"), APPS: ("date", "app_id"), OVERVIEW: ("date",)}
 MEMBER_PATH = "/api/v1/corp_usage/member_metrics"
 
 
@@ -54,36 +54,6 @@ def config(emulator: Emulator, start: date, end: date, lookback_days: int = 1, *
         # The connector's own pace: the highest its spec allows, so that tests run fast.
         "jiandaoyun": {"api_key": KEY, "base_url": emulator.url, "requests_per_second": 50, **section},
     }
-
-
-def without_nulls(value: Any) -> Any:
-    """A record as it is on the wire: the CDK's serializer leaves out null fields."""
-    if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_nulls(item) for item in value]
-    return value
-
-
-def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
-    """Records by primary key; fails on a duplicate key."""
-    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
-    duplicates = [key for key, count in Counter(keys).items() if count > 1]
-    assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
-    return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
-
-
-def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
-    got, expected = keyed(stream, records), keyed(stream, truth)
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"
-    differing = [key for key in expected if got[key] != expected[key]]
-    assert not differing, f"{stream}: {len(differing)} records differ, e.g. {differing[0]}: {got[differing[0]]} != {expected[differing[0]]}"
-
-
-def assert_succeeded(run: Run) -> None:
-    assert run.returncode == 0 and not run.errors(), run.describe()
 
 
 def member_pages(emulator: Emulator, since: float = 0.0, until: float = float("inf")) -> List[Tuple[str, int]]:

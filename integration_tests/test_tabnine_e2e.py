@@ -21,9 +21,10 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import jsonschema
 import pytest
 
+from integration_tests.assertions import PRIMARY_KEYS, assert_matches, assert_succeeded, keyed, records_before_last_state
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
-from integration_tests.runner import SCHEMAS, Run, configured_catalog
+from integration_tests.runner import SCHEMAS, configured_catalog
 
 TOKEN = "tn-e2e-secret-5b0c6e29fa"
 WRONG_TOKEN = "tn-wrong-secret-c41d8a7e30"
@@ -33,13 +34,6 @@ USERS = "tabnine_users"
 UTILIZATIONS = "tabnine_account_utilizations"
 USAGE = "tabnine_organization_usage"
 STREAMS = (ORGANIZATION, TEAMS, USERS, UTILIZATIONS, USAGE)
-PRIMARY_KEYS = {
-    ORGANIZATION: ("id",),
-    TEAMS: ("id",),
-    USERS: ("id",),
-    UTILIZATIONS: ("month_start",),
-    USAGE: ("period_start", "granularity"),
-}
 CURSORS = {UTILIZATIONS: "month_start", USAGE: "period_start"}
 ORGANIZATION_PATH = "/api/v1/organization"
 TEAMS_PATH = "/api/v1/organization/teams"
@@ -74,48 +68,6 @@ def config(emulator: Emulator, start: date, end: date | None, lookback_days: int
     if end is not None:
         settings["end_date"] = end.isoformat()
     return settings
-
-
-def without_nulls(value: Any) -> Any:
-    """A record as it is on the wire: the CDK's serializer leaves out null fields."""
-    if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_nulls(item) for item in value]
-    return value
-
-
-def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
-    """Records by primary key; fails on a duplicate key."""
-    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
-    duplicates = [key for key, count in Counter(keys).items() if count > 1]
-    assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
-    return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
-
-
-def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
-    got, expected = keyed(stream, records), keyed(stream, truth)
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"
-    differing = [key for key in expected if got[key] != expected[key]]
-    assert not differing, f"{stream}: {len(differing)} records differ, e.g. {differing[0]}: {got[differing[0]]} != {expected[differing[0]]}"
-
-
-def assert_succeeded(run: Run) -> None:
-    assert run.returncode == 0 and not run.errors(), run.describe()
-
-
-def records_before_last_state(run: Run, stream: str) -> List[Dict[str, Any]]:
-    """The records of ``stream`` that ``run`` emitted before its last STATE of that stream."""
-    records: List[Dict[str, Any]] = []
-    before: List[Dict[str, Any]] = []
-    for message in run.messages:
-        if message["type"] == "RECORD" and message["record"]["stream"] == stream:
-            records.append(message["record"]["data"])
-        elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
-            before = list(records)
-    return before
 
 
 def answered(emulator: Emulator, path: str, since: float = 0.0, until: float = float("inf")) -> List[LoggedRequest]:

@@ -1,0 +1,64 @@
+"""What the end-to-end tests assert about synced records, shared by every vendor's test file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+from integration_tests.runner import Run
+
+#: The contract's primary keys (shared/connector-contract.md), per stream.
+PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
+    "jiandaoyun_member_usage": ("date", "member_id"),
+    "jiandaoyun_app_usage": ("date", "app_id"),
+    "jiandaoyun_overview_usage": ("date",),
+    "workato_workspace_usage": ("period_start", "workspace_id"),
+    "workato_recipe_usage": ("period_start", "workspace_id", "recipe_id"),
+    "tabnine_organization": ("id",),
+    "tabnine_teams": ("id",),
+    "tabnine_users": ("id",),
+    "tabnine_account_utilizations": ("month_start",),
+    "tabnine_organization_usage": ("period_start", "granularity"),
+}
+
+
+def without_nulls(value: Any) -> Any:
+    """A record as it is on the wire: the CDK's serializer leaves out null fields."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
+    """Records by primary key; fails on a duplicate key."""
+    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
+    duplicates = [key for key, count in Counter(keys).items() if count > 1]
+    assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
+    return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
+
+
+def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
+    got, expected = keyed(stream, records), keyed(stream, truth)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"
+    differing = [key for key in expected if got[key] != expected[key]]
+    assert not differing, f"{stream}: {len(differing)} records differ, e.g. {differing[0]}: {got[differing[0]]} != {expected[differing[0]]}"
+
+
+def assert_succeeded(run: Run) -> None:
+    assert run.returncode == 0 and not run.errors(), run.describe()
+
+
+def records_before_last_state(run: Run, stream: str) -> List[Dict[str, Any]]:
+    """The records of ``stream`` that ``run`` emitted before its last STATE of that stream."""
+    records: List[Dict[str, Any]] = []
+    before: List[Dict[str, Any]] = []
+    for message in run.messages:
+        if message["type"] == "RECORD" and message["record"]["stream"] == stream:
+            records.append(message["record"]["data"])
+        elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
+            before = list(records)
+    return before
