@@ -64,12 +64,12 @@ sys.path.insert(0, str(ROOT))
 
 from integration_tests.emulator import Emulator  # noqa: E402
 from integration_tests.emulator.core import Reply, Request, planned_periods  # noqa: E402
+from integration_tests.runner import configured_catalog  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SOURCE_USAGE = BIN / "source-usage"
 DECLARATIVE = BIN / "source-declarative-manifest"
 PEER_MANIFEST = ROOT / "bench" / "peer" / "jiandaoyun_member_manifest.yaml"
-SCHEMAS = ROOT / "schemas"
 
 JIANDAOYUN_PAGE = 100  # the connector's and the peer's page size (the API's maximum)
 WORKATO_IDS_PER_REQUEST = 100
@@ -164,7 +164,7 @@ class Plan:
 
     command: List[str]  # without --config/--catalog
     config: Dict[str, Any]  # base_url is filled in once the emulator runs
-    streams: Dict[str, str]  # stream -> sync mode
+    streams: List[str]  # read incrementally where the stream has a cursor, as Airbyte would
     endpoints: List[Endpoint]
     expected: Dict[str, int]  # stream -> records
 
@@ -206,36 +206,6 @@ QUICK = Sizes(
     tabnine_teams=20,
     tabnine_days=14,
 )
-
-
-def schema(stream: str) -> Dict[str, Any]:
-    return json.loads((SCHEMAS / f"{stream}.json").read_text())
-
-
-def catalog(streams: Mapping[str, str]) -> Dict[str, Any]:
-    """A configured catalog as Airbyte sends it: incremental streams with their cursor."""
-    cursors = {"jiandaoyun": ["date"], "workato": ["period_start"]}
-    entries = []
-    for name, mode in streams.items():
-        cursor = cursors.get(name.split("_")[0]) or {
-            "tabnine_account_utilizations": ["month_start"],
-            "tabnine_organization_usage": ["period_start"],
-        }.get(name, [])
-        entries.append(
-            {
-                "stream": {
-                    "name": name,
-                    "json_schema": schema(name),
-                    "supported_sync_modes": ["full_refresh", "incremental"] if cursor else ["full_refresh"],
-                    "source_defined_cursor": bool(cursor),
-                    "default_cursor_field": cursor,
-                },
-                "sync_mode": mode,
-                "destination_sync_mode": "append" if mode == "incremental" else "overwrite",
-                "cursor_field": cursor if mode == "incremental" else [],
-            }
-        )
-    return {"streams": entries}
 
 
 # --------------------------------------------------------------------------- Jiandaoyun
@@ -281,7 +251,7 @@ def jiandaoyun_plan(streams: Sequence[str], days: int, rps: Optional[int], comma
             # "Limits off" on the connector's side is its largest allowed budget.
             "jiandaoyun": {"api_key": JIANDAOYUN_KEY, "requests_per_second": rps or 1000},
         }
-        return Plan(list(command), config, {s: "incremental" for s in streams}, endpoints, expected)
+        return Plan(list(command), config, list(streams), endpoints, expected)
 
     return plan
 
@@ -313,7 +283,7 @@ def workato_plan(days: int, command: Sequence[str]) -> Callable[[Emulator], Plan
             "end_date": last.isoformat(),
             "workato": {"api_token": WORKATO_TOKEN, "interval": "hour", "timezone": WORKATO_ZONE},
         }
-        streams = {"workato_workspace_usage": "incremental", "workato_recipe_usage": "incremental"}
+        streams = ["workato_workspace_usage", "workato_recipe_usage"]
         expected = {"workato_workspace_usage": periods * workspaces, "workato_recipe_usage": periods * live_recipes}
         return Plan(list(command), config, streams, endpoints, expected)
 
@@ -357,11 +327,7 @@ def tabnine_plan(days: int, command: Sequence[str]) -> Callable[[Emulator], Plan
             "end_date": last.isoformat(),
             "tabnine": {"api_token": TABNINE_TOKEN, "granularity": "daily"},
         }
-        streams = {
-            name: "incremental" if name in ("tabnine_account_utilizations", "tabnine_organization_usage") else "full_refresh"
-            for name in TABNINE_STREAMS
-        }
-        return Plan(list(command), config, streams, endpoints, expected)
+        return Plan(list(command), config, list(TABNINE_STREAMS), endpoints, expected)
 
     return plan
 
@@ -556,7 +522,7 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
             if section in config:
                 config[section]["base_url"] = emulator.url
         (workdir / "config.json").write_text(json.dumps(config))
-        (workdir / "catalog.json").write_text(json.dumps(catalog(plan.streams)))
+        (workdir / "catalog.json").write_text(json.dumps(configured_catalog(plan.streams)))
         command = [*plan.command, "--config", "config.json", "--catalog", "catalog.json"]
         timeout += 3 * (floor or 0)
         cpu_before = time.process_time()
