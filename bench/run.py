@@ -1,7 +1,7 @@
 """The benchmark of issue 6: requests, rate-limit errors, wall time, CPU and memory per scenario.
 
-    .venv/bin/python bench/run.py                      # every scenario, Jiandaoyun at 10 req/s
-    .venv/bin/python bench/run.py --rps 1              # the documented 1 req/s (about 12 minutes)
+    .venv/bin/python bench/run.py                      # every scenario, Jiandaoyun at the documented 1 req/s (~13 min)
+    .venv/bin/python bench/run.py --rps 10             # a raised quota of 10 req/s on both sides (~3 min)
     .venv/bin/python bench/run.py --quick              # small sizes, a smoke run (under a minute)
     .venv/bin/python bench/run.py --scenarios 'jiandaoyun_member*' 'peer_*' --markdown
     .venv/bin/python bench/run.py --source-usage /path/to/other/venv/bin/source-usage   # a candidate build
@@ -9,7 +9,9 @@
 Run on demand, not by the test suite. Each scenario starts a fresh API emulator in this process
 (``integration_tests.emulator``, its Python API) and runs one connector as a subprocess: the
 installed ``source-usage`` command next to ``sys.executable``, or, for the ``peer_*`` scenarios,
-the CDK's ``source-declarative-manifest`` with ``bench/peer/jiandaoyun_member_manifest.yaml``.
+the CDK's ``source-declarative-manifest`` with ``bench/peer/jiandaoyun_member_manifest.yaml``,
+or, for the ``cdk_floor_*`` scenarios, ``bench/cdk_floor.py``: a CDK source that sends no request
+and yields as many member records, the least wall time any CDK connector can take for them.
 The connector's stdout is read as a stream (RECORD lines counted, the last STATE of each stream
 kept), never held in memory. A ``meta`` line (commit, machine, sizes), one JSON line per
 scenario, lines comparing our member stream with the peer's (``compare_*``: ratios of
@@ -69,6 +71,7 @@ from integration_tests.runner import configured_catalog  # noqa: E402
 BIN = Path(sys.executable).parent
 SOURCE_USAGE = BIN / "source-usage"
 DECLARATIVE = BIN / "source-declarative-manifest"
+CDK_FLOOR = Path(__file__).resolve().parent / "cdk_floor.py"
 PEER_MANIFEST = ROOT / "bench" / "peer" / "jiandaoyun_member_manifest.yaml"
 
 JIANDAOYUN_PAGE = 100  # the connector's and the peer's page size (the API's maximum)
@@ -256,6 +259,16 @@ def jiandaoyun_plan(streams: Sequence[str], days: int, rps: Optional[int], comma
     return plan
 
 
+def cdk_floor_plan(records: int) -> Callable[[Emulator], Plan]:
+    """``bench/cdk_floor.py``: ``records`` member records through the CDK alone, no request."""
+
+    def plan(emulator: Emulator) -> Plan:
+        command = [sys.executable, str(CDK_FLOOR), "read"]
+        return Plan(command, {"records": records}, ["jiandaoyun_member_usage"], [], {"jiandaoyun_member_usage": records})
+
+    return plan
+
+
 # --------------------------------------------------------------------------- Workato
 
 WORKATO_USAGE = "/api/v2/managed_users/statistics/usage"
@@ -390,6 +403,11 @@ def scenarios(sizes: Sizes, rps: int, source_usage: Path = SOURCE_USAGE) -> List
             jiandaoyun_plan(member, sizes.days, None, peer),
         ),
         Scenario(
+            "cdk_floor_member_limits_off",
+            jiandaoyun_emulator(1, 1, None),  # not asked: the floor sends no request
+            cdk_floor_plan(sizes.members * sizes.days),
+        ),
+        Scenario(
             small,
             jiandaoyun_emulator(sizes.memory_small_members, 1, None),
             jiandaoyun_plan(member, sizes.memory_days, None, ours),
@@ -403,6 +421,11 @@ def scenarios(sizes: Sizes, rps: int, source_usage: Path = SOURCE_USAGE) -> List
             f"peer_{large}",
             jiandaoyun_emulator(sizes.memory_large_members, 1, None),
             jiandaoyun_plan(member, sizes.memory_days, None, peer),
+        ),
+        Scenario(
+            f"cdk_floor_{large}",
+            jiandaoyun_emulator(1, 1, None),
+            cdk_floor_plan(sizes.memory_large_members * sizes.memory_days),
         ),
         Scenario(
             "workato_hourly",
@@ -561,7 +584,7 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
     }
     if records != expected:
         result["records_by_stream"] = {s: [process.output.records[s], n] for s, n in plan.expected.items()}
-    if not scenario.name.startswith("peer_"):
+    if not scenario.name.startswith(("peer_", "cdk_floor_")):  # only ours logs a sync summary
         result["reported"] = dict(zip(("requests", "retries", "rate_limit_waits"), process.output.reported, strict=True))
     result["last_state"] = process.output.states
     if process.exit_code != 0 or process.output.errors:
@@ -602,10 +625,19 @@ def targets(results: Mapping[str, Dict[str, Any]], sizes: Sizes, limited: Sequen
         r = results["jiandaoyun_all_limited"]
         verdicts["jiandaoyun_all_limited: wall_s <= 1.05 * floor_s"] = r["wall_s"] <= 1.05 * r["floor_s"]
         verdicts["jiandaoyun_all_limited: wall_s / floor_s"] = round(r["wall_s"] / r["floor_s"], 3) if r["floor_s"] else None
-    pair = comparison(results, "jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off")
-    if pair:
-        verdicts["member_limits_off: records_per_s >= 3x peer"] = (pair["records_per_s_ratio"] or 0) >= 3
     small, large = memory_scenarios(sizes)
+    for ours, peer, floor in (
+        ("jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off", "cdk_floor_member_limits_off"),
+        (large, f"peer_{large}", f"cdk_floor_{large}"),
+    ):
+        pair = comparison(results, ours, peer)
+        if pair:
+            verdicts[f"{ours}: records_per_s >= 3x peer"] = (pair["records_per_s_ratio"] or 0) >= 3
+            verdicts[f"{ours}: records_per_s / peer"] = pair["records_per_s_ratio"]
+        ceiling = comparison(results, floor, peer)
+        if ceiling:
+            # What a CDK source that sends no request at all reaches: no HTTP connector can do better.
+            verdicts[f"{ours}: ceiling for any CDK source ({floor} / peer)"] = ceiling["records_per_s_ratio"]
     if small in results and large in results:
         a, b = results[small]["peak_rss_mb"], results[large]["peak_rss_mb"]
         verdicts[f"peak_rss_mb {small} vs {large} within 10%"] = abs(b - a) <= 0.10 * min(a, b)
@@ -658,9 +690,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--rps",
         type=int,
-        default=10,
-        help="Jiandaoyun's limit per endpoint on both sides in the rate-limited scenarios (documented: 1; "
-        "default 10, a raised quota, so that they take about 20 s instead of about 200 s)",
+        default=1,
+        help="Jiandaoyun's limit per endpoint on both sides in the rate-limited scenarios (default: the "
+        "documented 1, about 200 s per scenario; 10, a raised quota, takes about 20 s)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every scenario")
     parser.add_argument("--markdown", action="store_true", help="also print the results as a markdown table")
@@ -706,6 +738,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("jiandaoyun_member_limited", "peer_jiandaoyun_member_limited"),
         ("jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off"),
         (large, f"peer_{large}"),
+        ("cdk_floor_member_limits_off", "peer_jiandaoyun_member_limits_off"),
+        (f"cdk_floor_{large}", f"peer_{large}"),
     ):
         pair = comparison(results, ours, peer)
         if pair:
