@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from integration_tests.assertions import without_nulls
 from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.runner import SOURCE_USAGE
 
@@ -215,15 +216,6 @@ def read(source: Any, cache: Any, which: str) -> None:
 
 
 # --------------------------------------------------------------------------- comparing tables with the ground truth
-
-
-def without_nulls(value: Any) -> Any:
-    """A nested value as the connector sends it: the CDK's serializer leaves out null fields."""
-    if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_nulls(item) for item in value]
-    return value
 
 
 def pandas_parses_dates(field: str) -> bool:
