@@ -595,6 +595,16 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
 # --------------------------------------------------------------------------- comparison, targets, table
 
 
+def yardsticks(sizes: Sizes) -> List[Tuple[str, str, Optional[str]]]:
+    """Our member scenarios, each with the peer's same scenario and (limits off) the CDK floor's."""
+    large = memory_scenarios(sizes)[1]
+    return [
+        ("jiandaoyun_member_limited", "peer_jiandaoyun_member_limited", None),
+        ("jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off", "cdk_floor_member_limits_off"),
+        (large, f"peer_{large}", f"cdk_floor_{large}"),
+    ]
+
+
 def comparison(results: Mapping[str, Dict[str, Any]], ours: str, peer: str) -> Optional[Dict[str, Any]]:
     if ours not in results or peer not in results:
         return None
@@ -625,11 +635,9 @@ def targets(results: Mapping[str, Dict[str, Any]], sizes: Sizes, limited: Sequen
         r = results["jiandaoyun_all_limited"]
         verdicts["jiandaoyun_all_limited: wall_s <= 1.05 * floor_s"] = r["wall_s"] <= 1.05 * r["floor_s"]
         verdicts["jiandaoyun_all_limited: wall_s / floor_s"] = round(r["wall_s"] / r["floor_s"], 3) if r["floor_s"] else None
-    small, large = memory_scenarios(sizes)
-    for ours, peer, floor in (
-        ("jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off", "cdk_floor_member_limits_off"),
-        (large, f"peer_{large}", f"cdk_floor_{large}"),
-    ):
+    for ours, peer, floor in yardsticks(sizes):
+        if floor is None:
+            continue  # rate-limited: the records_per_s target is for limits off
         pair = comparison(results, ours, peer)
         if pair:
             verdicts[f"{ours}: records_per_s >= 3x peer"] = (pair["records_per_s_ratio"] or 0) >= 3
@@ -638,6 +646,7 @@ def targets(results: Mapping[str, Dict[str, Any]], sizes: Sizes, limited: Sequen
         if ceiling:
             # What a CDK source that sends no request at all reaches: no HTTP connector can do better.
             verdicts[f"{ours}: ceiling for any CDK source ({floor} / peer)"] = ceiling["records_per_s_ratio"]
+    small, large = memory_scenarios(sizes)
     if small in results and large in results:
         a, b = results[small]["peak_rss_mb"], results[large]["peak_rss_mb"]
         verdicts[f"peak_rss_mb {small} vs {large} within 10%"] = abs(b - a) <= 0.10 * min(a, b)
@@ -733,14 +742,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         failed |= result["exit_code"] != 0 or result["records"] != result["expected_records"]
         print(json.dumps(result, ensure_ascii=False), flush=True)
 
-    large = memory_scenarios(sizes)[1]
-    for ours, peer in (
-        ("jiandaoyun_member_limited", "peer_jiandaoyun_member_limited"),
-        ("jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off"),
-        (large, f"peer_{large}"),
-        ("cdk_floor_member_limits_off", "peer_jiandaoyun_member_limits_off"),
-        (f"cdk_floor_{large}", f"peer_{large}"),
-    ):
+    sticks = yardsticks(sizes)
+    for ours, peer in [(ours, peer) for ours, peer, _ in sticks] + [(floor, peer) for _, peer, floor in sticks if floor]:
         pair = comparison(results, ours, peer)
         if pair:
             print(json.dumps(pair), flush=True)
