@@ -323,3 +323,98 @@ def test_command_line_prints_its_url_and_serves(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- paging faults (Options.paging_fault)
+
+
+def test_jiandaoyun_endless_paging_says_has_next_on_empty_pages_past_the_end(emulator_factory: EmulatorFactory) -> None:
+    broken = emulator_factory(now=PINNED, rate_limits=False, jiandaoyun={"members": 230, "apps": 30, "paging_fault": "endless"})
+    for path, sizes in (("member_metrics", [100, 100, 30, 0, 0]), ("app_metrics", [30, 0, 0, 0, 0])):
+        pages = [call(broken, "POST", JDY + path, json={"skip": skip, "limit": 100}).json() for skip in range(0, 500, 100)]
+        assert [len(page["items"]) for page in pages] == sizes, path
+        assert [page["has_next"] for page in pages] == [True] * 5, path
+    broken.vendor("jiandaoyun").options.paging_fault = None  # switched off while it runs: the real pager again
+    assert call(broken, "POST", JDY + "member_metrics", json={"skip": 200, "limit": 100}).json()["has_next"] is False
+
+
+def test_jiandaoyun_repeat_paging_ignores_skip_and_says_has_next_for_ever(emulator_factory: EmulatorFactory) -> None:
+    broken = emulator_factory(now=PINNED, rate_limits=False, jiandaoyun={"members": 230, "paging_fault": "repeat"})
+    jdy = broken.vendor("jiandaoyun")
+    first_page = [jdy.member_id(i) for i in range(100)]
+    for skip in (0, 100, 200, 5_000):
+        page = call(broken, "POST", JDY + "member_metrics", json={"skip": skip, "limit": 100}).json()
+        assert [item["member"]["member_id"] for item in page["items"]] == first_page, skip
+        assert page["has_next"] is True
+    small = call(broken, "POST", JDY + "app_metrics", json={"skip": 40, "limit": 100}).json()
+    assert [item["app_id"] for item in small["items"]] == [jdy.app_id(i) for i in range(40)] and small["has_next"] is True
+
+
+def tabnine_meta(emulator: Emulator, path: str, offset: int, limit: int) -> Dict[str, Any]:
+    body = call(emulator, "GET", path, params={"offset": offset, "limit": limit}).json()
+    assert body["meta"]["count"] == len(body["data"])
+    return {"size": len(body["data"]), "next": body["meta"]["next"], "ids": [item["id"] for item in body["data"]]}
+
+
+def test_tabnine_endless_paging_answers_empty_pages_with_a_moving_next(emulator_factory: EmulatorFactory) -> None:
+    broken = emulator_factory(now=PINNED, rate_limits=False, tabnine={"teams": 5, "users": 60, "paging_fault": "endless"})
+    for path, total, limit in (("/api/v1/organization/teams", 5, 2), ("/api/v1/organization/users", 60, 25)):
+        pages = [tabnine_meta(broken, path, offset, limit) for offset in range(0, 5 * limit, limit)]
+        assert [page["size"] for page in pages] == [min(limit, max(0, total - o)) for o in range(0, 5 * limit, limit)], path
+        assert [page["next"] for page in pages] == [{"limit": limit, "offset": o + limit} for o in range(0, 5 * limit, limit)], path
+        assert pages[-1]["size"] == 0 and pages[-2]["size"] == 0, f"{path}: past the end, empty pages saying there is more"
+
+
+def test_tabnine_stuck_paging_points_the_last_page_at_itself(emulator_factory: EmulatorFactory) -> None:
+    broken = emulator_factory(now=PINNED, rate_limits=False, tabnine={"teams": 5, "users": 60, "paging_fault": "stuck"})
+    path = "/api/v1/organization/users"
+    assert [tabnine_meta(broken, path, o, 25)["next"] for o in (0, 25)] == [{"limit": 25, "offset": 25}, {"limit": 25, "offset": 50}]
+    last = tabnine_meta(broken, path, 50, 25)
+    assert last["size"] == 10 and last["next"] == {"limit": 25, "offset": 50}
+    assert tabnine_meta(broken, path, 50, 25) == last, "following next serves the same page again"
+    teams = tabnine_meta(broken, "/api/v1/organization/teams", 0, 100)
+    assert teams["size"] == 5 and teams["next"] == {"limit": 100, "offset": 0}
+
+
+def test_workato_repeat_paging_ignores_page(emulator_factory: EmulatorFactory) -> None:
+    broken = emulator_factory(now=PINNED, rate_limits=False, workato={"workspaces": 12, "paging_fault": "repeat"})
+    first_page = [broken.vendor("workato").workspace_id(i) for i in range(5)]
+    for page in (1, 2, 3, 50):
+        rows = call(broken, "GET", "/api/managed_users", params={"page": page, "per_page": 5}).json()["result"]
+        assert [row["id"] for row in rows] == first_page, page
+
+
+@pytest.mark.parametrize("vendor", ["jiandaoyun", "tabnine", "workato"])
+def test_an_unknown_paging_fault_is_refused(vendor: str) -> None:
+    with pytest.raises(ValueError, match="unknown paging_fault 'sideways'"):
+        Emulator(**{vendor: {"paging_fault": "sideways"}})
+
+
+def test_command_line_switches_the_paging_faults(tmp_path: Path) -> None:
+    flags = ["--jiandaoyun-paging-fault", "repeat", "--tabnine-paging-fault", "endless", "--workato-paging-fault", "repeat"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integration_tests.emulator", "--rate-limit", "off", "--port", "0", *flags],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+
+        def get(method: str, path: str, token: str, **kwargs: Any) -> Any:
+            answer = requests.request(method, url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        jdy = get("POST", JDY + "member_metrics", "jdy-emulator-key", json={"skip": 1_000, "limit": 100})
+        assert len(jdy["items"]) == 100 and jdy["has_next"] is True  # 250 members: skip 1,000 is the first page again
+        teams = get("GET", "/api/v1/organization/teams", "tabnine-emulator-token", params={"offset": 10, "limit": 10})
+        assert teams["data"] == [] and teams["meta"]["next"] == {"limit": 10, "offset": 20}
+        page_one, page_two = (
+            get("GET", "/api/managed_users", "workato-emulator-token", params={"page": n, "per_page": 5})["result"] for n in (1, 2)
+        )
+        assert page_one == page_two and len(page_one) == 5
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -48,6 +48,8 @@ UNKNOWN_METRIC = "daily_automation_exec"
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "Smith", "Tanaka")
 GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "Tom", "Yuki", "Ana")
 APP_NAMES = ("CRM", "采购管理", "Inventory", "项目管理", "HR Onboarding", "报销审批", "Assets", "质量检验")
+#: The values of ``Options.paging_fault``.
+PAGING_FAULTS = ("endless", "repeat")
 
 
 @dataclass
@@ -59,6 +61,15 @@ class Options:
     requests_per_second: Optional[int] = 1
     #: All endpoints of the company together.
     company_requests_per_second: Optional[int] = 50
+    #: A broken pager on the member and app endpoints (``None``: none). ``endless``: ``has_next``
+    #: is true on every page, so pages past the end come back empty saying there is more;
+    #: ``repeat``: ``skip`` is ignored, the first page comes back again and again with
+    #: ``has_next`` true.
+    paging_fault: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.paging_fault not in (None, *PAGING_FAULTS):
+            raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
 
 
 def _error(code: int, msg: str) -> ApiError:
@@ -229,8 +240,12 @@ class Jiandaoyun(VendorEmulator):
                 raise _error(17017, f"invalid parameter: at most {MAX_IDS} {ids_field}")
             known = (self._index_of(kind, count, one) for one in dict.fromkeys(ids))
             indices = [index for index in known if index is not None]
+        fault = self.options.paging_fault
+        if fault == "repeat":
+            skip = 0  # a server that ignores skip
         page = indices[skip : skip + limit]
-        return Reply(200, {"date": day, "has_next": skip + limit < len(indices), "items": [item(day, i) for i in page]})
+        has_next = fault in PAGING_FAULTS or skip + limit < len(indices)
+        return Reply(200, {"date": day, "has_next": has_next, "items": [item(day, i) for i in page]})
 
     def _member_metrics(self, request: Request) -> Reply:
         return self._paged(request, "member_ids", "member", self.options.members, self.member_item)

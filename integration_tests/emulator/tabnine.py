@@ -31,6 +31,8 @@ from integration_tests.emulator.core import (
 GRANULARITIES = ("all", "daily", "weekly", "monthly")
 PERIOD_UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
 MAX_PAGE = 100
+#: The values of ``Options.paging_fault``.
+PAGING_FAULTS = ("endless", "stuck")
 
 
 @dataclass
@@ -43,6 +45,15 @@ class Options:
     upgraded_on: Optional[str] = None
     #: Tabnine documents no limit; off unless a test wants one (429 with Retry-After).
     requests_per_minute: Optional[int] = None
+    #: A broken pager on teams and users (``None``: none): ``meta.next`` is never null. ``endless``:
+    #: the last page and every one past it point on, ``{limit, offset + limit}``, so pages past
+    #: the end come back with empty ``data``; ``stuck``: the last page points at itself,
+    #: ``{limit, offset}``, the same offset again and again.
+    paging_fault: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.paging_fault not in (None, *PAGING_FAULTS):
+            raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
 
     @property
     def api_key(self) -> str:
@@ -238,6 +249,10 @@ class Tabnine(VendorEmulator):
         limit = min(limit or MAX_PAGE, MAX_PAGE)  # 0 (the documented default) means "a full page"
         page = range(offset, min(offset + limit, total))
         following = {"limit": limit, "offset": offset + len(page)} if offset + len(page) < total else None
+        if following is None and self.options.paging_fault == "endless":
+            following = {"limit": limit, "offset": offset + limit}
+        elif following is None and self.options.paging_fault == "stuck":
+            following = {"limit": limit, "offset": offset}
         return page, {"count": len(page), "total": total, "next": following}
 
     def _teams(self, request: Request) -> Reply:

@@ -38,6 +38,8 @@ INTERVALS = ("none", "year", "month", "week", "day", "hour")
 PLAIN_FIELDS = frozenset({"from", "to", "workspace_ids", "external_ids", "interval"})
 MAX_IDS = 100
 MAX_PER_PAGE = 100
+#: The values of ``Options.paging_fault``.
+PAGING_FAULTS = ("repeat",)
 METRICS = ("task_count", "successful_job_count", "failed_job_count")
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
 RECIPE_PREFIXES = ("[PROD]", "[TEST]", "[DEV]")
@@ -55,6 +57,14 @@ class Options:
     timezone: str = "America/Los_Angeles"  # the Embed admin workspace's zone
     usage_per_minute: Optional[int] = 1000
     managed_users_per_minute: Optional[int] = 60
+    #: A broken pager on ``GET /api/managed_users`` (``None``: none). ``repeat``: ``page`` is
+    #: ignored, page 1 comes back every time; with more workspaces than ``per_page`` every page
+    #: is full, so a client that stops at the first short page lists for ever.
+    paging_fault: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.paging_fault not in (None, *PAGING_FAULTS):
+            raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
 
     @property
     def api_key(self) -> str:
@@ -205,6 +215,8 @@ class Workato(VendorEmulator):
             raise _bad_request("page and per_page must be integers") from None
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise _bad_request(f"page must be >= 1 and per_page from 1 to {MAX_PER_PAGE}")
+        if self.options.paging_fault == "repeat":
+            page = 1  # a server that ignores page
         first = (page - 1) * per_page
         indices = range(first, min(first + per_page, self.options.workspaces))
         result = [
