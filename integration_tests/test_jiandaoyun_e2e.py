@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 import jsonschema
 import pytest
 
-from integration_tests.assertions import PRIMARY_KEYS, assert_matches, assert_succeeded, keyed
+from integration_tests.assertions import assert_matches, assert_succeeded, keyed
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator
 from integration_tests.runner import SCHEMAS, configured_catalog
@@ -30,6 +30,8 @@ MEMBERS = "jiandaoyun_member_usage"
 APPS = "jiandaoyun_app_usage"
 OVERVIEW = "jiandaoyun_overview_usage"
 STREAMS = (MEMBERS, APPS, OVERVIEW)
+#: The contract's primary keys (shared/connector-contract.md), which discover must declare.
+PRIMARY_KEYS = {MEMBERS: ("date", "member_id"), APPS: ("date", "app_id"), OVERVIEW: ("date",)}
 MEMBER_PATH = "/api/v1/corp_usage/member_metrics"
 
 
@@ -300,3 +302,30 @@ def test_no_secret_reaches_the_output(connector: CheckedConnector, jdy: Emulator
     assert run.connection_status()["status"] == "FAILED"
     assert [e.status for e in jdy.log.entries()] == [500, 400]
     assert connector.leaked() == []
+
+
+# --------------------------------------------------------------------------- a pager that does not end
+
+
+@pytest.mark.parametrize(
+    "paging_fault",
+    ["endless", "repeat"],
+    ids=["empty-pages-past-the-end-say-has-next", "skip-ignored-the-first-page-for-ever"],
+)
+def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpoint(
+    connector: CheckedConnector, jdy: Emulator, paging_fault: str
+) -> None:
+    # has_next true for ever: today's loop would read for ever (1,163 requests a minute, no STATE).
+    jdy.vendor("jiandaoyun").options.paging_fault = paging_fault
+    start, end = dates(jdy, 3)
+
+    run = connector.run("read", timeout=10, config=config(jdy, start, end), catalog=configured_catalog([MEMBERS]))
+
+    assert run.returncode != 0, run.describe()
+    messages = [e["message"] for e in run.errors()]
+    assert any("Jiandaoyun" in m and MEMBER_PATH.lstrip("/") in m and "pag" in m.lower() for m in messages), run.describe()
+    # The stream ends at the first date: nothing of it or after it is checkpointed or asked for.
+    assert [s for s in run.states(MEMBERS) if s.get("date", "") >= start.isoformat()] == []
+    requests = jdy.log.entries(MEMBER_PATH)
+    assert {e.body["date"] for e in requests} == {start.isoformat()}
+    assert 2 <= len(requests) <= 5, [e.body["skip"] for e in requests]

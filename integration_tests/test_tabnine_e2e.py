@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import jsonschema
 import pytest
 
-from integration_tests.assertions import PRIMARY_KEYS, assert_matches, assert_succeeded, keyed, records_before_last_state
+from integration_tests.assertions import assert_matches, assert_succeeded, keyed, records_before_last_state
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.runner import SCHEMAS, configured_catalog
@@ -34,6 +34,14 @@ USERS = "tabnine_users"
 UTILIZATIONS = "tabnine_account_utilizations"
 USAGE = "tabnine_organization_usage"
 STREAMS = (ORGANIZATION, TEAMS, USERS, UTILIZATIONS, USAGE)
+#: The contract's primary keys (shared/connector-contract.md), which discover must declare.
+PRIMARY_KEYS = {
+    ORGANIZATION: ("id",),
+    TEAMS: ("id",),
+    USERS: ("id",),
+    UTILIZATIONS: ("month_start",),
+    USAGE: ("period_start", "granularity"),
+}
 CURSORS = {UTILIZATIONS: "month_start", USAGE: "period_start"}
 ORGANIZATION_PATH = "/api/v1/organization"
 TEAMS_PATH = "/api/v1/organization/teams"

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
-from integration_tests.assertions import PRIMARY_KEYS, assert_matches, assert_succeeded, keyed, records_before_last_state
+from integration_tests.assertions import assert_matches, assert_succeeded, keyed, records_before_last_state
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.runner import SCHEMAS, configured_catalog
@@ -36,6 +36,8 @@ ZONE = ZoneInfo(ZONE_NAME)
 WORKSPACES = "workato_workspace_usage"
 RECIPES = "workato_recipe_usage"
 STREAMS = (WORKSPACES, RECIPES)
+#: The contract's primary keys (shared/connector-contract.md), which discover must declare.
+PRIMARY_KEYS = {WORKSPACES: ("period_start", "workspace_id"), RECIPES: ("period_start", "workspace_id", "recipe_id")}
 USAGE_PATH = "/api/v2/managed_users/statistics/usage"
 LISTING_PATH = "/api/managed_users"
 #: What Workato needs to count deleted recipes: a body with nothing else (one of the id lists).
