@@ -329,5 +329,3 @@ def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpo
     requests = jdy.log.entries(MEMBER_PATH)
     assert {e.body["date"] for e in requests} == {start.isoformat()}
     assert 2 <= len(requests) <= 5, [e.body["skip"] for e in requests]
-
-
