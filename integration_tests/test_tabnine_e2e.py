@@ -300,3 +300,30 @@ def test_no_secret_reaches_the_output(connector: CheckedConnector, tabnine: Emul
     assert run.connection_status()["status"] == "FAILED"
     assert [e.status for e in tabnine.log.entries()] == [500, 401]
     assert connector.leaked() == []
+
+
+# --------------------------------------------------------------------------- a pager that does not end
+
+
+@pytest.mark.parametrize(
+    "paging_fault",
+    ["endless", "stuck"],
+    ids=["empty-pages-past-the-end-with-a-moving-next", "the-last-page-points-at-itself"],
+)
+def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpoint(
+    connector: CheckedConnector, tabnine: Emulator, paging_fault: str
+) -> None:
+    # meta.next never null: today's loop would read for ever (1,329 requests a minute).
+    tabnine.vendor("tabnine").options.paging_fault = paging_fault
+    start, end = dates(1)
+
+    run = connector.run("read", timeout=10, config=config(tabnine, start, end), catalog=configured_catalog([USERS]))
+
+    assert run.returncode != 0, run.describe()
+    messages = [e["message"] for e in run.errors()]
+    assert any("Tabnine" in m and USERS_PATH.lstrip("/") in m and "pag" in m.lower() for m in messages), run.describe()
+    assert run.states(USERS) == [], "a stream that did not end is not checkpointed"
+    # 350 users are 4 pages; past them, a page or two at most before the error.
+    requests = [e for e in tabnine.log.entries(USERS_PATH) if e.path == USERS_PATH]
+    assert [e.query["offset"] for e in requests[:4]] == [[str(o)] for o in (0, 100, 200, 300)]
+    assert 4 <= len(requests) <= 5, [e.query["offset"] for e in requests]

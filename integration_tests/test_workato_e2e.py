@@ -428,3 +428,27 @@ def test_no_secret_reaches_the_output(connector: CheckedConnector, workato: Emul
     assert run.connection_status()["status"] == "FAILED"
     assert [e.status for e in workato.log.entries()] == [500, 401]
     assert connector.leaked() == []
+
+
+# --------------------------------------------------------------------------- a pager that does not end
+
+
+def test_a_listing_that_ignores_page_ends_the_read_with_an_error_naming_the_endpoint(
+    connector: CheckedConnector, many_workspaces: Emulator
+) -> None:
+    # 150 workspaces and page ignored: every page is the first one, full (100 rows), so a client
+    # that stops at the first short page would list for ever (60 requests a minute).
+    many_workspaces.vendor("workato").options.paging_fault = "repeat"
+    start, end = dates(2)
+
+    run = connector.run("read", timeout=10, config=config(many_workspaces, start, end), catalog=configured_catalog(STREAMS))
+
+    assert run.returncode != 0, run.describe()
+    messages = [e["message"] for e in run.errors()]
+    assert any("Workato" in m and LISTING_PATH.lstrip("/") in m and "pag" in m.lower() for m in messages), run.describe()
+    # Without the workspace list there is no usage to ask for, no record and no checkpoint.
+    assert not run.records() and all(run.states(stream) == [] for stream in STREAMS)
+    assert not many_workspaces.log.entries(USAGE_PATH)
+    listing = many_workspaces.log.entries(LISTING_PATH)
+    assert [e.query["page"] for e in listing[:2]] == [["1"], ["2"]], "page 2 is asked for, and answers page 1 again"
+    assert 2 <= len(listing) <= 5, [e.query["page"] for e in listing]
