@@ -1,0 +1,146 @@
+"""Paging: one small object per paging scheme, holding its position and ending every loop.
+
+In the manner of singer-sdk's ``BaseAPIPaginator`` and dlt's paginators: a pager is made for one
+request slice, says what to send for the current page (:attr:`Pager.position`), and, given the
+answer to it, moves to the next page or says there is none. Nothing re-parses the request already
+sent: the position is the pager's.
+
+A vendor that never stops saying "more" would otherwise be asked for ever, so every pager ends
+the stream with an error naming the vendor and the endpoint when
+
+- a page repeats the previous one (a server that ignores the page parameter),
+- the next page does not move past the current one,
+- an empty page still says there is more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Any, Dict, Optional, Sequence
+
+import orjson
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+
+class PagingLoop(AirbyteTracedException):
+    """The vendor's paging would never end."""
+
+
+class Pager(ABC):
+    """The position of one paged read. Subclasses say where the first page is and what follows."""
+
+    #: What in an answer says there is more, for messages.
+    signal: str = "the answer"
+
+    def __init__(self, where: str) -> None:
+        #: ``<vendor> <endpoint>``, the start of every message.
+        self.where = where
+        self.position: Dict[str, Any] = self.first_position()
+        self._previous_page: Optional[bytes] = None
+
+    @abstractmethod
+    def first_position(self) -> Dict[str, Any]:
+        """What to send for the first page (query parameters or body fields)."""
+
+    @abstractmethod
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        """The position after the current page, or ``None`` when the answer says it was the last."""
+
+    def advance(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        """Move to the page after the one just answered (``body``, holding ``items``); ``None`` at the end."""
+        following = self.following(body, items)
+        if following is None:
+            return None
+        if not items:
+            raise self.loop(f"an empty page says there is more ({self.signal})")
+        fingerprint = hashlib.blake2b(orjson.dumps(items, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+        if fingerprint == self._previous_page:
+            raise self.loop("the page repeats the previous page")
+        if following == self.position:
+            raise self.loop("the next page is the same page")
+        self._previous_page = fingerprint
+        self.position = following
+        return following
+
+    def loop(self, what: str) -> PagingLoop:
+        at = ", ".join(f"{name} {value}" for name, value in self.position.items())
+        message = (
+            f"{self.where}: paging does not end: {what} (page at {at}). "
+            "The vendor's answers are inconsistent; retry later or report it to the vendor."
+        )
+        return PagingLoop(message=message, internal_message=message, failure_type=FailureType.system_error)
+
+
+class SinglePage(Pager):
+    """An endpoint that answers in one body."""
+
+    def first_position(self) -> Dict[str, Any]:
+        return {}
+
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        return None
+
+
+class SkipLimitPager(Pager):
+    """``skip``/``limit`` sent by the client, a boolean ``more`` field in the answer (Jiandaoyun's
+    ``has_next``); the next ``skip`` counts the items received."""
+
+    def __init__(self, where: str, limit: int, more_field: str) -> None:
+        self.limit = limit
+        self.more_field = more_field
+        self.signal = more_field
+        super().__init__(where)
+
+    def first_position(self) -> Dict[str, Any]:
+        return {"skip": 0, "limit": self.limit}
+
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        if not body.get(self.more_field):
+            return None
+        return {"skip": int(self.position["skip"]) + len(items), "limit": self.limit}
+
+
+class NextOffsetPager(Pager):
+    """``offset``/``limit`` where the answer names the next page itself (Tabnine's
+    ``meta.next: {limit, offset}``, null on the last page). A next offset that does not move
+    forward is a loop too."""
+
+    signal = "meta.next"
+
+    def __init__(self, where: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(where)
+
+    def first_position(self) -> Dict[str, Any]:
+        return {"offset": 0, "limit": self.limit}
+
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        following = (body.get("meta") or {}).get("next")
+        if following is None:
+            return None
+        offset, limit = int(following["offset"]), following.get("limit")
+        if offset <= int(self.position["offset"]):
+            raise self.loop(f"{self.signal} does not move forward (offset {offset})")
+        return {"offset": offset, "limit": limit if isinstance(limit, int) and limit > 0 else self.limit}
+
+
+class PageNumberPager(Pager):
+    """``page``/``per_page`` sent by the client; the first page with fewer items than asked for is
+    the last."""
+
+    signal = "a full page"
+
+    def __init__(self, where: str, per_page: int) -> None:
+        self.per_page = per_page
+        super().__init__(where)
+
+    def first_position(self) -> Dict[str, Any]:
+        return {"page": 1, "per_page": self.per_page}
+
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        if len(items) < self.per_page:
+            return None
+        return {"page": int(self.position["page"]) + 1, "per_page": self.per_page}
+
