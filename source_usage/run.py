@@ -10,9 +10,7 @@ from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import ConnectorSpecification
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 
-from source_usage.core.validation import ensure_valid
 from source_usage.source import SourceUsage
-from source_usage.vendors import all_vendors
 
 
 class UsageEntrypoint(AirbyteEntrypoint):
@@ -23,15 +21,18 @@ class UsageEntrypoint(AirbyteEntrypoint):
     bad field (``source_usage.core.validation``), still as a FAILED connection status.
     """
 
-    @staticmethod
-    def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
+    def __init__(self, source: SourceUsage) -> None:
+        super().__init__(source)
+        self.usage_source = source
+
+    def validate_connection(self, source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:  # type: ignore[override]  # the CDK's is a staticmethod; ours needs the source's vendors
         connector_config, _ = split_config(config)
-        ensure_valid(connector_config, source_spec.connectionSpecification, all_vendors())
+        self.usage_source.validate(connector_config)
 
 
-def launch(args: List[str]) -> None:
+def launch(args: List[str], source: Optional[SourceUsage] = None) -> None:
     """As ``airbyte_cdk.entrypoint.launch``, with :class:`UsageEntrypoint`."""
-    entrypoint = UsageEntrypoint(SourceUsage())
+    entrypoint = UsageEntrypoint(source or SourceUsage())
     parsed_args = entrypoint.parse_args(args)
     with PRINT_BUFFER:
         for message in entrypoint.run(parsed_args):

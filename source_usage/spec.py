@@ -1,12 +1,12 @@
-"""The connector's spec: the shared fields, then one section per vendor module."""
+"""The connector's spec: the shared fields, then one section per vendor, in the vendors' order."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Sequence
 
 from airbyte_cdk.models import ConnectorSpecification
 
-from source_usage.vendors import all_vendors
+from source_usage.core.vendor import Vendor
 
 DOCUMENTATION_URL = "https://github.com/source-usage/source-usage/blob/main/docs/usage.md"
 
@@ -23,7 +23,7 @@ SHARED_PROPERTIES: Dict[str, Any] = {
         "title": "Start date",
         "description": (
             "The first statistics day to sync. Default: 30 days before the latest finished day. "
-            "Jiandaoyun keeps 180 days: an older start is moved up, with a warning."
+            "A vendor that keeps less history (Jiandaoyun: 180 days) moves an older start up, with a warning."
         ),
         "examples": ["2026-06-01"],
         "order": 0,
@@ -52,10 +52,10 @@ SHARED_PROPERTIES: Dict[str, Any] = {
 }
 
 
-def connection_specification() -> Mapping[str, Any]:
+def connection_specification(vendors: Sequence[Vendor]) -> Mapping[str, Any]:
     properties: Dict[str, Any] = dict(SHARED_PROPERTIES)
-    for vendor in all_vendors():
-        properties[vendor.key] = {**vendor.spec(), "order": vendor.order}
+    for position, vendor in enumerate(vendors, start=len(SHARED_PROPERTIES)):
+        properties[vendor.identity.key] = {**vendor.spec(), "order": position}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Usage Spec",
@@ -66,8 +66,8 @@ def connection_specification() -> Mapping[str, Any]:
     }
 
 
-def specification() -> ConnectorSpecification:
+def specification(vendors: Sequence[Vendor]) -> ConnectorSpecification:
     return ConnectorSpecification(
         documentationUrl=DOCUMENTATION_URL,
-        connectionSpecification=dict(connection_specification()),
+        connectionSpecification=dict(connection_specification(vendors)),
     )

@@ -30,6 +30,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 
 from source_usage.core.stats import RequestStats
+from source_usage.core.vendor import VendorIdentity
 
 _NOT_PARSED = object()
 _BODY_ATTRIBUTE = "_source_usage_json"
@@ -84,27 +85,29 @@ SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
 class UsageErrorHandler(ErrorHandler):
     """The shared mapping for one endpoint of one vendor.
 
-    ``credentials_hint`` names the config field to fix on 401/403, e.g. ``jiandaoyun.api_key``.
     ``malformed`` returns what is wrong with a 2xx JSON body, or ``None`` when it is usable.
+    Vendor modules subclass it to read their body codes (:meth:`vendor_resolution`).
     """
 
     def __init__(
         self,
-        vendor: str,
+        identity: VendorIdentity,
         endpoint: str,
-        credentials_hint: str,
         malformed: Callable[[Any], Optional[str]],
         max_retries: int = 5,
         max_time: timedelta = timedelta(minutes=10),
         stats: Optional[RequestStats] = None,
     ) -> None:
         self.stats = stats if stats is not None else RequestStats()
-        self.vendor = vendor
+        self.identity = identity
         self.endpoint = endpoint
-        self.credentials_hint = credentials_hint
         self._malformed = malformed
         self._max_retries = max_retries
         self._max_time = max_time
+
+    @property
+    def vendor(self) -> str:
+        return self.identity.title
 
     @property
     def max_retries(self) -> Optional[int]:
@@ -117,18 +120,21 @@ class UsageErrorHandler(ErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> ErrorResolution:
-        resolution = self._resolve(response_or_exception)
+        resolution = self.resolve(response_or_exception)
         self.stats.observe(resolution.response_action or ResponseAction.SUCCESS)
         return resolution
 
-    def _resolve(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
+    def resolve(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
+        """What an answer means, without counting it (the backoff strategy asks too)."""
         if isinstance(response_or_exception, requests.Response):
             return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
         if isinstance(response_or_exception, requests.RequestException):
             kind = type(response_or_exception).__name__
-            section = self.credentials_hint.split(".")[0]
-            return retry(f"Could not reach {self.vendor} ({self.endpoint}): {kind}. Check {section}.base_url.")
+            return retry(f"Could not reach {self.vendor} ({self.endpoint}): {kind}. Check {self.identity.base_url_field}.")
         return fail(f"{self.vendor} {self.endpoint}: unexpected error {type(response_or_exception).__name__}.")
+
+    def is_rate_limit(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> bool:
+        return self.resolve(response_or_exception).response_action == ResponseAction.RATE_LIMITED
 
     def vendor_resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
         """A vendor module's own reading of an answer (body error codes); ``None``: use the shared one."""
@@ -136,21 +142,14 @@ class UsageErrorHandler(ErrorHandler):
 
     def credentials_rejected(self, detail: str) -> ErrorResolution:
         return fail(
-            f"{self.vendor} rejected the credentials ({detail}). Check {self.credentials_hint}.",
+            f"{self.vendor} rejected the credentials ({detail}). Check {self.identity.credentials_hint}.",
             FailureType.config_error,
         )
 
     def _by_status(self, response: requests.Response) -> ErrorResolution:
         status = response.status_code
         if response.ok:
-            try:
-                body = json_body(response)
-            except NotJson:
-                return retry(f"{self.vendor} {self.endpoint} answered with a body that is not JSON.")
-            problem = self._malformed(body)
-            if problem:
-                return fail(f"{self.vendor} {self.endpoint} answered with a malformed body: {problem}.")
-            return SUCCESS
+            return self._by_body(response)
         if status in (401, 403):
             return self.credentials_rejected(f"HTTP {status}: {vendor_error_text(response)}")
         if status == 429:
@@ -160,6 +159,16 @@ class UsageErrorHandler(ErrorHandler):
         return fail(
             f"{self.vendor} {self.endpoint} rejected the request (HTTP {status}): {vendor_error_text(response)}"
         )
+
+    def _by_body(self, response: requests.Response) -> ErrorResolution:
+        try:
+            body = json_body(response)
+        except NotJson:
+            return retry(f"{self.vendor} {self.endpoint} answered with a body that is not JSON.")
+        problem = self._malformed(body)
+        if problem:
+            return fail(f"{self.vendor} {self.endpoint} answered with a malformed body: {problem}.")
+        return SUCCESS
 
 
 def retry_after_seconds(response: requests.Response) -> Optional[float]:
@@ -198,10 +207,17 @@ class RetryAfterBackoff(BackoffStrategy):
     ``Retry-After`` when the vendor sends it. A rate-limit answer without it (Jiandaoyun's 8303
     carries none) waits 1, 2, 4, ... seconds, so the wait is ours and measurable; other retries
     without it use the CDK's exponential backoff. ``cap`` bounds one wait, so a broken header
-    cannot park a sync for hours.
+    cannot park a sync for hours. Whether an answer is a rate limit is the error handler's to
+    say: ``is_rate_limit`` asks it.
     """
 
-    def __init__(self, stats: Optional[RequestStats] = None, cap: float = 300.0) -> None:
+    def __init__(
+        self,
+        is_rate_limit: Callable[[Optional[Union[requests.Response, Exception]]], bool],
+        stats: Optional[RequestStats] = None,
+        cap: float = 300.0,
+    ) -> None:
+        self.is_rate_limit = is_rate_limit
         self.stats = stats if stats is not None else RequestStats()
         self.cap = cap
 
@@ -210,13 +226,15 @@ class RetryAfterBackoff(BackoffStrategy):
         response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
         attempt_count: int,
     ) -> Optional[float]:
+        rate_limited = self.is_rate_limit(response_or_exception)
         seconds = None
         if isinstance(response_or_exception, requests.Response):
             seconds = retry_after_seconds(response_or_exception)
-        if not seconds and self.stats.last_action == ResponseAction.RATE_LIMITED:
+        if not seconds and rate_limited:
             seconds = float(2 ** max(0, attempt_count - 1))
         if not seconds:  # 0 means "now": the CDK's shortest backoff serves it
             return None
         seconds = min(seconds, self.cap)
-        self.stats.waited(seconds + CDK_EXTRA_WAIT)
+        if rate_limited:
+            self.stats.waited_for_rate_limit(seconds + CDK_EXTRA_WAIT)
         return seconds

@@ -90,15 +90,27 @@ class PeriodPlan:
     """Which periods a sync may read: from ``first`` up to the last period that ends by ``stop``.
 
     ``first`` is the start of the first allowed period and ``stop`` the exclusive end of the last
-    finished one, both already clamped to what the vendor serves. A plan turns a stream's cursor
-    and the configured lookback into the list of periods to read.
+    one, both already clamped to what the vendor serves. A period that ends after ``finished_by``
+    (default: ``stop``) is served before it is over: it is read, but no cursor moves past it.
+    ``lookback_periods`` is the configured lookback in whole periods. A plan turns a stream's cursor
+    into the list of periods to read.
     """
 
     granularity: Granularity
     first: DateTime
     stop: DateTime
+    lookback_periods: int = 0
+    finished_by: Optional[DateTime] = None
 
-    def periods(self, cursor: Optional[DateTime] = None, lookback_periods: int = 0) -> list[Period]:
+    @property
+    def timezone(self) -> str:
+        """The zone every period of the plan is counted in."""
+        return self.first.timezone_name or "UTC"
+
+    def is_finished(self, period: Period) -> bool:
+        return period.end <= (self.finished_by or self.stop)
+
+    def periods(self, cursor: Optional[DateTime] = None) -> list[Period]:
         """The periods to read, oldest first.
 
         With no cursor: every period of the plan. With a cursor (the start of the last period read
@@ -107,7 +119,7 @@ class PeriodPlan:
         """
         begin = self.first
         if cursor is not None:
-            resume = self.granularity.step(self.granularity.floor(cursor), 1 - lookback_periods)
+            resume = self.granularity.step(self.granularity.floor(cursor), 1 - self.lookback_periods)
             begin = max(begin, resume)
         return list(self._iterate(begin))
 

@@ -61,32 +61,55 @@ class SharedSettings:
         timezone: str,
         granularity: Granularity,
         history_days: Optional[int] = None,
+        with_current: bool = False,
     ) -> PeriodPlan:
-        """The periods a vendor may be asked for, in its own ``timezone``.
+        """The periods a vendor may be asked for, in its own ``timezone``, with the configured
+        lookback in whole periods.
 
         The last one is the latest period that has finished in that zone (for days: yesterday
-        there, T-1), and no later than ``end_date``; a future end is clamped, not an error. The
-        first is the period holding ``start_date`` (default: ``DEFAULT_HISTORY_DAYS`` before the
-        latest finished day). A vendor that keeps only ``history_days`` days of history gets an
-        older start moved up to its oldest day, with a warning.
+        there, T-1), and no later than the one holding ``end_date``; a future end is clamped, not
+        an error. ``with_current``: the period running now is served too (it is read, never
+        checkpointed). The first is the period holding ``start_date`` (default:
+        ``DEFAULT_HISTORY_DAYS`` before the latest finished day), moved up to the vendor's oldest
+        day when it keeps only ``history_days`` days.
         """
         now = self.now().in_timezone(timezone)
-        stop = granularity.floor(now)
-        if self.end_date is not None:
-            stop = min(stop, day_start(self.end_date.add(days=1), timezone))
-        latest_day = now.start_of("day").subtract(days=1)
+        return PeriodPlan(
+            granularity=granularity,
+            first=self._first(vendor, now, timezone, granularity, history_days),
+            stop=self._stop(now, timezone, granularity, with_current),
+            lookback_periods=granularity.periods_in_days(self.lookback_days),
+            finished_by=granularity.floor(now),
+        )
 
+    def _stop(self, now: DateTime, timezone: str, granularity: Granularity, with_current: bool) -> DateTime:
+        if not with_current:
+            stop = granularity.floor(now)
+            if self.end_date is not None:
+                stop = min(stop, day_start(self.end_date.add(days=1), timezone))
+            return stop
+        stop = granularity.step(granularity.floor(now), 1)
+        if self.end_date is not None:
+            end_period = granularity.floor(day_start(self.end_date, timezone))
+            stop = min(stop, granularity.step(end_period, 1))
+        return stop
+
+    def _first(
+        self, vendor: str, now: DateTime, timezone: str, granularity: Granularity, history_days: Optional[int]
+    ) -> DateTime:
         if self.start_date is not None:
             first = granularity.floor(day_start(self.start_date, timezone))
         else:
+            latest_day = now.start_of("day").subtract(days=1)
             first = granularity.floor(latest_day.subtract(days=DEFAULT_HISTORY_DAYS))
-        if history_days is not None:
-            oldest = now.start_of("day").subtract(days=history_days)
-            if first < oldest:
-                if self.start_date is not None:
-                    logger.warning(
-                        f"{vendor} keeps {history_days} days of statistics: start_date "
-                        f"{self.start_date.to_date_string()} is moved up to {oldest.to_date_string()}."
-                    )
-                first = oldest
-        return PeriodPlan(granularity=granularity, first=first, stop=stop)
+        if history_days is None:
+            return first
+        oldest = now.start_of("day").subtract(days=history_days)
+        if first >= oldest:
+            return first
+        if self.start_date is not None:
+            logger.warning(
+                f"{vendor} keeps {history_days} days of statistics: start_date "
+                f"{self.start_date.to_date_string()} is moved up to {oldest.to_date_string()}."
+            )
+        return oldest

@@ -1,71 +1,67 @@
 """Base streams: what every vendor endpoint shares, and incremental reading by period.
 
-``UsageStream`` wires an endpoint to the shared error handler, the ``Retry-After`` backoff,
-timeouts, the vendor's request budget and the stream's schema file. ``PeriodStream`` adds
-incremental sync by statistics period: one slice per period, and a cursor that names the last
-period whose every request and every page was read and emitted.
+``UsageStream`` wires an endpoint to its vendor's :class:`Connection` (identity, host,
+credentials, budget, retries, timeouts), the shared error handler and ``Retry-After`` backoff, a
+pager and the stream's schema file. ``PeriodStream`` adds incremental sync by statistics period:
+slices of periods, and a cursor that names the last period whose every request and every page was
+read and emitted.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Type, TypeVar
 
 import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin
-from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
-from requests.auth import AuthBase
 
-from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, plain_message
+from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, json_body, plain_message
+from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import config_error
 from source_usage.core.stats import RequestStats
+from source_usage.core.vendor import Connection, VendorIdentity
 
 T = TypeVar("T")
-
-#: (connect, read) seconds. Workato documents a 40 s server-side timeout; none is slower.
-DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 60.0)
 
 
 class UsageStream(HttpStream, ABC):
     """One endpoint of one vendor."""
 
-    #: The vendor's name as users know it, e.g. ``Jiandaoyun``.
-    vendor: ClassVar[str]
-    #: The config field to fix when the vendor rejects the credentials.
-    credentials_hint: ClassVar[str]
     #: The endpoint's path below the base URL, e.g. ``api/v1/corp_usage/overview``.
     endpoint: ClassVar[str]
     error_handler_class: ClassVar[Type[UsageErrorHandler]] = UsageErrorHandler
 
-    def __init__(
-        self,
-        base_url: str,
-        authenticator: Optional[AuthBase] = None,
-        api_budget: Optional[APIBudget] = None,
-        max_retries: int = 5,
-        timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
-    ) -> None:
-        # HttpStream.__init__ builds the HTTP client and asks for the error handler, so what
-        # the handler needs is set first.
-        self._url_base = base_url.rstrip("/") + "/"
+    def __init__(self, connection: Connection) -> None:
+        # HttpStream.__init__ builds the HTTP client and asks for the error handler and the
+        # backoff strategy, so both are made first.
+        self.connection = connection
         self.stats = RequestStats()
-        self._max_retries = max_retries
-        self._timeout = timeout
-        super().__init__(authenticator=authenticator, api_budget=api_budget)
+        self.error_handler = self.make_error_handler()
+        self.pager = self.new_pager()
+        super().__init__(authenticator=connection.authenticator, api_budget=connection.budget)
+
+    @property
+    def identity(self) -> VendorIdentity:
+        return self.connection.identity
+
+    @property
+    def where(self) -> str:
+        """``<vendor> <endpoint>``, how every message names this endpoint."""
+        return f"{self.identity.title} {self.endpoint}"
 
     @property
     def url_base(self) -> str:
-        return self._url_base
+        return self.connection.base_url.rstrip("/") + "/"
 
     def path(self, **kwargs: Any) -> str:
         return self.endpoint
@@ -76,24 +72,38 @@ class UsageStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> Mapping[str, Any]:
-        return {"timeout": self._timeout}
+        return {"timeout": self.connection.http.timeout}
 
-    def get_error_handler(self) -> Optional[ErrorHandler]:
+    def make_error_handler(self) -> UsageErrorHandler:
         return self.error_handler_class(
-            vendor=self.vendor,
+            identity=self.identity,
             endpoint=self.endpoint,
-            credentials_hint=self.credentials_hint,
             malformed=self.malformed,
-            max_retries=self._max_retries,
+            max_retries=self.connection.http.max_retries,
             stats=self.stats,
         )
 
+    def get_error_handler(self) -> Optional[ErrorHandler]:
+        return self.error_handler
+
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
-        return RetryAfterBackoff(stats=self.stats)
+        return RetryAfterBackoff(is_rate_limit=self.error_handler.is_rate_limit, stats=self.stats)
 
     def malformed(self, body: Any) -> Optional[str]:
         """What is wrong with a 2xx JSON body of this endpoint, or ``None`` when it is usable."""
         return None
+
+    def new_pager(self) -> Pager:
+        """The paging scheme, at its first page (default: one body answers a request)."""
+        return SinglePage(self.where)
+
+    def page_items(self, body: Any) -> Sequence[Any]:
+        """The items of one page, which the pager counts and compares (paged endpoints)."""
+        return ()
+
+    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
+        body = json_body(response)
+        return self.pager.advance(body, self.page_items(body))
 
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return load_schema(self.name)
@@ -105,18 +115,22 @@ class UsageStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
+        self.pager = self.new_pager()  # every request slice pages from its first page
         try:
             for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
                 self.stats.records += 1
                 yield record
         except AirbyteTracedException as error:
-            # The CDK's retry-exhaustion messages ("API rate limit exceeded.", "Exhausted
-            # available request attempts...") do not say which vendor or endpoint gave up.
-            if isinstance(getattr(error, "_exception", None), BaseBackoffException):
-                error.message = f"{plain_message(error)} Gave up after {self._max_retries} retries."
-            elif error.message and self.vendor not in error.message:
-                error.message = f"{self.vendor} {self.endpoint}: {error.message}"
+            self.name_endpoint(error)
             raise
+
+    def name_endpoint(self, error: AirbyteTracedException) -> None:
+        """Make the error's message name vendor and endpoint (the CDK's retry-exhaustion messages,
+        "API rate limit exceeded." or "Exhausted available request attempts...", name neither)."""
+        if isinstance(getattr(error, "_exception", None), BaseBackoffException):
+            error.message = f"{plain_message(error)} Gave up after {self.connection.http.max_retries} retries."
+        elif error.message and self.identity.title not in error.message:
+            error.message = f"{self.where}: {error.message}"
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[List[T]]:
@@ -125,79 +139,29 @@ def chunked(items: Sequence[T], size: int) -> Iterator[List[T]]:
         yield list(items[first : first + size])
 
 
-class CursorState(CheckpointMixin):
-    """Per-stream state ``{cursor_field: value}`` that only moves forward.
+class PeriodStream(UsageStream, CheckpointMixin, ABC):
+    """An incremental stream whose slices are statistics periods.
 
-    A stream sets ``self._state = {}`` before ``HttpStream.__init__`` and names the zone in which
-    cursor values without an offset (``2026-06-01``) are read.
+    State is ``{cursor_field: <cursor of the last period read in full>}``. It moves only after
+    every request of a slice (:meth:`requests_for_period`, e.g. one per chunk of ids) and every
+    page of each was read and its records handed on, so a sync stopped anywhere resumes at the
+    first unfinished period. Re-reading within the lookback never moves it backwards, and a
+    period the plan serves before it is over (the current month) is read but never checkpointed.
     """
 
-    _state: MutableMapping[str, Any]
+    #: How many periods one slice covers: 1, or ``None`` for an endpoint that answers every
+    #: period of the plan in one request.
+    periods_per_slice: ClassVar[Optional[int]] = 1
+
+    def __init__(self, connection: Connection, plan: PeriodPlan) -> None:
+        self.plan = plan
+        self._state: Dict[str, Any] = {}
+        super().__init__(connection)
 
     @property
     def cursor_key(self) -> str:
         """The stream's ``cursor_field``, a single top-level field for every stream here."""
-        return str(getattr(self, "cursor_field"))  # noqa: B009 - a mixin: the Stream defines it
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    @state.setter
-    def state(self, value: Mapping[str, Any]) -> None:
-        # Replaced, never mutated: the CDK hands the object read at the start to the slices.
-        self._state = dict(value or {})
-
-    @property
-    @abstractmethod
-    def cursor_timezone(self) -> str:
-        """The zone of cursor values that carry no offset."""
-
-    def cursor_moment(self, value: str) -> DateTime:
-        """The instant a cursor value names (a date is midnight in ``cursor_timezone``)."""
-        try:
-            parsed = pendulum.parse(value, tz=self.cursor_timezone)
-        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
-            parsed = None
-        if not isinstance(parsed, DateTime):
-            name = getattr(self, "name", type(self).__name__)
-            raise config_error(
-                f"The saved state of stream '{name}' holds '{value}', which is not a "
-                f"{self.cursor_key}; reset the stream's state."
-            )
-        return parsed.in_timezone(self.cursor_timezone)
-
-    def saved_cursor(self, stream_state: Optional[Mapping[str, Any]]) -> Optional[DateTime]:
-        """The cursor a read starts from, or ``None`` without state."""
-        if stream_state and stream_state.get(self.cursor_key):
-            return self.cursor_moment(str(stream_state[self.cursor_key]))
-        return None
-
-    def advance_cursor(self, value: str) -> None:
-        """Move the cursor to ``value`` unless it already is there or later (a lookback re-read)."""
-        current = self._state.get(self.cursor_key)
-        if current is None or self.cursor_moment(value) > self.cursor_moment(str(current)):
-            self._state = {self.cursor_key: value}
-
-
-class PeriodStream(UsageStream, CursorState, ABC):
-    """An incremental stream whose slices are statistics periods.
-
-    State is ``{cursor_field: <cursor of the last period read in full>}``. It moves only after
-    every request of a period (:meth:`requests_for_period`, e.g. one per chunk of ids) and every
-    page of each was read and its records handed on, so a sync stopped anywhere resumes at the
-    first unfinished period. Re-reading within the lookback never moves it backwards.
-    """
-
-    def __init__(self, plan: PeriodPlan, lookback_periods: int, **kwargs: Any) -> None:
-        self.plan = plan
-        self.lookback_periods = lookback_periods
-        self._state = {}
-        super().__init__(**kwargs)
-
-    @property
-    def cursor_timezone(self) -> str:
-        return self.plan.first.timezone_name or "UTC"
+        return str(self.cursor_field)
 
     @abstractmethod
     def cursor_value(self, period: Period) -> str:
@@ -211,16 +175,25 @@ class PeriodStream(UsageStream, CursorState, ABC):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
         cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
-        for period in self.plan.periods(cursor, self.lookback_periods):
-            # The cursor last: for streams whose cursor is ``period_start`` it is the cursor value.
-            yield {
-                "period_start": period.start_iso,
-                "period_end": period.end_iso,
-                self.cursor_key: self.cursor_value(period),
-            }
+        periods = self.plan.periods(cursor)
+        for group in chunked(periods, self.periods_per_slice or max(1, len(periods))):
+            yield self.period_slice(group)
+
+    def period_slice(self, periods: Sequence[Period]) -> Dict[str, Any]:
+        """A slice of consecutive periods: its span, the first period's cursor value, and the
+        cursor to checkpoint once it is read (the last finished period's; ``None``: none is)."""
+        finished = [period for period in periods if self.plan.is_finished(period)]
+        return {
+            "period_start": periods[0].start_iso,
+            "period_end": periods[-1].end_iso,
+            # The cursor after the span: for streams whose cursor is ``period_start`` it is the
+            # first period's cursor value.
+            self.cursor_key: self.cursor_value(periods[0]),
+            "checkpoint": self.cursor_value(finished[-1]) if finished else None,
+        }
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-        """The request slices that together read one period (default: one)."""
+        """The request slices that together read one slice of periods (default: one)."""
         yield period_slice
 
     def read_records(
@@ -233,7 +206,8 @@ class PeriodStream(UsageStream, CursorState, ABC):
         assert stream_slice is not None, "period streams always read a period slice"
         for request_slice in self.requests_for_period(stream_slice):
             yield from super().read_records(sync_mode, cursor_field, request_slice, stream_state)
-        self.advance_cursor(str(stream_slice[self.cursor_key]))
+        if stream_slice["checkpoint"] is not None:
+            self.advance_cursor(str(stream_slice["checkpoint"]))
 
     def parse_response(
         self,
@@ -249,3 +223,32 @@ class PeriodStream(UsageStream, CursorState, ABC):
     @abstractmethod
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         """The records of one page, each with the stream's key fields at the top level."""
+
+    # -- the cursor
+
+    def cursor_moment(self, value: str) -> DateTime:
+        """The instant a cursor value names (a date is midnight in the plan's zone)."""
+        try:
+            parsed = pendulum.parse(value, tz=self.plan.timezone)
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+            parsed = None
+        if not isinstance(parsed, DateTime):
+            raise config_error(
+                f"The saved state of stream '{self.name}' holds '{value}', which is not a "
+                f"{self.cursor_key}; reset the stream's state."
+            )
+        return parsed.in_timezone(self.plan.timezone)
+
+    def saved_cursor(self, stream_state: Optional[Mapping[str, Any]]) -> Optional[DateTime]:
+        """The cursor a read starts from, or ``None`` without state."""
+        if stream_state and stream_state.get(self.cursor_key):
+            return self.cursor_moment(str(stream_state[self.cursor_key]))
+        return None
+
+    def advance_cursor(self, value: str) -> None:
+        """Move the cursor to ``value`` unless it already is there or later (a lookback re-read).
+        The state is replaced, never mutated: the CDK hands the state read at the start to the
+        slices."""
+        current = self._state.get(self.cursor_key)
+        if current is None or self.cursor_moment(value) > self.cursor_moment(str(current)):
+            self._state = {self.cursor_key: value}

@@ -124,12 +124,15 @@ def config_problems(
     if not problems and config.get("start_date") and config.get("end_date"):
         if config["end_date"] < config["start_date"]:
             problems.append(f"'end_date' ({config['end_date']}) is before 'start_date' ({config['start_date']}).")
-    present = [vendor for vendor in vendors if config.get(vendor.key) is not None]
+    present = [vendor for vendor in vendors if config.get(vendor.identity.key) is not None]
     if not present:
-        names = ", ".join(f"'{vendor.key}'" for vendor in vendors)
+        names = ", ".join(f"'{vendor.identity.key}'" for vendor in vendors)
         problems.append(f"The config has no vendor section: add at least one of {names}.")
     for vendor in present:
-        problems.extend(vendor.problems(config[vendor.key]))
+        section = config[vendor.identity.key]
+        base_url = base_url_problem(vendor.identity.base_url_field, section.get("base_url"))
+        problems.extend([base_url] if base_url else [])
+        problems.extend(vendor.problems(section))
     return problems
 
 

@@ -1,41 +1,111 @@
 """What a vendor module exports, so that the source finds it without a hand-kept list.
 
 A module in :mod:`source_usage.vendors` that defines ``VENDOR = SomeVendor()`` is a vendor: its
-config section appears in the spec, its streams in ``discover`` when the section is present,
-and ``check`` calls its :meth:`Vendor.check`. Adding a vendor is adding a module.
+config section appears in the spec, its streams in ``discover`` when the section is present, and
+``check`` reads the first record of its :meth:`Vendor.check_stream`. Adding a vendor is adding a
+module (or, for a vendor that does not ship, passing it to ``SourceUsage(vendors=...)``).
+
+A vendor is known to everything that talks to it by one :class:`VendorIdentity`; streams reach it
+through one :class:`Connection` (identity, host, credentials, budget, retries and timeouts).
 """
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, List, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.call_rate import APIBudget
+from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
+from requests.auth import AuthBase
 
 from source_usage.core.settings import SharedSettings
 
 
-class Vendor(ABC):
+@dataclass(frozen=True)
+class VendorIdentity:
+    """Who a vendor is, in every message about it."""
+
     #: The config section, e.g. ``jiandaoyun``; stream names start with it.
-    key: ClassVar[str]
-    #: The vendor's name as users know it, used in every message about it.
-    title: ClassVar[str]
-    #: Where the section sits in the spec form (after the shared fields).
-    order: ClassVar[int]
+    key: str
+    #: The vendor's name as users know it, e.g. ``Jiandaoyun``.
+    title: str
+    #: The field of the section that holds the credentials, e.g. ``api_key``.
+    credentials_field: str
+
+    @property
+    def credentials_hint(self) -> str:
+        """The config field to fix when the vendor rejects the credentials, e.g. ``jiandaoyun.api_key``."""
+        return f"{self.key}.{self.credentials_field}"
+
+    @property
+    def base_url_field(self) -> str:
+        return f"{self.key}.base_url"
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """How hard a request tries: retries per request and (connect, read) timeouts in seconds."""
+
+    max_retries: int = 5
+    #: Workato documents a 40 s server-side timeout; none of the vendors is slower.
+    timeout: Tuple[float, float] = (10.0, 60.0)
+
+
+#: ``check`` must answer within seconds: one retry, short timeouts.
+CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 15.0))
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How the streams of one vendor reach it. One object per vendor and sync, shared by its
+    streams, so a budget that spans endpoints holds across them."""
+
+    identity: VendorIdentity
+    base_url: str
+    authenticator: Optional[AuthBase] = None
+    budget: Optional[APIBudget] = None
+    http: HttpOptions = field(default_factory=HttpOptions)
+
+
+class Vendor(ABC):
+    """One vendor: its config section, its checks, its streams.
+
+    Every method gets the vendor's config section with the spec's defaults already applied
+    (``section["base_url"]`` is always set), so no vendor repeats a default.
+    """
+
+    identity: ClassVar[VendorIdentity]
 
     @abstractmethod
     def spec(self) -> Mapping[str, Any]:
-        """The JSON schema of the vendor's config section (with titles, order and secrets)."""
+        """The JSON schema of the vendor's config section (titles, field order, secrets,
+        defaults); the section's own place in the form comes from the vendor's position."""
 
     def problems(self, section: Mapping[str, Any]) -> List[str]:
         """Checks the JSON schema cannot express; one sentence per bad field."""
         return []
 
     @abstractmethod
-    def streams(self, section: Mapping[str, Any], settings: SharedSettings) -> List[Stream]:
+    def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
         """The vendor's streams for a valid section."""
 
     @abstractmethod
-    def check(self, section: Mapping[str, Any], settings: SharedSettings, logger: logging.Logger) -> None:
-        """One cheap request that proves the host and the credentials; raises on failure."""
+    def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
+        """A stream whose first record proves host and credentials with one cheap request."""
+
+    def section(self, config: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+        """The vendor's section of a valid ``config`` with the spec's defaults filled in (a field
+        set to null counts as unset); ``None`` when the config has no such section."""
+        given = config.get(self.identity.key)
+        if given is None:
+            return None
+        fields = self.spec().get("properties", {})
+        defaults = {name: field["default"] for name, field in fields.items() if "default" in field}
+        return {**defaults, **{name: value for name, value in given.items() if value is not None}}
+
+    def connection(self, section: Mapping[str, Any], http: HttpOptions, budget: Optional[APIBudget] = None) -> Connection:
+        """The vendor reached at ``base_url`` with the section's credentials sent as a Bearer token."""
+        token = str(section[self.identity.credentials_field])
+        return Connection(self.identity, str(section["base_url"]), TokenAuthenticator(token=token), budget, http)

@@ -12,11 +12,7 @@ from source_usage.core.vendor import Vendor
 
 @lru_cache(maxsize=1)
 def all_vendors() -> Tuple[Vendor, ...]:
-    """Every vendor module in this package, in spec order."""
-    found = []
-    for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        vendor = getattr(module, "VENDOR", None)
-        if isinstance(vendor, Vendor):
-            found.append(vendor)
-    return tuple(sorted(found, key=lambda vendor: vendor.order))
+    """Every vendor module in this package, in module-name order (which is also their order in
+    the spec form)."""
+    modules = (importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__))
+    return tuple(vendor for module in modules if isinstance(vendor := getattr(module, "VENDOR", None), Vendor))

@@ -9,32 +9,29 @@ endpoints take ``skip``/``limit`` (limit <= 100) and answer ``has_next``; id fil
 
 from __future__ import annotations
 
-import logging
 from abc import abstractmethod
+from dataclasses import replace
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence
 
-import orjson
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
-from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import UsageErrorHandler, fail, json_body, rate_limited
+from source_usage.core.paging import Pager, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, chunked
-from source_usage.core.validation import base_url_problem
-from source_usage.core.vendor import Vendor
+from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
+IDENTITY = VendorIdentity(key="jiandaoyun", title="Jiandaoyun", credentials_field="api_key")
+DEFAULT_BASE_URL = "https://api.jiandaoyun.com"
+JODOO_BASE_URL = "https://api.jodoo.com"
 TIMEZONE = "Asia/Shanghai"  # UTC+8, the zone of every statistics date
 HISTORY_DAYS = 180
 PAGE_SIZE = 100
 IDS_PER_REQUEST = 10
-DEFAULT_BASE_URL = "https://api.jiandaoyun.com"
-JODOO_BASE_URL = "https://api.jodoo.com"
 
 #: The documented metrics, also typed as top-level integer columns; ``metrics`` keeps any other.
 METRICS = (
@@ -80,17 +77,15 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
             return None
         message = str(body.get("msg") or "")[:500]
         if code in RATE_LIMIT_CODES:
-            return rate_limited(f"Jiandaoyun {self.endpoint} is rate limiting (code {code}: {message}).")
+            return rate_limited(f"{self.vendor} {self.endpoint} is rate limiting (code {code}: {message}).")
         if code in CREDENTIAL_CODES:
             return self.credentials_rejected(f"code {code}: {message}")
-        return fail(f"Jiandaoyun {self.endpoint} answered code {code}: {message}")
+        return fail(f"{self.vendor} {self.endpoint} answered code {code}: {message}")
 
 
 class JiandaoyunStream(PeriodStream):
     """One statistics date per slice; the body names the date."""
 
-    vendor = "Jiandaoyun"
-    credentials_hint = "jiandaoyun.api_key"
     error_handler_class = JiandaoyunErrorHandler
     http_method = "POST"
     cursor_field = "date"
@@ -106,9 +101,6 @@ class JiandaoyunStream(PeriodStream):
     ) -> Optional[Mapping[str, Any]]:
         assert stream_slice is not None
         return {"date": stream_slice["date"]}
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None
 
 
 class JiandaoyunOverviewUsage(JiandaoyunStream):
@@ -134,9 +126,15 @@ class PagedJiandaoyunStream(JiandaoyunStream):
     #: The body field of the id filter, e.g. ``member_ids``.
     ids_field: ClassVar[str]
 
-    def __init__(self, ids: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(self, connection: Connection, plan: PeriodPlan, ids: Sequence[str] = ()) -> None:
         self.ids = list(ids)
-        super().__init__(**kwargs)
+        super().__init__(connection, plan)
+
+    def new_pager(self) -> Pager:
+        return SkipLimitPager(self.where, limit=PAGE_SIZE, more_field="has_next")
+
+    def page_items(self, body: Any) -> Sequence[Any]:
+        return body["items"]
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         if not self.ids:
@@ -152,11 +150,7 @@ class PagedJiandaoyunStream(JiandaoyunStream):
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> Optional[Mapping[str, Any]]:
         assert stream_slice is not None
-        body: Dict[str, Any] = {
-            "date": stream_slice["date"],
-            "skip": (next_page_token or {}).get("skip", 0),
-            "limit": PAGE_SIZE,
-        }
+        body: Dict[str, Any] = {"date": stream_slice["date"], **self.pager.position}
         if self.ids_field in stream_slice:
             body[self.ids_field] = stream_slice[self.ids_field]
         return body
@@ -167,21 +161,6 @@ class PagedJiandaoyunStream(JiandaoyunStream):
         if not isinstance(body.get("has_next", False), bool):
             return "'has_next' is not true or false"
         return None
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        body = json_body(response)
-        if not body.get("has_next"):
-            return None
-        items = body["items"]
-        body_sent = response.request.body
-        sent = orjson.loads(body_sent if isinstance(body_sent, (bytes, str)) else b"{}")
-        if not items:
-            # has_next with an empty page would ask for the same page for ever.
-            raise AirbyteTracedException(
-                message=f"Jiandaoyun {self.endpoint} said has_next for an empty page (date {sent.get('date')}, skip {sent.get('skip')}).",
-                failure_type=FailureType.system_error,
-            )
-        return {"skip": int(sent.get("skip", 0)) + len(items)}
 
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         date = stream_slice["date"]
@@ -222,106 +201,85 @@ class JiandaoyunAppUsage(PagedJiandaoyunStream):
 ENDPOINTS = (JiandaoyunMemberUsage, JiandaoyunAppUsage, JiandaoyunOverviewUsage)
 
 
+#: The config section's schema.
+SPEC: Mapping[str, Any] = {
+    "type": "object",
+    "title": "Jiandaoyun / Jodoo",
+    "description": (
+        "Member, app and organisation usage statistics per day (UTC+8). Needs the paid "
+        "usage-statistics feature, enabled in Admin Console > Management Tools > Usage Statistics."
+    ),
+    "required": ["api_key"],
+    "properties": {
+        "api_key": {
+            "type": "string",
+            "title": "API key",
+            "description": "An API key from Open Platform > API Key, created by an admin.",
+            "airbyte_secret": True,
+            "order": 0,
+        },
+        "base_url": {
+            "type": "string",
+            "title": "API host",
+            "description": "Jiandaoyun: https://api.jiandaoyun.com; Jodoo: https://api.jodoo.com.",
+            "default": DEFAULT_BASE_URL,
+            "examples": [DEFAULT_BASE_URL, JODOO_BASE_URL],
+            "order": 1,
+        },
+        "member_ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "title": "Member IDs",
+            "description": "Only these members (any number; sent 10 per request). Empty: all members.",
+            "default": [],
+            "order": 2,
+        },
+        "app_ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "title": "App IDs",
+            "description": "Only these apps (any number; sent 10 per request). Empty: all apps.",
+            "default": [],
+            "order": 3,
+        },
+        "requests_per_second": {
+            "type": "integer",
+            "title": "Requests per second per endpoint",
+            "description": "Leave at 1 (the documented limit) unless Jiandaoyun granted a higher quota.",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 1,
+            "order": 4,
+        },
+    },
+}
+
+
 class Jiandaoyun(Vendor):
-    key = "jiandaoyun"
-    title = "Jiandaoyun"
-    order = 3
+    identity = IDENTITY
 
     def spec(self) -> Mapping[str, Any]:
-        return {
-            "type": "object",
-            "title": "Jiandaoyun / Jodoo",
-            "description": (
-                "Member, app and organisation usage statistics per day (UTC+8). Needs the paid "
-                "usage-statistics feature, enabled in Admin Console > Management Tools > Usage Statistics."
-            ),
-            "required": ["api_key"],
-            "properties": {
-                "api_key": {
-                    "type": "string",
-                    "title": "API key",
-                    "description": "An API key from Open Platform > API Key, created by an admin.",
-                    "airbyte_secret": True,
-                    "order": 0,
-                },
-                "base_url": {
-                    "type": "string",
-                    "title": "API host",
-                    "description": "Jiandaoyun: https://api.jiandaoyun.com; Jodoo: https://api.jodoo.com.",
-                    "default": DEFAULT_BASE_URL,
-                    "examples": [DEFAULT_BASE_URL, JODOO_BASE_URL],
-                    "order": 1,
-                },
-                "member_ids": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "title": "Member IDs",
-                    "description": "Only these members (any number; sent 10 per request). Empty: all members.",
-                    "default": [],
-                    "order": 2,
-                },
-                "app_ids": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "title": "App IDs",
-                    "description": "Only these apps (any number; sent 10 per request). Empty: all apps.",
-                    "default": [],
-                    "order": 3,
-                },
-                "requests_per_second": {
-                    "type": "integer",
-                    "title": "Requests per second per endpoint",
-                    "description": "Leave at 1 (the documented limit) unless Jiandaoyun granted a higher quota.",
-                    "minimum": 1,
-                    "maximum": 1000,
-                    "default": 1,
-                    "order": 4,
-                },
-            },
-        }
-
-    def problems(self, section: Mapping[str, Any]) -> List[str]:
-        problem = base_url_problem("jiandaoyun.base_url", section.get("base_url"))
-        return [problem] if problem else []
+        return SPEC
 
     def plan(self, settings: SharedSettings) -> PeriodPlan:
-        return settings.plan(self.title, TIMEZONE, Granularity.DAY, history_days=HISTORY_DAYS)
+        return settings.plan(self.identity.title, TIMEZONE, Granularity.DAY, history_days=HISTORY_DAYS)
 
-    def streams(self, section: Mapping[str, Any], settings: SharedSettings) -> List[Stream]:
-        base_url = section.get("base_url") or DEFAULT_BASE_URL
-        per_second = int(section.get("requests_per_second") or 1)
+    def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
         # One policy per endpoint: the limit is per endpoint, so the three run side by side.
-        budget = request_budget(
-            base_url, [EndpointLimit(f"/{stream.endpoint}$", per_second, 1.0) for stream in ENDPOINTS]
-        )
-        common: Dict[str, Any] = dict(
-            base_url=base_url,
-            authenticator=TokenAuthenticator(token=section["api_key"]),
-            api_budget=budget,
-            plan=self.plan(settings),
-            lookback_periods=settings.lookback_days,
-        )
+        limits = [EndpointLimit(f"/{stream.endpoint}$", int(section["requests_per_second"]), 1.0) for stream in ENDPOINTS]
+        connection = self.connection(section, http, request_budget(section["base_url"], limits))
+        plan = self.plan(settings)
         return [
-            JiandaoyunMemberUsage(ids=section.get("member_ids") or [], **common),
-            JiandaoyunAppUsage(ids=section.get("app_ids") or [], **common),
-            JiandaoyunOverviewUsage(**common),
+            JiandaoyunMemberUsage(connection, plan, ids=section["member_ids"]),
+            JiandaoyunAppUsage(connection, plan, ids=section["app_ids"]),
+            JiandaoyunOverviewUsage(connection, plan),
         ]
 
-    def check(self, section: Mapping[str, Any], settings: SharedSettings, logger: logging.Logger) -> None:
-        """One overview request for T-1, with one retry and short timeouts (check must answer fast)."""
+    def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
+        """The overview of the latest finished day: one request."""
         plan = self.plan(settings)
-        latest = PeriodPlan(Granularity.DAY, first=Granularity.DAY.step(plan.stop, -1), stop=plan.stop)
-        stream = JiandaoyunOverviewUsage(
-            base_url=section.get("base_url") or DEFAULT_BASE_URL,
-            authenticator=TokenAuthenticator(token=section["api_key"]),
-            plan=latest,
-            lookback_periods=0,
-            max_retries=1,
-            timeout=(5.0, 10.0),
-        )
-        for period_slice in stream.stream_slices(sync_mode=SyncMode.full_refresh):
-            for _ in stream.read_records(SyncMode.full_refresh, stream_slice=period_slice):
-                return
+        latest = replace(plan, first=Granularity.DAY.step(plan.stop, -1))
+        return JiandaoyunOverviewUsage(self.connection(section, http), latest)
 
 
 VENDOR = Jiandaoyun()

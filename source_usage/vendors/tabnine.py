@@ -13,29 +13,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, TypeVar
 
 import pendulum
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.core import StreamData
-from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
 from source_usage.core.errors import UsageErrorHandler, fail, json_body
-from source_usage.core.periods import Granularity, Period, PeriodPlan, day_start
+from source_usage.core.paging import NextOffsetPager, Pager
+from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
-from source_usage.core.streams import CursorState, PeriodStream, UsageStream
-from source_usage.core.validation import base_url_problem
-from source_usage.core.vendor import Vendor
+from source_usage.core.streams import PeriodStream, UsageStream
+from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
-TITLE = "Tabnine"
-CREDENTIALS_HINT = "tabnine.api_token"
+T = TypeVar("T")
+logger = logging.getLogger("airbyte")
+
+IDENTITY = VendorIdentity(key="tabnine", title="Tabnine", credentials_field="api_token")
 TIMEZONE = "UTC"  # usage buckets and months are counted in UTC
 DEFAULT_BASE_URL = "https://console.tabnine.com"
 PAGE_SIZE = 100
@@ -75,30 +74,77 @@ def month_start_of(item: Mapping[str, Any]) -> str:
     return f"{int(item['year']):04d}-{int(item['month']) + 1:02d}-01"
 
 
+class UsagePathFallback:
+    """Which organisation-usage path a sync calls: v2 until a 404 says the server predates it
+    (6.2), then v1 for the rest of the sync, the window that got the 404 included.
+
+    Everything about the fallback is here: the error handler asks it how to read a 404 (v2's is
+    IGNOREd, so that the stream sees it), the stream asks it which path to call, and
+    :meth:`read` reads a window again on v1 after the switch.
+    """
+
+    class V2Missing(Exception):
+        """The ignored 404 of v2, raised where the stream meets it."""
+
+    def __init__(self) -> None:
+        self.path = USAGE_V2_PATH
+
+    def resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
+        if response.status_code != 404 or self.path != USAGE_V2_PATH:
+            return None
+        return ErrorResolution(
+            ResponseAction.IGNORE,
+            error_message=f"Tabnine answered 404 for {USAGE_V2_PATH}: the server predates the v2 usage API.",
+        )
+
+    def raise_if_missing(self, response: requests.Response) -> None:
+        """Only v2's 404 reaches the stream with a status that is not ok (the handler ignores it)."""
+        if not response.ok:
+            raise self.V2Missing()
+
+    def read(self, read_window: Callable[[], Iterable[T]]) -> Iterator[T]:
+        try:
+            yield from read_window()
+        except self.V2Missing:
+            logger.warning(
+                f"Tabnine server has no /{USAGE_V2_PATH} (HTTP 404: a server older than 6.2); falling back to "
+                f"/{USAGE_V1_PATH} for the rest of this sync."
+            )
+            self.path = USAGE_V1_PATH
+            yield from read_window()
+
+
 class TabnineErrorHandler(UsageErrorHandler):
     """Tabnine's 404s, before the shared HTTP-status mapping.
 
-    A 404 from the v2 usage endpoint means a server older than 6.2: it is IGNOREd so that the
-    response reaches the usage stream, which falls back to v1. Any other 404 means the host is not
-    a Tabnine console (every path used here exists on every supported server).
+    Every path used here exists on every supported server, so a 404 means the host is not a
+    Tabnine console, except where a :class:`UsagePathFallback` reads it first.
     """
+
+    def __init__(self, *args: Any, fallback: Optional[UsagePathFallback] = None, **kwargs: Any) -> None:
+        self.fallback = fallback
+        super().__init__(*args, **kwargs)
+        self._endpoint = self.endpoint
+
+    @property
+    def endpoint(self) -> str:
+        return self.fallback.path if self.fallback is not None else self._endpoint
+
+    @endpoint.setter
+    def endpoint(self, value: str) -> None:
+        self._endpoint = value
 
     def vendor_resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
         if response.status_code != 404:
             return None
-        if self.endpoint == USAGE_V2_PATH:
-            return ErrorResolution(
-                ResponseAction.IGNORE,
-                error_message=f"Tabnine answered 404 for {USAGE_V2_PATH}: the server predates the v2 usage API.",
-            )
+        if self.fallback is not None and (resolution := self.fallback.resolution(response)):
+            return resolution
         return fail(f"Tabnine answered 404 for {self.endpoint}: {WRONG_HOST_HINT}.", FailureType.config_error)
 
 
 class TabnineStream(UsageStream):
-    """One Tabnine endpoint: its errors name Tabnine and ``tabnine.api_token``."""
+    """One Tabnine endpoint, with Tabnine's reading of a 404."""
 
-    vendor = TITLE
-    credentials_hint = CREDENTIALS_HINT
     error_handler_class = TabnineErrorHandler
 
 
@@ -116,6 +162,7 @@ class FullRefreshTabnineStream(TabnineStream):
     def is_resumable(self) -> bool:
         return False
 
+
 class TabnineOrganization(FullRefreshTabnineStream):
     """``tabnine_organization``: the organisation and its high-level settings, one record.
 
@@ -127,16 +174,13 @@ class TabnineOrganization(FullRefreshTabnineStream):
     primary_key = "id"
     endpoint = ORGANIZATION_PATH
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
         self.lookup = OrganizationLookup(self.fetch)
 
     def malformed(self, body: Any) -> Optional[str]:
         if not isinstance(body, dict) or not body.get("id"):
             return "no organisation 'id'"
-        return None
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
         return None
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
@@ -188,14 +232,19 @@ class OrganizationLookup:
 class PagedTabnineStream(FullRefreshTabnineStream):
     """``offset``/``limit`` pages, following ``meta.next`` until it is null."""
 
+    def new_pager(self) -> Pager:
+        return NextOffsetPager(self.where, limit=PAGE_SIZE)
+
+    def page_items(self, body: Any) -> Sequence[Any]:
+        return body["data"]
+
     def request_params(
         self,
         stream_state: Optional[Mapping[str, Any]],
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
-        token = next_page_token or {}
-        return {"offset": token.get("offset", 0), "limit": token.get("limit", PAGE_SIZE)}
+        return dict(self.pager.position)
 
     def malformed(self, body: Any) -> Optional[str]:
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -207,22 +256,6 @@ class PagedTabnineStream(FullRefreshTabnineStream):
         if following is not None and not (isinstance(following, dict) and isinstance(following.get("offset"), int)):
             return "'meta.next' is neither null nor {limit, offset}"
         return None
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        following = (json_body(response).get("meta") or {}).get("next")
-        if following is None:
-            return None
-        offset = int(following["offset"])
-        limit = following.get("limit")
-        sent = parse_qs(urlsplit(response.request.url or "").query)
-        sent_offset = int(sent.get("offset", ["0"])[0])
-        if offset <= sent_offset:
-            # A next page that does not move forward would be asked for for ever.
-            raise AirbyteTracedException(
-                message=f"Tabnine {self.endpoint} answered meta.next offset {offset} for the page at offset {sent_offset}.",
-                failure_type=FailureType.system_error,
-            )
-        return {"offset": offset, "limit": int(limit) if isinstance(limit, int) and limit > 0 else PAGE_SIZE}
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         yield from json_body(response)["data"]
@@ -244,45 +277,23 @@ class TabnineUsers(PagedTabnineStream):
     endpoint = USERS_PATH
 
 
-class TabnineAccountUtilizations(TabnineStream, CursorState):
+class TabnineAccountUtilizations(PeriodStream):
     """``tabnine_account_utilizations``: seat counts per month, one request per sync.
 
-    The endpoint answers every month from ``startDate`` on, the current one included. State is the
-    latest ``month_start`` whose month has finished, so the current month, whose counts still
-    change, is read again by every sync until it is over.
+    The endpoint answers every month from ``startDate`` on, the current one included, so one
+    slice spans every month of the plan. The current month, whose counts still change, is read
+    but never checkpointed: every sync reads it again until it is over.
     """
 
     name = "tabnine_account_utilizations"
     primary_key = "month_start"
     cursor_field = "month_start"
     endpoint = ACCOUNT_UTILIZATIONS_PATH
+    error_handler_class = TabnineErrorHandler
+    periods_per_slice = None
 
-    def __init__(self, months: PeriodPlan, lookback_months: int, current_month: DateTime, **kwargs: Any) -> None:
-        self.months = months
-        self.lookback_months = lookback_months
-        self.current_month = current_month
-        self._state: MutableMapping[str, Any] = {}
-        self._finished_months_read: List[str] = []
-        super().__init__(**kwargs)
-
-    cursor_timezone = TIMEZONE
-
-    def stream_slices(
-        self,
-        *,
-        sync_mode: SyncMode,
-        cursor_field: Optional[List[str]] = None,
-        stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Optional[Mapping[str, Any]]]:
-        cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
-        months = self.months.periods(cursor, self.lookback_months)
-        if not months:
-            return
-        yield {
-            "startDate": months[0].start.format("YYYY-MM"),
-            "first_month": months[0].day,
-            "last_month": months[-1].day,
-        }
+    def cursor_value(self, period: Period) -> str:
+        return period.day
 
     def request_params(
         self,
@@ -291,46 +302,79 @@ class TabnineAccountUtilizations(TabnineStream, CursorState):
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
         assert stream_slice is not None
-        return {"startDate": stream_slice["startDate"]}
+        return {"startDate": str(stream_slice["period_start"])[:7]}
 
     def malformed(self, body: Any) -> Optional[str]:
         items = body.get("data") if isinstance(body, dict) else body
         if not isinstance(items, list):
             return "not a list of months"
         for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                return f"item {index} is not an object"
-            year, month = item.get("year"), item.get("month")
-            if not isinstance(year, int) or isinstance(year, bool) or year < 1970:
-                return f"item {index} has no 'year'"
-            # Zero-based: anything outside 0-11 would shift every month_start, so it is refused.
-            if not isinstance(month, int) or isinstance(month, bool) or not 0 <= month <= 11:
-                return f"item {index} has no zero-based 'month' (0-11)"
+            problem = month_problem(item)
+            if problem:
+                return f"item {index} {problem}"
         return None
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None
-
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        assert stream_slice is not None
+    def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         body = json_body(response)
         # Documented as a bare list; an enveloped {"data": [...]} is read the same way.
         items: List[Mapping[str, Any]] = body["data"] if isinstance(body, dict) else body
-        current = self.current_month.to_date_string()
+        first, end = str(stream_slice["period_start"])[:10], str(stream_slice["period_end"])[:10]
         for item in sorted(items, key=lambda entry: (entry["year"], entry["month"])):
             month_start = month_start_of(item)
-            if not stream_slice["first_month"] <= month_start <= stream_slice["last_month"]:
-                continue
-            yield {**item, "month_start": month_start}
-            if month_start < current:
-                self._finished_months_read.append(month_start)
+            if first <= month_start < end:
+                yield {**item, "month_start": month_start}
+
+
+def month_problem(item: Any) -> Optional[str]:
+    """What makes one month of account utilizations unusable, or ``None``."""
+    if not isinstance(item, dict):
+        return "is not an object"
+    year, month = item.get("year"), item.get("month")
+    if not isinstance(year, int) or isinstance(year, bool) or year < 1970:
+        return "has no 'year'"
+    # Zero-based: anything outside 0-11 would shift every month_start, so it is refused.
+    if not isinstance(month, int) or isinstance(month, bool) or not 0 <= month <= 11:
+        return "has no zero-based 'month' (0-11)"
+    return None
+
+
+class TabnineOrganizationUsage(PeriodStream):
+    """``tabnine_organization_usage``: one record per usage bucket, one request per window.
+
+    A window is one period of the configured granularity in UTC, asked for as ``from`` (inclusive)
+    and ``to`` (exclusive), on the path the :class:`UsagePathFallback` names.
+    """
+
+    name = "tabnine_organization_usage"
+    primary_key = ["period_start", "granularity"]
+    cursor_field = "period_start"
+    endpoint = USAGE_V2_PATH
+
+    def __init__(self, connection: Connection, plan: PeriodPlan, granularity_name: str, organization: OrganizationLookup) -> None:
+        self.granularity_name = granularity_name
+        self.organization = organization
+        self.fallback = UsagePathFallback()
+        super().__init__(connection, plan)
+
+    @property
+    def where(self) -> str:
+        return f"{self.identity.title} {self.fallback.path}"
+
+    def make_error_handler(self) -> UsageErrorHandler:
+        return TabnineErrorHandler(
+            identity=self.identity,
+            endpoint=self.endpoint,
+            malformed=self.malformed,
+            max_retries=self.connection.http.max_retries,
+            stats=self.stats,
+            fallback=self.fallback,
+        )
+
+    def cursor_value(self, period: Period) -> str:
+        return period.start_iso
+
+    def path(self, **kwargs: Any) -> str:
+        return self.fallback.path
 
     def read_records(
         self,
@@ -339,66 +383,8 @@ class TabnineAccountUtilizations(TabnineStream, CursorState):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
-        self._finished_months_read = []
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        # Only once the whole answer was handed on, and never backwards (a lookback re-read).
-        if self._finished_months_read:
-            self.advance_cursor(max(self._finished_months_read))
-
-
-class TabnineOrganizationUsage(PeriodStream):
-    """``tabnine_organization_usage``: one record per usage bucket, one request per window.
-
-    A window is one period of the configured granularity in UTC, asked for as ``from`` (inclusive)
-    and ``to`` (exclusive). The first 404 from v2 switches this sync to v1 for good, including the
-    window that got it.
-    """
-
-    name = "tabnine_organization_usage"
-    primary_key = ["period_start", "granularity"]
-    cursor_field = "period_start"
-    endpoint = USAGE_V2_PATH
-    vendor = TITLE
-    credentials_hint = CREDENTIALS_HINT
-    error_handler_class = TabnineErrorHandler
-
-    def __init__(self, granularity_name: str, organization: OrganizationLookup, **kwargs: Any) -> None:
-        self.granularity_name = granularity_name
-        self.organization = organization
-        self._usage_path = USAGE_V2_PATH
-        self._v2_missing = False
-        super().__init__(**kwargs)
-
-    def get_error_handler(self) -> Optional[ErrorHandler]:
-        handler = super().get_error_handler()
-        assert isinstance(handler, TabnineErrorHandler)
-        # Kept so that, after the fallback, the handler's messages (and its 404 reading) are v1's.
-        self._usage_error_handler = handler
-        return handler
-
-    def cursor_value(self, period: Period) -> str:
-        return period.start_iso
-
-    def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-        if self._usage_path == USAGE_V2_PATH:
-            self._v2_missing = False
-            yield {**period_slice, "api_path": USAGE_V2_PATH}
-            # Resumed only after that request's records were handed on: the 404 is known by now.
-            if not self._v2_missing:
-                return
-            self._fall_back_to_v1()
-        yield {**period_slice, "api_path": USAGE_V1_PATH}
-
-    def _fall_back_to_v1(self) -> None:
-        self.logger.warning(
-            f"Tabnine server has no /{USAGE_V2_PATH} (HTTP 404: a server older than 6.2); falling back to "
-            f"/{USAGE_V1_PATH} for the rest of this sync."
-        )
-        self._usage_path = USAGE_V1_PATH
-        self._usage_error_handler.endpoint = USAGE_V1_PATH
-
-    def path(self, **kwargs: Any) -> str:
-        return str(kwargs["stream_slice"]["api_path"])
+        read_window = super().read_records
+        return self.fallback.read(lambda: read_window(sync_mode, cursor_field, stream_slice, stream_state))
 
     def request_params(
         self,
@@ -422,14 +408,8 @@ class TabnineOrganizationUsage(PeriodStream):
             return "a 'usage.data' bucket is not an object"
         return None
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None
-
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-        if not response.ok:
-            # Only v2's 404 gets here (the handler ignores it): the signal to fall back.
-            self._v2_missing = response.status_code == 404
-            return
+        self.fallback.raise_if_missing(response)
         body = json_body(response)
         organization_id = body.get("organizationId") or self.organization.organization_id()
         for bucket in body["usage"]["data"]:
@@ -442,94 +422,68 @@ class TabnineOrganizationUsage(PeriodStream):
             }
 
 
+#: The config section's schema.
+SPEC: Mapping[str, Any] = {
+    "type": "object",
+    "title": "Tabnine",
+    "description": (
+        "Organisation, teams, users, monthly seat utilisation and organisation usage (UTC) from "
+        "Tabnine Enterprise SaaS or a private installation."
+    ),
+    "required": ["api_token"],
+    "properties": {
+        "api_token": {
+            "type": "string",
+            "title": "API token",
+            "description": "An admin's access token from Admin > Settings > Access Tokens.",
+            "airbyte_secret": True,
+            "order": 0,
+        },
+        "base_url": {
+            "type": "string",
+            "title": "Console host",
+            "description": "Enterprise SaaS: https://console.tabnine.com; a private installation: its own console host.",
+            "default": DEFAULT_BASE_URL,
+            "examples": [DEFAULT_BASE_URL, "https://tabnine.example.com"],
+            "order": 1,
+        },
+        "granularity": {
+            "type": "string",
+            "title": "Usage granularity",
+            "description": "The length of one organisation-usage bucket, in UTC (weeks start on Monday).",
+            "enum": list(GRANULARITIES),
+            "default": DEFAULT_GRANULARITY,
+            "order": 2,
+        },
+    },
+}
+
+
 class Tabnine(Vendor):
-    key = "tabnine"
-    title = TITLE
-    order = 5
+    identity = IDENTITY
 
     def spec(self) -> Mapping[str, Any]:
-        return {
-            "type": "object",
-            "title": "Tabnine",
-            "description": (
-                "Organisation, teams, users, monthly seat utilisation and organisation usage (UTC) from "
-                "Tabnine Enterprise SaaS or a private installation."
-            ),
-            "required": ["api_token"],
-            "properties": {
-                "api_token": {
-                    "type": "string",
-                    "title": "API token",
-                    "description": "An admin's access token from Admin > Settings > Access Tokens.",
-                    "airbyte_secret": True,
-                    "order": 0,
-                },
-                "base_url": {
-                    "type": "string",
-                    "title": "Console host",
-                    "description": "Enterprise SaaS: https://console.tabnine.com; a private installation: its own console host.",
-                    "default": DEFAULT_BASE_URL,
-                    "examples": [DEFAULT_BASE_URL, "https://tabnine.example.com"],
-                    "order": 1,
-                },
-                "granularity": {
-                    "type": "string",
-                    "title": "Usage granularity",
-                    "description": "The length of one organisation-usage bucket, in UTC (weeks start on Monday).",
-                    "enum": list(GRANULARITIES),
-                    "default": DEFAULT_GRANULARITY,
-                    "order": 2,
-                },
-            },
-        }
+        return SPEC
 
-    def problems(self, section: Mapping[str, Any]) -> List[str]:
-        problem = base_url_problem("tabnine.base_url", section.get("base_url"))
-        return [problem] if problem else []
-
-    def month_plan(self, settings: SharedSettings) -> PeriodPlan:
-        """Months from the one holding the start up to the current one (unfinished, but served)."""
-        now = settings.now().in_timezone(TIMEZONE)
-        first = settings.plan(self.title, TIMEZONE, Granularity.MONTH).first
-        stop = Granularity.MONTH.step(Granularity.MONTH.floor(now), 1)
-        if settings.end_date is not None:
-            end_month = Granularity.MONTH.floor(day_start(settings.end_date, TIMEZONE))
-            stop = min(stop, Granularity.MONTH.step(end_month, 1))
-        return PeriodPlan(Granularity.MONTH, first=first, stop=stop)
-
-    def streams(self, section: Mapping[str, Any], settings: SharedSettings) -> List[Stream]:
-        base_url = section.get("base_url") or DEFAULT_BASE_URL
-        granularity_name = section.get("granularity") or DEFAULT_GRANULARITY
-        granularity = GRANULARITIES[granularity_name]
-        common: Dict[str, Any] = dict(base_url=base_url, authenticator=TokenAuthenticator(token=section["api_token"]))
-        organization = TabnineOrganization(**common)
+    def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
+        connection = self.connection(section, http)
+        granularity_name = section["granularity"]
+        organization = TabnineOrganization(connection)
+        title = self.identity.title
         return [
             organization,
-            TabnineTeams(**common),
-            TabnineUsers(**common),
-            TabnineAccountUtilizations(
-                months=self.month_plan(settings),
-                lookback_months=Granularity.MONTH.periods_in_days(settings.lookback_days),
-                current_month=Granularity.MONTH.floor(settings.now().in_timezone(TIMEZONE)),
-                **common,
-            ),
+            TabnineTeams(connection),
+            TabnineUsers(connection),
+            # Months from the one holding the start up to the current one (unfinished, but served).
+            TabnineAccountUtilizations(connection, settings.plan(title, TIMEZONE, Granularity.MONTH, with_current=True)),
             TabnineOrganizationUsage(
-                granularity_name=granularity_name,
-                organization=organization.lookup,
-                plan=settings.plan(self.title, TIMEZONE, granularity),
-                lookback_periods=granularity.periods_in_days(settings.lookback_days),
-                **common,
+                connection, settings.plan(title, TIMEZONE, GRANULARITIES[granularity_name]), granularity_name, organization.lookup
             ),
         ]
 
-    def check(self, section: Mapping[str, Any], settings: SharedSettings, logger: logging.Logger) -> None:
-        """The organisation, with one retry and short timeouts (check must answer fast)."""
-        TabnineOrganization(
-            base_url=section.get("base_url") or DEFAULT_BASE_URL,
-            authenticator=TokenAuthenticator(token=section["api_token"]),
-            max_retries=1,
-            timeout=(5.0, 15.0),
-        ).fetch()
+    def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
+        """The organisation: one request."""
+        return TabnineOrganization(self.connection(section, http))
 
 
 VENDOR = Tabnine()

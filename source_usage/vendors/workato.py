@@ -29,24 +29,24 @@ import re
 import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Set, Tuple, Union
-from urllib.parse import parse_qs, urlsplit
 
 import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
-from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import json_body
+from source_usage.core.paging import PageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, UsageStream, chunked
-from source_usage.core.validation import base_url_problem
-from source_usage.core.vendor import Vendor
+from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
 logger = logging.getLogger("airbyte")
+
+IDENTITY = VendorIdentity(key="workato", title="Workato", credentials_field="api_token")
 
 #: Workato's data centers (``title``: where the Embed admin workspace lives).
 DATA_CENTERS: Tuple[Tuple[str, str], ...] = (
@@ -78,7 +78,6 @@ PATTERN_MIN_LENGTH = 3
 #: The counts of a row (assumed names), also typed as top-level integer columns.
 COUNTS = ("task_count", "recipe_count", "successful_job_count", "failed_job_count")
 
-CREDENTIALS_HINT = "workato.api_token"
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 
@@ -129,13 +128,17 @@ class ManagedUsers(UsageStream):
 
     name = "workato_managed_users"
     primary_key = "id"
-    vendor = "Workato"
-    credentials_hint = CREDENTIALS_HINT
     endpoint = MANAGED_USERS_ENDPOINT
 
-    def __init__(self, per_page: int = WORKSPACES_PER_PAGE, **kwargs: Any) -> None:
+    def __init__(self, connection: Connection, per_page: int = WORKSPACES_PER_PAGE) -> None:
         self.per_page = per_page
-        super().__init__(**kwargs)
+        super().__init__(connection)
+
+    def new_pager(self) -> Pager:
+        return PageNumberPager(self.where, per_page=self.per_page)
+
+    def page_items(self, body: Any) -> Sequence[Any]:
+        return body["result"]
 
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return {"type": "object", "additionalProperties": True}  # internal: there is no schema file
@@ -146,7 +149,7 @@ class ManagedUsers(UsageStream):
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
-        return {"page": (next_page_token or {}).get("page", 1), "per_page": self.per_page}
+        return dict(self.pager.position)
 
     def malformed(self, body: Any) -> Optional[str]:
         if not isinstance(body, dict) or not isinstance(body.get("result"), list):
@@ -155,12 +158,6 @@ class ManagedUsers(UsageStream):
             if not isinstance(row, dict) or row.get("id") is None:
                 return "a workspace without an 'id'"
         return None
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        if len(json_body(response)["result"]) < self.per_page:
-            return None
-        sent = parse_qs(urlsplit(str(response.request.url)).query)
-        return {"page": int(sent.get("page", ["1"])[0]) + 1}
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         yield from json_body(response)["result"]
@@ -225,18 +222,16 @@ class UsageQuery:
 class WorkatoUsageStream(PeriodStream):
     """One window of one interval per slice; the ids split into as few requests as allowed."""
 
-    vendor = "Workato"
-    credentials_hint = CREDENTIALS_HINT
     endpoint = USAGE_ENDPOINT
     http_method = "POST"
     cursor_field = "period_start"
     #: ``group_by`` of the body; ``None`` leaves Workato's default (``workspace``).
     group_by: ClassVar[Optional[str]] = None
 
-    def __init__(self, query: UsageQuery, workspaces: CustomerWorkspaces, **kwargs: Any) -> None:
+    def __init__(self, connection: Connection, plan: PeriodPlan, query: UsageQuery, workspaces: CustomerWorkspaces) -> None:
         self.query = query
         self.workspaces = workspaces
-        super().__init__(**kwargs)
+        super().__init__(connection, plan)
 
     def cursor_value(self, period: Period) -> str:
         return period.start_iso
@@ -293,9 +288,6 @@ class WorkatoUsageStream(PeriodStream):
             return "a 'data' row is not an object"
         return None
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # the usage endpoint answers a window in one body
-
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         for row in json_body(response)["data"] or []:
             key = tuple(self.key_columns(row).values())
@@ -335,160 +327,137 @@ class WorkatoRecipeUsage(WorkatoUsageStream):
         return {"workspace_id": row.get("workspace_id"), "recipe_id": row.get("recipe_id")}
 
 
+#: A name pattern of the config; Workato ignores shorter ones.
+_PATTERN_FIELD: Mapping[str, Any] = {"type": ["null", "string"], "minLength": PATTERN_MIN_LENGTH}
+
+#: The config section's schema.
+SPEC: Mapping[str, Any] = {
+    "type": "object",
+    "title": "Workato Embedded",
+    "description": (
+        "Task, recipe and job counts per customer workspace and per recipe, from the Embed "
+        "admin workspace. Deleted recipes are counted in the workspace stream only, and only "
+        "when no name pattern is set."
+    ),
+    "required": ["api_token"],
+    "properties": {
+        "api_token": {
+            "type": "string",
+            "title": "API token",
+            "description": "The token of an API client in the Embed admin workspace (sent as Bearer).",
+            "airbyte_secret": True,
+            "order": 0,
+        },
+        "base_url": {
+            "type": "string",
+            "title": "Data center",
+            # A plain string with examples, not an anyOf of titled consts: Airbyte's form UI does
+            # not render anyOf (airbytehq/airbyte#20063), and a private host must stay possible.
+            "description": (
+                "The data center of the Embed admin workspace: "
+                + ", ".join(f"{name} {url}" for name, url in DATA_CENTERS)
+                + "; or any https URL."
+            ),
+            "default": DEFAULT_BASE_URL,
+            "examples": [url for _, url in DATA_CENTERS],
+            "order": 1,
+        },
+        "workspace_ids": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "title": "Workspace IDs",
+            "description": (
+                f"Only these customer workspaces (any number; sent {IDS_PER_REQUEST} per request). "
+                "Empty, with no external IDs either: every customer workspace."
+            ),
+            "default": [],
+            "order": 2,
+        },
+        "external_ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "title": "External IDs",
+            "description": f"Only the customer workspaces with these external IDs (sent {IDS_PER_REQUEST} per request).",
+            "default": [],
+            "order": 3,
+        },
+        "interval": {
+            "type": "string",
+            "title": "Interval",
+            "description": "The length of one period; weeks start on Monday, in the configured time zone.",
+            "enum": [granularity.value for granularity in Granularity],
+            "default": DEFAULT_INTERVAL.value,
+            "order": 4,
+        },
+        "timezone": {
+            "type": "string",
+            "title": "Time zone",
+            "description": (
+                "The IANA time zone of the Embed admin workspace (Workato counts periods in it), e.g. America/Los_Angeles."
+            ),
+            "default": DEFAULT_TIMEZONE,
+            "examples": ["UTC", "America/Los_Angeles", "Europe/Berlin"],
+            "order": 5,
+        },
+        "recipe_name_pattern": {
+            **_PATTERN_FIELD,
+            "title": "Recipe name pattern",
+            "description": (
+                "Only recipes whose name contains this text (case-sensitive, at least 3 characters). "
+                "Setting it leaves deleted recipes out."
+            ),
+            "order": 6,
+        },
+        "folder_name_pattern": {
+            **_PATTERN_FIELD,
+            "title": "Folder name pattern",
+            "description": (
+                "Only recipes in folders whose name contains this text (case-sensitive, at least "
+                "3 characters). Setting it leaves deleted recipes out."
+            ),
+            "order": 7,
+        },
+    },
+}
+
+
 class Workato(Vendor):
-    key = "workato"
-    title = "Workato"
-    order = 4
+    identity = IDENTITY
 
     def spec(self) -> Mapping[str, Any]:
-        pattern_field = {
-            "type": ["null", "string"],
-            "minLength": PATTERN_MIN_LENGTH,
-        }
-        return {
-            "type": "object",
-            "title": "Workato Embedded",
-            "description": (
-                "Task, recipe and job counts per customer workspace and per recipe, from the Embed "
-                "admin workspace. Deleted recipes are counted in the workspace stream only, and only "
-                "when no name pattern is set."
-            ),
-            "required": ["api_token"],
-            "properties": {
-                "api_token": {
-                    "type": "string",
-                    "title": "API token",
-                    "description": "The token of an API client in the Embed admin workspace (sent as Bearer).",
-                    "airbyte_secret": True,
-                    "order": 0,
-                },
-                "base_url": {
-                    "type": "string",
-                    "title": "Data center",
-                    # A plain string with examples, not an anyOf of titled consts: Airbyte's form UI does
-                    # not render anyOf (airbytehq/airbyte#20063), and a private host must stay possible.
-                    "description": (
-                        "The data center of the Embed admin workspace: "
-                        + ", ".join(f"{name} {url}" for name, url in DATA_CENTERS)
-                        + "; or any https URL."
-                    ),
-                    "default": DEFAULT_BASE_URL,
-                    "examples": [url for _, url in DATA_CENTERS],
-                    "order": 1,
-                },
-                "workspace_ids": {
-                    "type": "array",
-                    "items": {"type": "integer"},
-                    "title": "Workspace IDs",
-                    "description": (
-                        f"Only these customer workspaces (any number; sent {IDS_PER_REQUEST} per request). "
-                        "Empty, with no external IDs either: every customer workspace."
-                    ),
-                    "default": [],
-                    "order": 2,
-                },
-                "external_ids": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "title": "External IDs",
-                    "description": f"Only the customer workspaces with these external IDs (sent {IDS_PER_REQUEST} per request).",
-                    "default": [],
-                    "order": 3,
-                },
-                "interval": {
-                    "type": "string",
-                    "title": "Interval",
-                    "description": "The length of one period; weeks start on Monday, in the configured time zone.",
-                    "enum": [granularity.value for granularity in Granularity],
-                    "default": DEFAULT_INTERVAL.value,
-                    "order": 4,
-                },
-                "timezone": {
-                    "type": "string",
-                    "title": "Time zone",
-                    "description": (
-                        "The IANA time zone of the Embed admin workspace (Workato counts periods in it), e.g. America/Los_Angeles."
-                    ),
-                    "default": DEFAULT_TIMEZONE,
-                    "examples": ["UTC", "America/Los_Angeles", "Europe/Berlin"],
-                    "order": 5,
-                },
-                "recipe_name_pattern": {
-                    **pattern_field,
-                    "title": "Recipe name pattern",
-                    "description": (
-                        "Only recipes whose name contains this text (case-sensitive, at least 3 characters). "
-                        "Setting it leaves deleted recipes out."
-                    ),
-                    "order": 6,
-                },
-                "folder_name_pattern": {
-                    **pattern_field,
-                    "title": "Folder name pattern",
-                    "description": (
-                        "Only recipes in folders whose name contains this text (case-sensitive, at least "
-                        "3 characters). Setting it leaves deleted recipes out."
-                    ),
-                    "order": 7,
-                },
-            },
-        }
+        return SPEC
 
     def problems(self, section: Mapping[str, Any]) -> List[str]:
-        found = [
-            base_url_problem("workato.base_url", section.get("base_url")),
-            timezone_problem("workato.timezone", section.get("timezone")),
-        ]
-        return [problem for problem in found if problem]
+        problem = timezone_problem("workato.timezone", section.get("timezone"))
+        return [problem] if problem else []
 
     def query(self, section: Mapping[str, Any]) -> UsageQuery:
         return UsageQuery(
-            interval=Granularity(section.get("interval") or DEFAULT_INTERVAL.value),
-            workspace_ids=tuple(section.get("workspace_ids") or ()),
-            external_ids=tuple(section.get("external_ids") or ()),
+            interval=Granularity(section["interval"]),
+            workspace_ids=tuple(section["workspace_ids"]),
+            external_ids=tuple(section["external_ids"]),
             recipe_name_pattern=section.get("recipe_name_pattern") or None,
             folder_name_pattern=section.get("folder_name_pattern") or None,
         )
 
-    def plan(self, section: Mapping[str, Any], settings: SharedSettings) -> PeriodPlan:
-        timezone = section.get("timezone") or DEFAULT_TIMEZONE
-        return settings.plan(self.title, timezone, self.query(section).interval)
-
-    def streams(self, section: Mapping[str, Any], settings: SharedSettings) -> List[Stream]:
-        base_url = section.get("base_url") or DEFAULT_BASE_URL
-        query = self.query(section)
+    def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
         # One budget for both streams and the listing: the usage limit spans every usage request.
-        budget = request_budget(
-            base_url,
-            [
-                EndpointLimit(f"/{USAGE_ENDPOINT}$", USAGE_REQUESTS_PER_MINUTE, 60.0),
-                EndpointLimit(f"/{MANAGED_USERS_ENDPOINT}$", MANAGED_USERS_REQUESTS_PER_MINUTE, 60.0),
-            ],
-        )
-        authenticator = TokenAuthenticator(token=section["api_token"])
-        workspaces = CustomerWorkspaces(ManagedUsers(base_url=base_url, authenticator=authenticator, api_budget=budget))
-        common: Dict[str, Any] = dict(
-            query=query,
-            workspaces=workspaces,
-            base_url=base_url,
-            authenticator=authenticator,
-            api_budget=budget,
-            plan=self.plan(section, settings),
-            lookback_periods=query.interval.periods_in_days(settings.lookback_days),
-        )
-        return [WorkatoWorkspaceUsage(**common), WorkatoRecipeUsage(**common)]
+        limits = [
+            EndpointLimit(f"/{USAGE_ENDPOINT}$", USAGE_REQUESTS_PER_MINUTE, 60.0),
+            EndpointLimit(f"/{MANAGED_USERS_ENDPOINT}$", MANAGED_USERS_REQUESTS_PER_MINUTE, 60.0),
+        ]
+        connection = self.connection(section, http, request_budget(section["base_url"], limits))
+        query = self.query(section)
+        plan = settings.plan(self.identity.title, section["timezone"], query.interval)
+        workspaces = CustomerWorkspaces(ManagedUsers(connection))
+        return [
+            WorkatoWorkspaceUsage(connection, plan, query, workspaces),
+            WorkatoRecipeUsage(connection, plan, query, workspaces),
+        ]
 
-    def check(self, section: Mapping[str, Any], settings: SharedSettings, logger: logging.Logger) -> None:
-        """One one-row page of the customer list, with one retry and short timeouts (check must answer fast)."""
-        listing = ManagedUsers(
-            per_page=1,
-            base_url=section.get("base_url") or DEFAULT_BASE_URL,
-            authenticator=TokenAuthenticator(token=section["api_token"]),
-            max_retries=1,
-            timeout=(5.0, 10.0),
-        )
-        for _ in listing.read_records(SyncMode.full_refresh, stream_slice={}):
-            return  # the first row proves host and token; the next page is never asked for
+    def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
+        """A one-row page of the customer list: its first row proves host and token."""
+        return ManagedUsers(self.connection(section, http), per_page=1)
 
 
 VENDOR = Workato()
