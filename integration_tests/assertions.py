@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from integration_tests.catalog import Catalog, default_catalog
 from integration_tests.runner import Run
-
-#: The contract's primary keys (shared/connector-contract.md), per stream.
-PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
-    "jiandaoyun_member_usage": ("date", "member_id"),
-    "jiandaoyun_app_usage": ("date", "app_id"),
-    "jiandaoyun_overview_usage": ("date",),
-    "workato_workspace_usage": ("period_start", "workspace_id"),
-    "workato_recipe_usage": ("period_start", "workspace_id", "recipe_id"),
-    "tabnine_organization": ("id",),
-    "tabnine_teams": ("id",),
-    "tabnine_users": ("id",),
-    "tabnine_account_utilizations": ("month_start",),
-    "tabnine_organization_usage": ("period_start", "granularity"),
-}
 
 
 def without_nulls(value: Any) -> Any:
@@ -31,16 +18,21 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def keyed(stream: str, records: Sequence[Mapping[str, Any]]) -> Dict[Tuple[Any, ...], Any]:
-    """Records by primary key; fails on a duplicate key."""
-    keys = [tuple(record.get(field) for field in PRIMARY_KEYS[stream]) for record in records]
+def keyed(stream: str, records: Sequence[Mapping[str, Any]], catalog: Optional[Catalog] = None) -> Dict[Tuple[Any, ...], Any]:
+    """Records by the primary key discover declares for ``stream`` (in ``catalog``; default: the
+    shipped connector's); fails on a duplicate key."""
+    fields = (catalog or default_catalog()).primary_key(stream)
+    keys = [tuple(record.get(field) for field in fields) for record in records]
     duplicates = [key for key, count in Counter(keys).items() if count > 1]
     assert not duplicates, f"{stream}: {len(duplicates)} keys read twice, e.g. {duplicates[:3]}"
     return {key: without_nulls(record) for key, record in zip(keys, records, strict=True)}
 
 
-def assert_matches(stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> None:
-    got, expected = keyed(stream, records), keyed(stream, truth)
+def assert_matches(
+    stream: str, records: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]], catalog: Optional[Catalog] = None
+) -> None:
+    """The records are the ground truth: the same keys, and equal records (nulls left out)."""
+    got, expected = keyed(stream, records, catalog), keyed(stream, truth, catalog)
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     assert not missing and not extra, f"{stream}: {len(missing)} missing e.g. {missing[:3]}, {len(extra)} extra e.g. {extra[:3]}"

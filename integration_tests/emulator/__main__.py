@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = vars(_parser().parse_args(argv))
-    options: Dict[str, Dict[str, Any]] = {}
+    options: Dict[str, Any] = {}  # vendor name -> its options, as Emulator keyword arguments
     for key, value in args.items():
         if "." in key:
             vendor, field = key.split(".", 1)

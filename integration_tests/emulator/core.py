@@ -3,7 +3,10 @@
 A vendor is a module of this package that exports ``VENDOR``, a :class:`VendorEmulator`
 subclass. It declares its routes, its own error bodies (bad key, too fast) and its rate
 limits; everything else (parsing, the Bearer check, sliding windows, fault injection, the log)
-lives here, so adding a vendor is adding one module.
+lives here, so adding a vendor is adding one module. It also tells the shared tests and tools
+what they need to know of it (its connector config section, the sizes they run it at, what a
+sync of it reads), so that none of them lists vendors. A vendor defined elsewhere (a test's
+own) joins with ``Emulator(extra_vendors=[...])``.
 
 Data is never stored: vendors derive every value from ``stable_int(seed, ...)`` when asked,
 so a 100,000-record scenario costs nothing until a page of it is served.
@@ -117,14 +120,46 @@ class World:
         return self.frozen_now or datetime.now(timezone.utc)
 
 
+@dataclass(frozen=True)
+class Report:
+    """A query the demo runs on the DuckDB table of ``stream`` after syncing, printed under
+    ``title``; ``sql`` names that table ``{table}`` (schema-qualified and quoted)."""
+
+    title: str
+    stream: str
+    sql: str
+
+
 class VendorEmulator:
-    """One vendor's API. Subclasses set ``name``, ``Options`` (a dataclass with ``api_key``),
-    ``streams`` (connector stream names it can give the ground truth of), and implement
-    :meth:`routes`, :meth:`unauthorized`, :meth:`throttled` and :meth:`ground_truth`."""
+    """One vendor's API. Subclasses set ``name`` (also the connector's config section),
+    ``Options`` (a dataclass with ``api_key``), ``streams`` (connector stream names it can give
+    the ground truth of), and implement :meth:`routes`, :meth:`unauthorized`, :meth:`throttled`,
+    :meth:`ground_truth` and :meth:`connector_section`.
+
+    The class attributes below the first three are what shared tests and tools read instead of
+    naming the vendor; each has a default that fits a vendor with nothing special about it.
+    """
 
     name: ClassVar[str]
     Options: ClassVar[type]
     streams: ClassVar[Tuple[str, ...]] = ()
+
+    #: The ``Options`` field that holds the key the emulator accepts (a test sets its own key there).
+    key_option: ClassVar[str] = "api_key"
+    #: The options a shared end-to-end test runs the vendor with: small, so a sync of a few days
+    #: takes seconds, yet every stream yields records. Run with the emulator's limits off, so
+    #: they also lift any limit the connector would otherwise pace itself to.
+    e2e_options: ClassVar[Mapping[str, Any]] = {}
+    #: Options under which a sync crosses the page boundaries of the vendor's paged lists (for a
+    #: test of a destination: several pages, still quick with limits off).
+    paged_options: ClassVar[Mapping[str, Any]] = {}
+    #: The options of the demo (``tools/demo.py``), which runs with limits on.
+    demo_options: ClassVar[Mapping[str, Any]] = {}
+    #: What the demo prints about the vendor's synced tables, beyond record counts.
+    demo_reports: ClassVar[Tuple[Report, ...]] = ()
+    #: Incremental streams whose cursor may not move in a sync of days that are over, because
+    #: their period (a month) may still run; every other incremental stream's must.
+    cursor_may_not_move: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, world: World, **options: Any) -> None:
         self.world = world
@@ -151,12 +186,27 @@ class VendorEmulator:
         return None
 
     def ground_truth(self, stream: str, **filters: Any) -> List[Dict[str, Any]]:
-        """The records a correct sync of ``stream`` produces, in the connector's record shape."""
+        """The records a correct sync of ``stream`` produces, in the connector's record shape.
+        ``filters`` are the config section's fields (and ``start_date``/``end_date``); a vendor
+        ignores those that do not change what a sync reads (keys, URLs, pace)."""
         raise NotImplementedError
 
+    def connector_section(self, url: str) -> Dict[str, Any]:
+        """The connector's config section (under :attr:`name`) that syncs this vendor served at
+        ``url``: the key these options accept, the settings they imply (a time zone), and a
+        pace at the vendor's rate limit in these options, or the connector's fastest when they
+        set none. Fields that do not describe the emulator keep the connector's defaults."""
+        raise NotImplementedError
 
-def discover_vendors() -> Dict[str, Type[VendorEmulator]]:
-    """Every ``VENDOR`` class exported by a module of this package, by vendor name."""
+    def requested_day(self, request: LoggedRequest) -> Optional[str]:
+        """The day (``YYYY-MM-DD``) whose statistics a logged request of this vendor asks for,
+        in the zone the vendor counts days in; ``None`` for a request not about one day (a list,
+        a month). A vendor with daily incremental streams answers for their requests."""
+        return None
+
+
+def discover_vendors(extra: Sequence[Type[VendorEmulator]] = ()) -> Dict[str, Type[VendorEmulator]]:
+    """Every ``VENDOR`` class exported by a module of this package, plus ``extra``, by vendor name."""
     package = importlib.import_module(__package__ or "integration_tests.emulator")
     found: Dict[str, Type[VendorEmulator]] = {}
     for module_info in pkgutil.iter_modules(package.__path__):
@@ -166,7 +216,26 @@ def discover_vendors() -> Dict[str, Type[VendorEmulator]]:
         vendor = getattr(module, "VENDOR", None)
         if isinstance(vendor, type) and issubclass(vendor, VendorEmulator):
             found[vendor.name] = vendor
+    for vendor in extra:
+        if vendor.name in found and found[vendor.name] is not vendor:
+            raise ValueError(f"two emulated vendors are named {vendor.name!r}")
+        found[vendor.name] = vendor
     return dict(sorted(found.items()))
+
+
+def vendor_options(
+    pick: Callable[[Type[VendorEmulator]], Mapping[str, Any]],
+    keys: Optional[Mapping[str, str]] = None,
+    extra_vendors: Sequence[Type[VendorEmulator]] = (),
+) -> Dict[str, Dict[str, Any]]:
+    """``Emulator`` keyword arguments giving every vendor the options ``pick`` chooses (e.g.
+    ``lambda vendor: vendor.e2e_options``) and, when ``keys`` names it, that key."""
+    options: Dict[str, Dict[str, Any]] = {}
+    for name, cls in discover_vendors(extra_vendors).items():
+        options[name] = dict(pick(cls))
+        if keys and name in keys:
+            options[name][cls.key_option] = keys[name]
+    return options
 
 
 # --------------------------------------------------------------------------- faults
@@ -314,6 +383,7 @@ class Emulator:
 
     ``Emulator(seed=3, jiandaoyun={"members": 250}, rate_limits=False).start()`` serves until
     :meth:`stop`; ``vendor(name).options`` and ``faults`` may be changed while it runs.
+    ``extra_vendors`` are served beside this package's vendors (a vendor a test defines).
     """
 
     def __init__(
@@ -323,10 +393,11 @@ class Emulator:
         rate_limits: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        extra_vendors: Sequence[Type[VendorEmulator]] = (),
         **vendor_options: Mapping[str, Any],
     ) -> None:
         self.world = World(seed=seed, now=now)
-        classes = discover_vendors()
+        classes = discover_vendors(extra_vendors)
         unknown = set(vendor_options) - set(classes)
         if unknown:
             raise ValueError(f"unknown vendors: {', '.join(sorted(unknown))}")
@@ -394,12 +465,25 @@ class Emulator:
     def vendor(self, name: str) -> Any:
         return self.vendors[name]
 
-    def ground_truth(self, stream: str, **filters: Any) -> List[Dict[str, Any]]:
-        """The records a correct sync of ``stream`` must produce (see each vendor's ``ground_truth``)."""
+    def vendor_of(self, stream: str) -> VendorEmulator:
+        """The vendor that serves ``stream``."""
         for vendor in self.vendors.values():
             if stream in vendor.streams:
-                return vendor.ground_truth(stream, **filters)
+                return vendor
         raise KeyError(f"no vendor serves stream {stream!r}")
+
+    def ground_truth(self, stream: str, **filters: Any) -> List[Dict[str, Any]]:
+        """The records a correct sync of ``stream`` must produce (see each vendor's ``ground_truth``)."""
+        return self.vendor_of(stream).ground_truth(stream, **filters)
+
+    def streams(self) -> List[str]:
+        """Every stream some vendor here serves, sorted."""
+        return sorted(stream for vendor in self.vendors.values() for stream in vendor.streams)
+
+    def connector_config(self, **shared: Any) -> Dict[str, Any]:
+        """A connector config with every vendor's :meth:`~VendorEmulator.connector_section` for
+        this running emulator, plus the ``shared`` fields (``start_date``, ``lookback_days``, ...)."""
+        return {**shared, **{name: vendor.connector_section(self.url) for name, vendor in self.vendors.items()}}
 
     # -- one request
 

@@ -19,7 +19,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from integration_tests.emulator.core import (
     ApiError,
+    LoggedRequest,
     Reply,
+    Report,
     Request,
     Route,
     VendorEmulator,
@@ -84,6 +86,42 @@ class Jiandaoyun(VendorEmulator):
     name = "jiandaoyun"
     Options = Options
     streams = ("jiandaoyun_member_usage", "jiandaoyun_app_usage", "jiandaoyun_overview_usage")
+
+    # -- what shared tests and tools read (see VendorEmulator)
+
+    #: One page of members and of apps per date, and no limit on the emulator's side.
+    e2e_options = {"members": 30, "apps": 8, "requests_per_second": None}
+    #: 3 pages of 100 members per date.
+    paged_options = {"members": 250, "apps": 40, "requests_per_second": None}
+    #: 10 requests/second per endpoint on both sides (the real API: 1), so the demo takes
+    #: seconds, not minutes; the budget logic is the same.
+    demo_options = {"requests_per_second": 10}
+    demo_reports = (
+        Report(
+            "Heaviest Jiandaoyun members (apps, forms, dashboards, ETL, aggregates, automations over the period)",
+            "jiandaoyun_member_usage",
+            """
+            SELECT member_id,
+                   json_extract_string(member, '$.name') AS name,
+                   SUM(COALESCE(app, 0) + COALESCE(form_coop, 0) + COALESCE(form_workflow, 0) + COALESCE(dash, 0)
+                       + COALESCE(etl, 0) + COALESCE(aggregate, 0) + COALESCE(automation, 0)) AS objects,
+                   MAX(COALESCE(data, 0)) AS max_data
+            FROM {table}
+            GROUP BY member_id, name
+            ORDER BY objects DESC, member_id
+            LIMIT 5
+            """,
+        ),
+    )
+
+    def connector_section(self, url: str) -> Dict[str, Any]:
+        # The connector's largest allowed budget when the emulator enforces no per-endpoint limit.
+        return {"api_key": self.options.api_key, "base_url": url, "requests_per_second": self.options.requests_per_second or 1000}
+
+    def requested_day(self, request: LoggedRequest) -> Optional[str]:
+        # Every endpoint takes the statistics date (UTC+8) in the body.
+        body = request.body if request.path.startswith("/api/v1/corp_usage/") else None
+        return body.get("date") if isinstance(body, dict) else None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from integration_tests.emulator.core import (
     ApiError,
+    LoggedRequest,
     Reply,
     Request,
     Route,
@@ -87,6 +88,23 @@ class Tabnine(VendorEmulator):
         "tabnine_account_utilizations",
         "tabnine_organization_usage",
     )
+
+    # -- what shared tests and tools read (see VendorEmulator)
+
+    key_option = "api_token"
+    e2e_options = {"teams": 3, "users": 20}
+    #: 2 pages of 100 users.
+    paged_options = {"teams": 5, "users": 150}
+    #: The current month is re-read until it is over, so its cursor stays behind it.
+    cursor_may_not_move = ("tabnine_account_utilizations",)
+
+    def connector_section(self, url: str) -> Dict[str, Any]:
+        return {"api_token": self.options.api_token, "base_url": url, "granularity": "daily"}
+
+    def requested_day(self, request: LoggedRequest) -> Optional[str]:
+        # Organisation usage (v2, or v1 on an old server) asks for one UTC bucket from ``from``.
+        start = request.query.get("from") if request.path.endswith("/organization/usage") else None
+        return start[0][:10] if start else None
 
     def routes(self) -> List[Route]:
         limits = ("api",)

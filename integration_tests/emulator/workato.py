@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from integration_tests.emulator.core import (
     ApiError,
+    LoggedRequest,
     Reply,
     Request,
     Route,
@@ -79,6 +80,25 @@ class Workato(VendorEmulator):
     name = "workato"
     Options = Options
     streams = ("workato_workspace_usage", "workato_recipe_usage")
+
+    # -- what shared tests and tools read (see VendorEmulator)
+
+    key_option = "api_token"
+    #: A few recipes in a few workspaces: a sync of a few days has records in both streams.
+    e2e_options = {"workspaces": 3, "recipes": 4}
+    #: The defaults: ids go 100 to a request and the listing pages by 100, so no page boundary
+    #: is crossed below 101 workspaces, which would make every test of a destination slow.
+    paged_options = {"workspaces": 12, "recipes": 6}
+
+    def connector_section(self, url: str) -> Dict[str, Any]:
+        # Workato counts periods in the Embed admin workspace's zone: the connector must use the same.
+        return {"api_token": self.options.api_token, "base_url": url, "timezone": self.options.timezone}
+
+    def requested_day(self, request: LoggedRequest) -> Optional[str]:
+        # The window's start, sent with the admin zone's offset: its date is the local day.
+        body = request.body if request.path == "/api/v2/managed_users/statistics/usage" else None
+        start = body.get("from") if isinstance(body, dict) else None
+        return start[:10] if isinstance(start, str) else None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
