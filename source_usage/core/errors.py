@@ -67,6 +67,13 @@ def vendor_error_text(response: requests.Response) -> str:
     return str(body)[:200]
 
 
+def list_problem(body: Any, field: str) -> Optional[str]:
+    """``no '<field>' list`` unless ``body`` is an object whose ``field`` is a list."""
+    if not isinstance(body, dict) or not isinstance(body.get(field), list):
+        return f"no '{field}' list"
+    return None
+
+
 def retry(message: str) -> ErrorResolution:
     return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, message)
 

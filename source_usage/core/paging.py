@@ -34,9 +34,11 @@ class Pager(ABC):
     #: What in an answer says there is more, for messages.
     signal: str = "the answer"
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, size: int = 0) -> None:
         #: ``<vendor> <endpoint>``, the start of every message.
         self.where = where
+        #: Items asked for per page.
+        self.size = size
         self.position: Dict[str, Any] = self.first_position()
         self._previous_page: Optional[bytes] = None
 
@@ -87,19 +89,16 @@ class SkipLimitPager(Pager):
     """``skip``/``limit`` sent by the client, a boolean ``more`` field in the answer (Jiandaoyun's
     ``has_next``); the next ``skip`` counts the items received."""
 
-    def __init__(self, where: str, limit: int, more_field: str) -> None:
-        self.limit = limit
-        self.more_field = more_field
+    def __init__(self, where: str, size: int, more_field: str) -> None:
         self.signal = more_field
-        super().__init__(where)
+        super().__init__(where, size)
 
     def first_position(self) -> Dict[str, Any]:
-        return {"skip": 0, "limit": self.limit}
+        return {"skip": 0, "limit": self.size}
 
     def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
-        if not body.get(self.more_field):
-            return None
-        return {"skip": int(self.position["skip"]) + len(items), "limit": self.limit}
+        more = bool(body.get(self.signal))
+        return {"skip": int(self.position["skip"]) + len(items), "limit": self.size} if more else None
 
 
 class NextOffsetPager(Pager):
@@ -109,12 +108,8 @@ class NextOffsetPager(Pager):
 
     signal = "meta.next"
 
-    def __init__(self, where: str, limit: int) -> None:
-        self.limit = limit
-        super().__init__(where)
-
     def first_position(self) -> Dict[str, Any]:
-        return {"offset": 0, "limit": self.limit}
+        return {"offset": 0, "limit": self.size}
 
     def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
         following = (body.get("meta") or {}).get("next")
@@ -123,7 +118,7 @@ class NextOffsetPager(Pager):
         offset, limit = int(following["offset"]), following.get("limit")
         if offset <= int(self.position["offset"]):
             raise self.loop(f"{self.signal} does not move forward (offset {offset})")
-        return {"offset": offset, "limit": limit if isinstance(limit, int) and limit > 0 else self.limit}
+        return {"offset": offset, "limit": limit if isinstance(limit, int) and limit > 0 else self.size}
 
 
 class PageNumberPager(Pager):
@@ -132,15 +127,10 @@ class PageNumberPager(Pager):
 
     signal = "a full page"
 
-    def __init__(self, where: str, per_page: int) -> None:
-        self.per_page = per_page
-        super().__init__(where)
-
     def first_position(self) -> Dict[str, Any]:
-        return {"page": 1, "per_page": self.per_page}
+        return {"page": 1, "per_page": self.size}
 
     def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
-        if len(items) < self.per_page:
-            return None
-        return {"page": int(self.position["page"]) + 1, "per_page": self.per_page}
+        full = len(items) >= self.size
+        return {"page": int(self.position["page"]) + 1, "per_page": self.size} if full else None
 

@@ -48,7 +48,7 @@ class SharedSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SharedSettings:
-        """Parse a config that :mod:`source_usage.validation` has already accepted."""
+        """Parse a config that :mod:`source_usage.core.validation` has already accepted."""
         return cls(
             start_date=_parse_date(config.get("start_date")),
             end_date=_parse_date(config.get("end_date")),

@@ -10,7 +10,7 @@ read and emitted.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Type, TypeVar
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Type, TypeVar
 
 import pendulum
 import requests
@@ -38,7 +38,7 @@ class UsageStream(HttpStream, ABC):
     """One endpoint of one vendor."""
 
     #: The endpoint's path below the base URL, e.g. ``api/v1/corp_usage/overview``.
-    endpoint: ClassVar[str]
+    endpoint: str
     error_handler_class: ClassVar[Type[UsageErrorHandler]] = UsageErrorHandler
 
     def __init__(self, connection: Connection) -> None:
@@ -104,6 +104,15 @@ class UsageStream(HttpStream, ABC):
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
         body = json_body(response)
         return self.pager.advance(body, self.page_items(body))
+
+    def request_params(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> MutableMapping[str, Any]:
+        """A GET sends its page position in the query (a POST stream puts it in its body)."""
+        return dict(self.pager.position) if self.http_method == "GET" else {}
 
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return load_schema(self.name)

@@ -37,6 +37,17 @@ def _words(kind: Any) -> str:
     return _TYPE_WORDS.get(str(kind), str(kind))
 
 
+#: What a field must be, by the JSON-schema rule it broke (``{0}``: the rule's value).
+_RULE_SENTENCES = {
+    "minimum": "must be at least {0}",
+    "maximum": "must be at most {0}",
+    "minLength": "must have at least {0} characters",
+    "maxLength": "must have at most {0} characters",
+    "minItems": "must have at least {0} items",
+    "uniqueItems": "must not repeat an item",
+}
+
+
 def _sentence(error: ValidationError) -> str:
     field = _field(error.absolute_path)
     rule, expected = error.validator, error.validator_value
@@ -50,20 +61,10 @@ def _sentence(error: ValidationError) -> str:
         return f"'{field}' must be {' or '.join(_words(kind) for kind in kinds)}."
     if rule == "enum":
         return f"'{field}' must be one of: {', '.join(str(value) for value in expected)}."
-    if rule == "minimum":
-        return f"'{field}' must be at least {expected}."
-    if rule == "maximum":
-        return f"'{field}' must be at most {expected}."
     if rule == "pattern":
         return f"'{field}' must look like {schema.get('pattern_descriptor', expected)}."
-    if rule == "minLength":
-        return f"'{field}' must have at least {expected} characters."
-    if rule == "maxLength":
-        return f"'{field}' must have at most {expected} characters."
-    if rule == "minItems":
-        return f"'{field}' must have at least {expected} items."
-    if rule == "uniqueItems":
-        return f"'{field}' must not repeat an item."
+    if rule in _RULE_SENTENCES:
+        return f"'{field}' {_RULE_SENTENCES[str(rule)].format(expected)}."
     return f"'{field}' is not valid ({rule})."
 
 

@@ -9,16 +9,15 @@ endpoints take ``skip``/``limit`` (limit <= 100) and answer ``has_next``; id fil
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from dataclasses import replace
-from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
 
 from source_usage.core.budget import EndpointLimit, request_budget
-from source_usage.core.errors import UsageErrorHandler, fail, json_body, rate_limited
+from source_usage.core.errors import UsageErrorHandler, fail, json_body, list_problem, rate_limited
 from source_usage.core.paging import Pager, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
@@ -100,7 +99,8 @@ class JiandaoyunStream(PeriodStream):
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> Optional[Mapping[str, Any]]:
         assert stream_slice is not None
-        return {"date": stream_slice["date"]}
+        # The page position (none for the overview) and the id filter of this request, if any.
+        return {"date": stream_slice["date"], **self.pager.position, **stream_slice.get("filter", {})}
 
 
 class JiandaoyunOverviewUsage(JiandaoyunStream):
@@ -120,18 +120,50 @@ class JiandaoyunOverviewUsage(JiandaoyunStream):
         yield {**body, "date": stream_slice["date"], **metric_columns(body["metrics"])}
 
 
-class PagedJiandaoyunStream(JiandaoyunStream):
-    """A member or app endpoint: ``skip``/``limit`` pages, optional id filter of <= 10 ids."""
+@dataclass(frozen=True)
+class ItemEndpoint:
+    """A paged endpoint of one kind of item (members, apps): ``skip``/``limit`` pages of
+    ``items`` and ``has_next``, an optional id filter of at most 10 ids."""
 
+    stream: str
+    endpoint: str
     #: The body field of the id filter, e.g. ``member_ids``.
-    ids_field: ClassVar[str]
+    ids_field: str
+    #: The record's key column, and where an item holds its value.
+    key: str
+    key_path: Tuple[str, ...]
 
-    def __init__(self, connection: Connection, plan: PeriodPlan, ids: Sequence[str] = ()) -> None:
+    def key_of(self, item: Mapping[str, Any]) -> Any:
+        value: Any = item
+        for name in self.key_path:
+            value = value.get(name) if isinstance(value, dict) else None
+        return value
+
+
+MEMBERS = ItemEndpoint("jiandaoyun_member_usage", "api/v1/corp_usage/member_metrics", "member_ids", "member_id", ("member", "member_id"))
+APPS = ItemEndpoint("jiandaoyun_app_usage", "api/v1/corp_usage/app_metrics", "app_ids", "app_id", ("app_id",))
+
+
+class JiandaoyunItemUsage(JiandaoyunStream):
+    """``jiandaoyun_member_usage`` (one member on one date) and ``jiandaoyun_app_usage`` (one app
+    on one date): one class, configured by its :class:`ItemEndpoint`."""
+
+    def __init__(self, connection: Connection, plan: PeriodPlan, items: ItemEndpoint, ids: Sequence[str] = ()) -> None:
+        self.items = items
+        self.endpoint = items.endpoint
         self.ids = list(ids)
         super().__init__(connection, plan)
 
+    @property
+    def name(self) -> str:
+        return self.items.stream
+
+    @property
+    def primary_key(self) -> List[str]:
+        return ["date", self.items.key]
+
     def new_pager(self) -> Pager:
-        return SkipLimitPager(self.where, limit=PAGE_SIZE, more_field="has_next")
+        return SkipLimitPager(self.where, size=PAGE_SIZE, more_field="has_next")
 
     def page_items(self, body: Any) -> Sequence[Any]:
         return body["items"]
@@ -141,64 +173,21 @@ class PagedJiandaoyunStream(JiandaoyunStream):
             yield period_slice
             return
         for ids in chunked(self.ids, IDS_PER_REQUEST):
-            yield {**period_slice, self.ids_field: ids}
-
-    def request_body_json(
-        self,
-        stream_state: Optional[Mapping[str, Any]],
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> Optional[Mapping[str, Any]]:
-        assert stream_slice is not None
-        body: Dict[str, Any] = {"date": stream_slice["date"], **self.pager.position}
-        if self.ids_field in stream_slice:
-            body[self.ids_field] = stream_slice[self.ids_field]
-        return body
+            yield {**period_slice, "filter": {self.items.ids_field: ids}}
 
     def malformed(self, body: Any) -> Optional[str]:
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            return "no 'items' list"
-        if not isinstance(body.get("has_next", False), bool):
+        problem = list_problem(body, "items")
+        if problem is None and not isinstance(body.get("has_next", False), bool):
             return "'has_next' is not true or false"
-        return None
+        return problem
 
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         date = stream_slice["date"]
         for item in json_body(response)["items"]:
-            yield self.record(date, item)
-
-    @abstractmethod
-    def record(self, date: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
-        """One item of a page as a record: the item whole, plus the key and metric columns."""
+            # The item whole, plus the key and metric columns.
+            yield {**item, "date": date, self.items.key: self.items.key_of(item), **metric_columns(item.get("metrics"))}
 
 
-class JiandaoyunMemberUsage(PagedJiandaoyunStream):
-    """``jiandaoyun_member_usage``: one member on one date."""
-
-    name = "jiandaoyun_member_usage"
-    primary_key = ["date", "member_id"]
-    endpoint = "api/v1/corp_usage/member_metrics"
-    ids_field = "member_ids"
-
-    def record(self, date: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
-        member = item.get("member")
-        member_id = member.get("member_id") if isinstance(member, dict) else None
-        return {**item, "date": date, "member_id": member_id, **metric_columns(item.get("metrics"))}
-
-
-class JiandaoyunAppUsage(PagedJiandaoyunStream):
-    """``jiandaoyun_app_usage``: one app on one date."""
-
-    name = "jiandaoyun_app_usage"
-    primary_key = ["date", "app_id"]
-    endpoint = "api/v1/corp_usage/app_metrics"
-    ids_field = "app_ids"
-
-    def record(self, date: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
-        return {**item, "date": date, "app_id": item.get("app_id"), **metric_columns(item.get("metrics"))}
-
-
-ENDPOINTS = (JiandaoyunMemberUsage, JiandaoyunAppUsage, JiandaoyunOverviewUsage)
 
 
 #: The config section's schema.
@@ -266,12 +255,14 @@ class Jiandaoyun(Vendor):
 
     def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
         # One policy per endpoint: the limit is per endpoint, so the three run side by side.
-        limits = [EndpointLimit(f"/{stream.endpoint}$", int(section["requests_per_second"]), 1.0) for stream in ENDPOINTS]
+        per_second = int(section["requests_per_second"])
+        endpoints = (MEMBERS.endpoint, APPS.endpoint, JiandaoyunOverviewUsage.endpoint)
+        limits = [EndpointLimit(f"/{endpoint}$", per_second, 1.0) for endpoint in endpoints]
         connection = self.connection(section, http, request_budget(section["base_url"], limits))
         plan = self.plan(settings)
         return [
-            JiandaoyunMemberUsage(connection, plan, ids=section["member_ids"]),
-            JiandaoyunAppUsage(connection, plan, ids=section["app_ids"]),
+            JiandaoyunItemUsage(connection, plan, MEMBERS, ids=section["member_ids"]),
+            JiandaoyunItemUsage(connection, plan, APPS, ids=section["app_ids"]),
             JiandaoyunOverviewUsage(connection, plan),
         ]
 

@@ -24,7 +24,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
-from source_usage.core.errors import UsageErrorHandler, fail, json_body
+from source_usage.core.errors import UsageErrorHandler, fail, json_body, list_problem
 from source_usage.core.paging import NextOffsetPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
@@ -233,22 +233,15 @@ class PagedTabnineStream(FullRefreshTabnineStream):
     """``offset``/``limit`` pages, following ``meta.next`` until it is null."""
 
     def new_pager(self) -> Pager:
-        return NextOffsetPager(self.where, limit=PAGE_SIZE)
+        return NextOffsetPager(self.where, size=PAGE_SIZE)
 
     def page_items(self, body: Any) -> Sequence[Any]:
         return body["data"]
 
-    def request_params(
-        self,
-        stream_state: Optional[Mapping[str, Any]],
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> MutableMapping[str, Any]:
-        return dict(self.pager.position)
-
     def malformed(self, body: Any) -> Optional[str]:
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            return "no 'data' list"
+        problem = list_problem(body, "data")
+        if problem:
+            return problem
         meta = body.get("meta")
         if meta is not None and not isinstance(meta, dict):
             return "'meta' is not an object"

@@ -28,7 +28,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import pendulum
 import requests
@@ -37,7 +37,7 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.budget import EndpointLimit, request_budget
-from source_usage.core.errors import json_body
+from source_usage.core.errors import json_body, list_problem
 from source_usage.core.paging import PageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
@@ -135,7 +135,7 @@ class ManagedUsers(UsageStream):
         super().__init__(connection)
 
     def new_pager(self) -> Pager:
-        return PageNumberPager(self.where, per_page=self.per_page)
+        return PageNumberPager(self.where, size=self.per_page)
 
     def page_items(self, body: Any) -> Sequence[Any]:
         return body["result"]
@@ -143,17 +143,10 @@ class ManagedUsers(UsageStream):
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return {"type": "object", "additionalProperties": True}  # internal: there is no schema file
 
-    def request_params(
-        self,
-        stream_state: Optional[Mapping[str, Any]],
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> MutableMapping[str, Any]:
-        return dict(self.pager.position)
-
     def malformed(self, body: Any) -> Optional[str]:
-        if not isinstance(body, dict) or not isinstance(body.get("result"), list):
-            return "no 'result' list"
+        problem = list_problem(body, "result")
+        if problem:
+            return problem
         for row in body["result"]:
             if not isinstance(row, dict) or row.get("id") is None:
                 return "a workspace without an 'id'"
