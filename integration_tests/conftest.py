@@ -1,7 +1,7 @@
 """Fixtures: the API emulator in-process, and the ``source-usage`` command beside it.
 
 - ``emulator``: every vendor on an ephemeral loopback port, default options, seed 1.
-- ``emulator_factory(seed=..., jiandaoyun={...}, ...)``: one with other options.
+- ``emulator_factory(seed=..., <vendor name>={...}, ...)``: one with other options.
 - ``connector``: runs ``source-usage``; when the test ends, no run may have printed a secret
   (any emulator's keys, plus whatever the test adds to ``connector.secrets``).
 """

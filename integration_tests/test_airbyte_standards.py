@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator
 import pytest
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from integration_tests.emulator import Emulator
+from integration_tests.emulator import Emulator, vendor_options
 from source_usage import SourceUsage
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks", "integration_tests.standard_test_selection"]
@@ -24,29 +24,25 @@ pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks", "integration_t
 CONFIGS = Path(__file__).parent / "standard_configs"
 
 
-def all_vendors_config(url: str, emulator: Emulator, wrong_keys: bool = False) -> Dict[str, Any]:
-    keys = {name: vendor.options for name, vendor in emulator.vendors.items()}
+def all_vendors_config(emulator: Emulator, wrong_keys: bool = False) -> Dict[str, Any]:
+    """A config with a section for every vendor the emulator serves; ``wrong_keys``: with keys
+    it rejects (each vendor's own key with a suffix)."""
     yesterday = date.today() - timedelta(days=1)
-
-    def key(value: str) -> str:
-        return value + "-wrong" if wrong_keys else value
-
-    return {
-        "start_date": (yesterday - timedelta(days=2)).isoformat(),
-        "lookback_days": 1,
-        "jiandaoyun": {"api_key": key(keys["jiandaoyun"].api_key), "base_url": url, "requests_per_second": 1000},
-        "workato": {"api_token": key(keys["workato"].api_token), "base_url": url, "timezone": "America/Los_Angeles"},
-        "tabnine": {"api_token": key(keys["tabnine"].api_token), "base_url": url, "granularity": "daily"},
-    }
+    config = emulator.connector_config(start_date=(yesterday - timedelta(days=2)).isoformat(), lookback_days=1)
+    if wrong_keys:
+        for name, vendor in emulator.vendors.items():
+            wrong = vendor.with_options(**{vendor.key_option: vendor.options.api_key + "-wrong"})
+            config[name] = wrong.connector_section(emulator.url)
+    return config
 
 
 @pytest.fixture(scope="module", autouse=True)
 def emulator_and_configs() -> Iterator[Emulator]:
-    emulator = Emulator(seed=11, rate_limits=False, jiandaoyun={"members": 30, "apps": 8})
-    url = emulator.start()
+    emulator = Emulator(seed=11, rate_limits=False, **vendor_options(lambda vendor: vendor.e2e_options))
+    emulator.start()
     CONFIGS.mkdir(exist_ok=True)
-    (CONFIGS / "config.json").write_text(json.dumps(all_vendors_config(url, emulator)))
-    (CONFIGS / "wrong_keys_config.json").write_text(json.dumps(all_vendors_config(url, emulator, wrong_keys=True)))
+    (CONFIGS / "config.json").write_text(json.dumps(all_vendors_config(emulator)))
+    (CONFIGS / "wrong_keys_config.json").write_text(json.dumps(all_vendors_config(emulator, wrong_keys=True)))
     yield emulator
     emulator.stop()
 

@@ -28,13 +28,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Sequence, Set, Tuple
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from integration_tests.assertions import without_nulls
-from integration_tests.emulator import Emulator, LoggedRequest
+from integration_tests.emulator import Emulator, vendor_options
 from integration_tests.runner import SOURCE_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,6 @@ DATABASE_ENV = "SOURCE_USAGE_TEST_PG"
 #: PyAirbyte's read has no timeout of its own: a connector that never ends would hang CI.
 SYNC_TIMEOUT_SECONDS = 240
 LOOKBACK_DAYS = 1
-KEYS = {"jiandaoyun": "jdy-pg-secret-5d2e8a41", "workato": "workato-pg-secret-c7f3019b", "tabnine": "tabnine-pg-secret-9a4b66e0"}
-WORKATO_ZONE = "America/Los_Angeles"
 
 
 def load_postgres_helper() -> ModuleType:
@@ -145,16 +143,9 @@ class Synced:
 
 
 def sync_config(emulator: Emulator, start: date, end: date) -> Dict[str, Any]:
-    return {
-        "start_date": start.isoformat(),
-        "end_date": end.isoformat(),
-        "lookback_days": LOOKBACK_DAYS,
-        # The connector's own pace set high (the emulator's limits are off): the test is about the
-        # destination, and the budgets have tests of their own.
-        "jiandaoyun": {"api_key": KEYS["jiandaoyun"], "base_url": emulator.url, "requests_per_second": 50},
-        "workato": {"api_token": KEYS["workato"], "base_url": emulator.url, "interval": "day", "timezone": WORKATO_ZONE},
-        "tabnine": {"api_token": KEYS["tabnine"], "base_url": emulator.url, "granularity": "daily"},
-    }
+    # Every vendor's section for this emulator; with its limits off, the connector's own pace is
+    # its fastest: the test is about the destination, and the budgets have tests of their own.
+    return emulator.connector_config(start_date=start.isoformat(), end_date=end.isoformat(), lookback_days=LOOKBACK_DAYS)
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +166,8 @@ def synced(database_url: str, pyairbyte: ModuleType, tmp_path_factory: pytest.Te
         schema_name=f"source_usage_test_{uuid.uuid4().hex[:10]}",  # the database may be shared
         cache_dir=tmp_path_factory.mktemp("pyairbyte"),  # its JSONL staging files, not in the checkout
     )
-    # Several pages everywhere: 250 members (3 pages of 100 per date), 150 users (2 pages).
-    jiandaoyun = {"api_key": KEYS["jiandaoyun"], "members": 250, "apps": 40}
-    workato = {"api_token": KEYS["workato"], "workspaces": 12, "recipes": 6, "timezone": WORKATO_ZONE}
-    tabnine = {"api_token": KEYS["tabnine"], "teams": 5, "users": 150}
-    with Emulator(seed=23, rate_limits=False, jiandaoyun=jiandaoyun, workato=workato, tabnine=tabnine) as emulator:
+    # Several pages of every list that pages at a size a quick test can reach (each vendor's paged_options).
+    with Emulator(seed=23, rate_limits=False, **vendor_options(lambda vendor: vendor.paged_options)) as emulator:
         source = pyairbyte.get_source(
             "source-usage",
             config=sync_config(emulator, start, end - timedelta(days=1)),
@@ -270,7 +258,10 @@ def stream_problems(synced: Synced, stream: Any) -> Tuple[List[str], Set[str]]:
     table = normalize(name)
     declared = list(stream.json_schema.get("properties", {}))
     key_fields = [path[0] for path in stream.source_defined_primary_key or []]
-    truth = synced.emulator.ground_truth(name, start_date=synced.start, end_date=synced.end, interval="day", granularity="daily")
+    vendor = synced.emulator.vendor_of(name)
+    # The truth for the config synced: its section's settings (interval, granularity) where a vendor has them.
+    section = vendor.connector_section(synced.emulator.url)
+    truth = vendor.ground_truth(name, start_date=synced.start, end_date=synced.end, **section)
     undeclared = {field for record in truth for field in record} - set(declared)
 
     types = column_types(synced, table)
@@ -336,15 +327,13 @@ def test_the_second_sync_is_incremental_asking_only_for_the_lookback_and_new_day
     """Every dated API is asked for S..E-1 by the first sync and for E-1 (lookback) and E by the second."""
     first_sync = {(synced.start + timedelta(days=n)).isoformat() for n in range((synced.end - synced.start).days)}
     second_sync = {(synced.end - timedelta(days=n)).isoformat() for n in range(LOOKBACK_DAYS + 1)}
-    asked_for: Dict[str, Tuple[str, Callable[[LoggedRequest], str]]] = {
-        # the statistics date in the body; the window's start in the admin zone; the UTC bucket's start
-        "jiandaoyun": ("/api/v1/corp_usage/", lambda entry: entry.body["date"]),
-        "workato": ("/statistics/usage", lambda entry: entry.body["from"][:10]),
-        "tabnine": ("/organization/usage", lambda entry: entry.query["from"][0][:10]),
-    }
-    for vendor, (path, day_of) in asked_for.items():
-        entries = [entry for entry in synced.emulator.log.entries(path=path, vendor=vendor) if entry.status == 200]
-        before = {day_of(entry) for entry in entries if entry.time < synced.second_sync_began}
-        after = {day_of(entry) for entry in entries if entry.time >= synced.second_sync_began}
-        assert (vendor, sorted(before)) == (vendor, sorted(first_sync))
-        assert (vendor, sorted(after)) == (vendor, sorted(second_sync))
+    # Each vendor with an incremental stream says which day a request of it asks for.
+    incremental = {stream.name for stream in synced.catalog.streams if stream.default_cursor_field}
+    for vendor in synced.emulator.vendors.values():
+        if not incremental & set(vendor.streams):
+            continue
+        entries = [entry for entry in synced.emulator.log.entries(vendor=vendor.name) if entry.status == 200]
+        before = {day for entry in entries if entry.time < synced.second_sync_began and (day := vendor.requested_day(entry))}
+        after = {day for entry in entries if entry.time >= synced.second_sync_began and (day := vendor.requested_day(entry))}
+        assert (vendor.name, sorted(before)) == (vendor.name, sorted(first_sync))
+        assert (vendor.name, sorted(after)) == (vendor.name, sorted(second_sync))

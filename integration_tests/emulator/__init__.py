@@ -8,9 +8,33 @@
         emulator.ground_truth("jiandaoyun_member_usage", start_date="2026-06-01", end_date="2026-06-03")
 
 Or from a shell: ``python -m integration_tests.emulator --members 1000 --rate-limit off``.
-Each vendor is a module of this package exporting ``VENDOR`` (see ``core.VendorEmulator``).
+Each vendor is a module of this package exporting ``VENDOR`` (see ``core.VendorEmulator``), which
+also tells shared tests its config section and the sizes they run it at:
+
+    Emulator(rate_limits=False, **vendor_options(lambda vendor: vendor.e2e_options))
+    emulator.connector_config(start_date="2026-06-01")  # a section for every vendor served
 """
 
-from integration_tests.emulator.core import FAULT_KINDS, Emulator, Fault, LoggedRequest, Reply
+from integration_tests.emulator.core import (
+    FAULT_KINDS,
+    Emulator,
+    Fault,
+    LoggedRequest,
+    Reply,
+    Report,
+    VendorEmulator,
+    discover_vendors,
+    vendor_options,
+)
 
-__all__ = ["FAULT_KINDS", "Emulator", "Fault", "LoggedRequest", "Reply"]
+__all__ = [
+    "FAULT_KINDS",
+    "Emulator",
+    "Fault",
+    "LoggedRequest",
+    "Reply",
+    "Report",
+    "VendorEmulator",
+    "discover_vendors",
+    "vendor_options",
+]

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, ClassVar, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
@@ -168,6 +168,11 @@ class VendorEmulator:
     @property
     def seed(self) -> int:
         return self.world.seed
+
+    def with_options(self, **changes: Any) -> VendorEmulator:
+        """A copy of this vendor in the same world with some options changed (e.g. another key,
+        to write a config this one rejects)."""
+        return type(self)(self.world, **{**asdict(self.options), **changes})
 
     def routes(self) -> List[Route]:
         raise NotImplementedError
