@@ -1,10 +1,11 @@
 """The README's first command: a real sync of every stream into DuckDB, against the emulator.
 
 ``python3 tools/demo.py`` sets up ``.venv`` when needed (``tools/bootstrap.py``), then, inside it:
-starts the built-in API emulator on loopback, syncs every stream of a demo config into
+starts the built-in API emulator on loopback, syncs every stream of every vendor it serves into
 ``demo-output/usage.duckdb`` through PyAirbyte (a full sync, then an incremental one from the
-state PyAirbyte kept), prints per-stream record counts for both and the heaviest Jiandaoyun
-members from DuckDB, stops the emulator and exits 0.
+state PyAirbyte kept), prints per-stream record counts for both and each vendor's own reports
+from DuckDB (its emulator's ``demo_reports``, e.g. the heaviest members), stops the emulator and
+exits 0. Sizes and limits are each vendor's ``demo_options``.
 """
 
 from __future__ import annotations
@@ -13,28 +14,30 @@ import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bootstrap import ROOT, ensure_venv, in_venv, venv_bin  # noqa: E402
 
 OUTPUT = ROOT / "demo-output"
 DATABASE = OUTPUT / "usage.duckdb"
-#: Both sides allow 10 requests/second per Jiandaoyun endpoint here (the real API: 1), so the
-#: demo takes seconds, not minutes; the budget logic is the same.
-DEMO_RPS = 10
 
 
-def demo_config(url: str, emulator: Any) -> Dict[str, Any]:
-    keys = {name: vendor.options for name, vendor in emulator.vendors.items()}
+def demo_config(emulator: Any) -> Dict[str, Any]:
     yesterday = date.today() - timedelta(days=1)
-    return {
-        "start_date": (yesterday - timedelta(days=6)).isoformat(),
-        "lookback_days": 1,
-        "jiandaoyun": {"api_key": keys["jiandaoyun"].api_key, "base_url": url, "requests_per_second": DEMO_RPS},
-        "workato": {"api_token": keys["workato"].api_token, "base_url": url, "timezone": keys["workato"].timezone},
-        "tabnine": {"api_token": keys["tabnine"].api_token, "base_url": url, "granularity": "daily"},
-    }
+    return emulator.connector_config(start_date=(yesterday - timedelta(days=6)).isoformat(), lookback_days=1)
+
+
+def print_report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A query's rows as a table: numbers right-aligned, everything else left-aligned."""
+    print(f"\n{title}:")
+    cells = [[f"{value:,}" if isinstance(value, int) else str(value) for value in row] for row in rows]
+    widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(row[i], (int, float)) for row in rows) for i in range(len(columns))]
+    align = [">" if number else "<" for number in numeric]
+    print("  " + " ".join(f"{column:{side}{width}}" for column, side, width in zip(columns, align, widths, strict=True)))
+    for row in cells:
+        print("  " + " ".join(f"{cell:{side}{width}}" for cell, side, width in zip(row, align, widths, strict=True)))
 
 
 def print_counts(title: str, read_counts: Mapping[str, int], table_rows: Mapping[str, int]) -> None:
@@ -49,19 +52,19 @@ def run_demo() -> int:
     from airbyte.caches import DuckDBCache
     from sqlalchemy import text
 
-    from integration_tests.emulator import Emulator
+    from integration_tests.emulator import Emulator, vendor_options
 
     OUTPUT.mkdir(exist_ok=True)
     for leftover in OUTPUT.glob("usage.duckdb*"):
         leftover.unlink()
 
-    emulator = Emulator(seed=42, jiandaoyun={"members": 250, "apps": 40, "requests_per_second": DEMO_RPS})
+    emulator = Emulator(seed=42, **vendor_options(lambda vendor: vendor.demo_options))
     url = emulator.start()
-    print(f"API emulator serving Jiandaoyun, Workato and Tabnine at {url}")
+    print(f"API emulator serving {', '.join(emulator.vendors)} at {url}")
     try:
         source = ab.get_source(
             "source-usage",
-            config=demo_config(url, emulator),
+            config=demo_config(emulator),
             local_executable=str(venv_bin("source-usage")),
             streams="*",
         )
@@ -84,24 +87,12 @@ def run_demo() -> int:
             read_counts = dict(result._progress_tracker.stream_read_counts)
             print_counts(title, read_counts, table_rows(result))
 
-        members = result.streams["jiandaoyun_member_usage"].to_sql_table().name
-        heaviest = f"""
-            SELECT member_id,
-                   json_extract_string(member, '$.name') AS name,
-                   SUM(COALESCE(app, 0) + COALESCE(form_coop, 0) + COALESCE(form_workflow, 0) + COALESCE(dash, 0)
-                       + COALESCE(etl, 0) + COALESCE(aggregate, 0) + COALESCE(automation, 0)) AS objects,
-                   MAX(COALESCE(data, 0)) AS data
-            FROM "{cache.schema_name}"."{members}"
-            GROUP BY member_id, name
-            ORDER BY objects DESC, member_id
-            LIMIT 5
-        """
-        with engine.connect() as connection:
-            rows = connection.execute(text(heaviest)).all()
-        print("\nHeaviest Jiandaoyun members (apps, forms, dashboards, ETL, aggregates, automations over the period):")
-        print(f"  {'member_id':26} {'name':16} {'objects':>8} {'max data':>9}")
-        for member_id, name, objects, data in rows:
-            print(f"  {member_id:26} {str(name):16} {objects:>8} {data:>9}")
+        for vendor in emulator.vendors.values():
+            for report in vendor.demo_reports:
+                table = f'"{cache.schema_name}"."{result.streams[report.stream].to_sql_table().name}"'
+                with engine.connect() as connection:
+                    rows = connection.execute(text(report.sql.format(table=table)))
+                    print_report(report.title, list(rows.keys()), rows.all())
         print(f"\nDuckDB file: {DATABASE.relative_to(ROOT)} (schema '{cache.schema_name}')")
     finally:
         emulator.stop()
