@@ -232,14 +232,12 @@ def vendor_options(
     pick: Callable[[Type[VendorEmulator]], Mapping[str, Any]],
     keys: Optional[Mapping[str, str]] = None,
     extra_vendors: Sequence[Type[VendorEmulator]] = (),
-) -> Dict[str, Dict[str, Any]]:
+) -> Dict[str, Any]:
     """``Emulator`` keyword arguments giving every vendor the options ``pick`` chooses (e.g.
     ``lambda vendor: vendor.e2e_options``) and, when ``keys`` names it, that key."""
-    options: Dict[str, Dict[str, Any]] = {}
+    options: Dict[str, Any] = {}  # typed as keyword arguments of ``Emulator`` are
     for name, cls in discover_vendors(extra_vendors).items():
-        options[name] = dict(pick(cls))
-        if keys and name in keys:
-            options[name][cls.key_option] = keys[name]
+        options[name] = {**pick(cls), **({cls.key_option: keys[name]} if keys and name in keys else {})}
     return options
 
 
