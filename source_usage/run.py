@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Set
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import ConnectorSpecification
 from airbyte_cdk.sources.utils.schema_helpers import split_config
+from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
 from source_usage.source import SourceUsage
+
+MIN_SECRET_LENGTH = 4
+
+
+def secret_forms(secrets: List[str]) -> List[str]:
+    """Every printable form of ``secrets``, longest first (the filter replaces in order, so a
+    longer form must go before a shorter one it contains)."""
+    forms: Set[str] = set()
+    for secret in secrets:
+        for text in (secret, secret.strip()):
+            forms.update({text, json.dumps(text)[1:-1], repr(text)[1:-1], repr(text.encode())[2:-1]})
+    # A form shorter than this would mask ordinary words; no real key is that short.
+    return sorted((form for form in forms if len(form) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
 class UsageEntrypoint(AirbyteEntrypoint):
@@ -24,6 +39,13 @@ class UsageEntrypoint(AirbyteEntrypoint):
     def __init__(self, source: SourceUsage) -> None:
         super().__init__(source)
         self.usage_source = source
+
+    @staticmethod
+    def set_up_secret_filter(config: Mapping[str, Any], connection_specification: Mapping[str, Any]) -> None:
+        """The CDK's filter, for every form a secret can take in a message: as pasted, trimmed,
+        and escaped as JSON, a Python ``repr`` or a header's bytes would print it."""
+        secrets = [str(secret) for secret in get_secrets(connection_specification, config) if secret]
+        update_secrets(secret_forms(secrets))
 
     def validate_connection(self, source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:  # type: ignore[override]  # the CDK's is a staticmethod; ours needs the source's vendors
         connector_config, _ = split_config(config)

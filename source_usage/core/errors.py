@@ -68,9 +68,12 @@ def vendor_error_text(response: requests.Response) -> str:
 
 
 def list_problem(body: Any, field: str) -> Optional[str]:
-    """``no '<field>' list`` unless ``body`` is an object whose ``field`` is a list."""
+    """What is wrong unless ``body`` is an object whose ``field`` is a list of objects."""
     if not isinstance(body, dict) or not isinstance(body.get(field), list):
         return f"no '{field}' list"
+    for index, item in enumerate(body[field]):
+        if not isinstance(item, dict):
+            return f"item {index} of '{field}' is not an object"
     return None
 
 

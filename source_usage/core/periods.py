@@ -110,6 +110,10 @@ class PeriodPlan:
     def is_finished(self, period: Period) -> bool:
         return period.end <= (self.finished_by or self.stop)
 
+    def latest_finished_start(self) -> DateTime:
+        """The start of the latest period that is over (by the clock, or by ``stop``)."""
+        return self.granularity.step(self.granularity.floor(self.finished_by or self.stop), -1)
+
     def periods(self, cursor: Optional[DateTime] = None) -> list[Period]:
         """The periods to read, oldest first.
 

@@ -9,6 +9,7 @@ read and emitted.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Type, TypeVar
 
@@ -24,6 +25,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
 from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, json_body, plain_message
+from source_usage.core.keys import KeyGuard
 from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
 from source_usage.core.schemas import load_schema
@@ -32,6 +34,7 @@ from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import Connection, VendorIdentity
 
 T = TypeVar("T")
+logger = logging.getLogger("airbyte")
 
 
 class UsageStream(HttpStream, ABC):
@@ -117,6 +120,15 @@ class UsageStream(HttpStream, ABC):
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return load_schema(self.name)
 
+    @property
+    def key_fields(self) -> List[str]:
+        """The primary key's top-level fields."""
+        key = self.primary_key
+        return [key] if isinstance(key, str) else [str(part) for part in key or []]
+
+    def key_guard(self, period: str = "") -> KeyGuard:
+        return KeyGuard(self.where, self.key_fields, period)
+
     def read_records(
         self,
         sync_mode: SyncMode,
@@ -124,9 +136,24 @@ class UsageStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
+        keys = self.key_guard()
+        yield from self.read_request(sync_mode, cursor_field, stream_slice, stream_state, keys)
+        keys.report()
+
+    def read_request(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]],
+        stream_slice: Optional[Mapping[str, Any]],
+        stream_state: Optional[Mapping[str, Any]],
+        keys: KeyGuard,
+    ) -> Iterable[StreamData]:
+        """The records of one request slice (all its pages), each key once across ``keys``."""
         self.pager = self.new_pager()  # every request slice pages from its first page
         try:
             for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
+                if isinstance(record, Mapping) and not keys.admit(record):
+                    continue
                 self.stats.records += 1
                 yield record
         except AirbyteTracedException as error:
@@ -183,7 +210,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
+        cursor = self.resume_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         periods = self.plan.periods(cursor)
         for group in chunked(periods, self.periods_per_slice or max(1, len(periods))):
             yield self.period_slice(group)
@@ -213,8 +240,10 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
         assert stream_slice is not None, "period streams always read a period slice"
+        keys = self.key_guard(f"the period from {stream_slice['period_start']}")
         for request_slice in self.requests_for_period(stream_slice):
-            yield from super().read_records(sync_mode, cursor_field, request_slice, stream_state)
+            yield from self.read_request(sync_mode, cursor_field, request_slice, stream_state, keys)
+        keys.report()
         if stream_slice["checkpoint"] is not None:
             self.advance_cursor(str(stream_slice["checkpoint"]))
 
@@ -253,6 +282,22 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         if stream_state and stream_state.get(self.cursor_key):
             return self.cursor_moment(str(stream_state[self.cursor_key]))
         return None
+
+    def resume_cursor(self, stream_state: Optional[Mapping[str, Any]]) -> Optional[DateTime]:
+        """The saved cursor, or, when it names a period that is not over yet (a state written by
+        hand, or by a machine whose clock was wrong), the latest finished period: a cursor in the
+        future would otherwise skip every period until then, silently, and be written back."""
+        cursor = self.saved_cursor(stream_state)
+        latest = self.plan.latest_finished_start()
+        if cursor is None or self.plan.granularity.floor(cursor) <= latest:
+            return cursor
+        clamped = self.cursor_value(Period(latest, self.plan.granularity.step(latest, 1)))
+        logger.warning(
+            f"The saved state of stream '{self.name}' holds {self.cursor_key} '{stream_state and stream_state.get(self.cursor_key)}', "
+            f"a period that is not over yet; reading as if it held '{clamped}', the latest finished period."
+        )
+        self._state = {self.cursor_key: clamped}
+        return latest
 
     def advance_cursor(self, value: str) -> None:
         """Move the cursor to ``value`` unless it already is there or later (a lookback re-read).

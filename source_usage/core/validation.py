@@ -102,6 +102,18 @@ def base_url_problem(field: str, value: Optional[str]) -> Optional[str]:
     return None
 
 
+def credentials_problem(field: str, value: Any) -> Optional[str]:
+    """A key that cannot be sent as a header once trimmed; the sentence never holds the value."""
+    if not isinstance(value, str):
+        return None
+    key = value.strip()
+    if not key:
+        return f"'{field}' is empty."
+    if any(ord(character) < 32 or ord(character) == 127 for character in key):
+        return f"'{field}' holds a line break or another control character inside it; paste the key again."
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -131,8 +143,12 @@ def config_problems(
         problems.append(f"The config has no vendor section: add at least one of {names}.")
     for vendor in present:
         section = config[vendor.identity.key]
-        base_url = base_url_problem(vendor.identity.base_url_field, section.get("base_url"))
-        problems.extend([base_url] if base_url else [])
+        identity = vendor.identity
+        shared = [
+            base_url_problem(identity.base_url_field, section.get("base_url")),
+            credentials_problem(identity.credentials_hint, section.get(identity.credentials_field)),
+        ]
+        problems.extend(problem for problem in shared if problem)
         problems.extend(vendor.problems(section))
     return problems
 

@@ -11,6 +11,7 @@ through one :class:`Connection` (identity, host, credentials, budget, retries an
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
@@ -21,6 +22,8 @@ from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthentic
 from requests.auth import AuthBase
 
 from source_usage.core.settings import SharedSettings
+
+logger = logging.getLogger("airbyte")
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,23 @@ class Vendor(ABC):
             return None
         fields = self.spec().get("properties", {})
         defaults = {name: field["default"] for name, field in fields.items() if "default" in field}
-        return {**defaults, **{name: value for name, value in given.items() if value is not None}}
+        section = {**defaults, **{name: value for name, value in given.items() if value is not None}}
+        return {name: self._once_each(name, value) for name, value in section.items()}
+
+    def _once_each(self, field: str, value: Any) -> Any:
+        """A list of ids with each id once: an id named twice would be read, and counted, twice."""
+        if not isinstance(value, list) or not all(isinstance(item, (str, int)) for item in value):
+            return value
+        unique = list(dict.fromkeys(value))
+        if len(unique) < len(value):
+            logger.warning(f"'{self.identity.key}.{field}' names {len(value) - len(unique)} ids more than once; each is read once.")
+        return unique
 
     def connection(self, section: Mapping[str, Any], http: HttpOptions, budget: Optional[APIBudget] = None) -> Connection:
-        """The vendor reached at ``base_url`` with the section's credentials sent as a Bearer token."""
-        token = str(section[self.identity.credentials_field])
+        """The vendor reached at ``base_url`` with the section's credentials sent as a Bearer token.
+
+        The token is trimmed: a key pasted with a trailing newline or spaces would otherwise be an
+        invalid header, and requests quotes an invalid header's value, key included, in its error.
+        """
+        token = str(section[self.identity.credentials_field]).strip()
         return Connection(self.identity, str(section["base_url"]), TokenAuthenticator(token=token), budget, http)

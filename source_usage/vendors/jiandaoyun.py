@@ -17,7 +17,7 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
 
 from source_usage.core.budget import EndpointLimit, request_budget
-from source_usage.core.errors import UsageErrorHandler, fail, json_body, list_problem, rate_limited
+from source_usage.core.errors import UsageErrorHandler, fail, json_body, list_problem, rate_limited, vendor_error_text
 from source_usage.core.paging import Pager, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
@@ -65,14 +65,21 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
     """Reads the ``code`` of Jiandaoyun's error bodies before the shared HTTP-status mapping."""
 
     def vendor_resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
-        if response.ok:
+        # The HTTP status decides first (401/403, 429 and 5xx mean what they always mean); the
+        # body code refines only a 400 and a 2xx that carries a code other than 0.
+        if response.status_code == 403:
+            return self.credentials_rejected(
+                f"HTTP 403: {vendor_error_text(response)}; the key must be a super admin's, and the paid "
+                "usage-statistics feature purchased and enabled (Admin Console > Management Tools > Usage Statistics)"
+            )
+        if response.status_code != 400 and not response.ok:
             return None
         try:
             body = json_body(response)
         except ValueError:
             return None
         code = body.get("code") if isinstance(body, dict) else None
-        if not isinstance(code, int):
+        if not isinstance(code, int) or isinstance(code, bool) or (response.ok and code == 0):
             return None
         message = str(body.get("msg") or "")[:500]
         if code in RATE_LIMIT_CODES:
