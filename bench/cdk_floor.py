@@ -1,7 +1,8 @@
 """The least wall time any Airbyte CDK source can take for N records: the bench's yardstick.
 
-A source with one stream, ``jiandaoyun_member_usage``, that sends no request and yields the same
-record ``records`` times (config ``{"records": N}``), through the CDK's own ``AbstractSource``
+A source with one stream that sends no request and yields the same record ``records`` times
+(config ``{"stream": NAME, "record": {...}, "records": N}``; the bench passes one record of the
+stream it compares, as the emulator's ground truth has it), through the CDK's own ``AbstractSource``
 read loop and ``launch`` entrypoint, as every Python CDK connector does. What it costs is the
 CDK's part alone: importing ``airbyte_cdk`` (about 1.2 s on this machine) and the per-message
 work after a stream yields a record (the ``AirbyteMessage``, the record counts, serialising,
@@ -21,26 +22,18 @@ from airbyte_cdk.models import ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
-#: One member record as our connector emits it (the vendor's item, the key and metric columns).
-MEMBER_RECORD: Mapping[str, Any] = {
-    "member": {"member_id": "65f49d21078d000000000000", "name": "杨Yuki0"},
-    "metrics": {
-        "app": 2, "form_coop": 32, "form_workflow": 3, "dash": 13, "etl": 3, "aggregate": 1,
-        "public_link": 6, "data_trigger": 8, "automation": 0, "bpa": 0, "data": 204545,
-    },
-    "date": "2026-11-12",
-    "member_id": "65f49d21078d000000000000",
-    "app": 2, "form_coop": 32, "form_workflow": 3, "dash": 13, "etl": 3, "aggregate": 1,
-    "public_link": 6, "data_trigger": 8, "automation": 0, "bpa": 0, "data": 204545,
-}  # fmt: skip
-
 
 class RepeatedRecords(Stream):
-    name = "jiandaoyun_member_usage"
     primary_key = None
 
-    def __init__(self, records: int) -> None:
+    def __init__(self, name: str, record: Mapping[str, Any], records: int) -> None:
+        self._name = name
+        self.record = record
         self.records = records
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return {"type": "object"}
@@ -53,18 +46,19 @@ class RepeatedRecords(Stream):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
         for _ in range(self.records):
-            yield dict(MEMBER_RECORD)  # a fresh dict, as a parsed page would give
+            yield dict(self.record)  # a fresh dict, as a parsed page would give
 
 
 class CdkFloorSource(AbstractSource):
     def spec(self, logger: Any) -> ConnectorSpecification:
-        return ConnectorSpecification(connectionSpecification={"type": "object", "properties": {"records": {"type": "integer"}}})
+        properties = {"stream": {"type": "string"}, "record": {"type": "object"}, "records": {"type": "integer"}}
+        return ConnectorSpecification(connectionSpecification={"type": "object", "properties": properties})
 
     def check_connection(self, logger: Any, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        return [RepeatedRecords(int(config["records"]))]
+        return [RepeatedRecords(str(config["stream"]), config["record"], int(config["records"]))]
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from integration_tests.assertions import without_nulls  # noqa: E402
 from integration_tests.emulator import Emulator  # noqa: E402
 from integration_tests.emulator.core import Reply, Request, planned_periods  # noqa: E402
 from integration_tests.runner import configured_catalog  # noqa: E402
@@ -83,11 +84,6 @@ RATE_LIMIT_CODES = (8303, 8304)
 RECORD = b'{"type":"RECORD"'
 STATE = b'{"type":"STATE"'
 SUMMARY = re.compile(rb"Sync summary: [^:]+: (\d+) requests, (\d+) retries, (\d+) rate-limit waits")
-
-JIANDAOYUN_KEY = "jdy-emulator-key"
-WORKATO_TOKEN = "workato-emulator-token"
-TABNINE_TOKEN = "tabnine-emulator-token"
-
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -166,7 +162,7 @@ class Plan:
     """What one scenario runs and expects, from the emulator's sizes and today's dates."""
 
     command: List[str]  # without --config/--catalog
-    config: Dict[str, Any]  # base_url is filled in once the emulator runs
+    config: Dict[str, Any]  # a vendor's section is laid over its connector_section once the emulator runs
     streams: List[str]  # read incrementally where the stream has a cursor, as Airbyte would
     endpoints: List[Endpoint]
     expected: Dict[str, int]  # stream -> records
@@ -252,19 +248,21 @@ def jiandaoyun_plan(streams: Sequence[str], days: int, rps: Optional[int], comma
             "start_date": first.isoformat(),
             "end_date": last.isoformat(),
             # "Limits off" on the connector's side is its largest allowed budget.
-            "jiandaoyun": {"api_key": JIANDAOYUN_KEY, "requests_per_second": rps or 1000},
+            "jiandaoyun": {"requests_per_second": rps or 1000},
         }
         return Plan(list(command), config, list(streams), endpoints, expected)
 
     return plan
 
 
-def cdk_floor_plan(records: int) -> Callable[[Emulator], Plan]:
-    """``bench/cdk_floor.py``: ``records`` member records through the CDK alone, no request."""
+def cdk_floor_plan(stream: str, records: int) -> Callable[[Emulator], Plan]:
+    """``bench/cdk_floor.py``: ``records`` records of ``stream`` through the CDK alone, no request;
+    the record is the first of the emulator's ground truth, as our connector emits it."""
 
     def plan(emulator: Emulator) -> Plan:
         command = [sys.executable, str(CDK_FLOOR), "read"]
-        return Plan(command, {"records": records}, ["jiandaoyun_member_usage"], [], {"jiandaoyun_member_usage": records})
+        record = without_nulls(emulator.ground_truth(stream)[0])
+        return Plan(command, {"stream": stream, "record": record, "records": records}, [stream], [], {stream: records})
 
     return plan
 
@@ -294,7 +292,7 @@ def workato_plan(days: int, command: Sequence[str]) -> Callable[[Emulator], Plan
         config = {
             "start_date": first.isoformat(),
             "end_date": last.isoformat(),
-            "workato": {"api_token": WORKATO_TOKEN, "interval": "hour", "timezone": WORKATO_ZONE},
+            "workato": {"interval": "hour"},
         }
         streams = ["workato_workspace_usage", "workato_recipe_usage"]
         expected = {"workato_workspace_usage": periods * workspaces, "workato_recipe_usage": periods * live_recipes}
@@ -338,7 +336,7 @@ def tabnine_plan(days: int, command: Sequence[str]) -> Callable[[Emulator], Plan
         config = {
             "start_date": first.isoformat(),
             "end_date": last.isoformat(),
-            "tabnine": {"api_token": TABNINE_TOKEN, "granularity": "daily"},
+            "tabnine": {"granularity": "daily"},
         }
         return Plan(list(command), config, list(TABNINE_STREAMS), endpoints, expected)
 
@@ -405,7 +403,7 @@ def scenarios(sizes: Sizes, rps: int, source_usage: Path = SOURCE_USAGE) -> List
         Scenario(
             "cdk_floor_member_limits_off",
             jiandaoyun_emulator(1, 1, None),  # not asked: the floor sends no request
-            cdk_floor_plan(sizes.members * sizes.days),
+            cdk_floor_plan(member[0], sizes.members * sizes.days),
         ),
         Scenario(
             small,
@@ -425,7 +423,7 @@ def scenarios(sizes: Sizes, rps: int, source_usage: Path = SOURCE_USAGE) -> List
         Scenario(
             f"cdk_floor_{large}",
             jiandaoyun_emulator(1, 1, None),
-            cdk_floor_plan(sizes.memory_large_members * sizes.memory_days),
+            cdk_floor_plan(member[0], sizes.memory_large_members * sizes.memory_days),
         ),
         Scenario(
             "workato_hourly",
@@ -541,9 +539,9 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
     with emulator, tempfile.TemporaryDirectory(prefix="bench-") as temp:
         workdir = Path(temp)
         config = json.loads(json.dumps(plan.config))
-        for section in ("jiandaoyun", "workato", "tabnine"):
-            if section in config:
-                config[section]["base_url"] = emulator.url
+        for name, vendor in emulator.vendors.items():
+            if name in config:  # the vendor's section for this emulator (key, URL), then the scenario's settings
+                config[name] = {**vendor.connector_section(emulator.url), **config[name]}
         (workdir / "config.json").write_text(json.dumps(config))
         (workdir / "catalog.json").write_text(json.dumps(configured_catalog(plan.streams)))
         command = [*plan.command, "--config", "config.json", "--catalog", "catalog.json"]
