@@ -329,3 +329,98 @@ def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpo
     requests = jdy.log.entries(MEMBER_PATH)
     assert {e.body["date"] for e in requests} == {start.isoformat()}
     assert 2 <= len(requests) <= 5, [e.body["skip"] for e in requests]
+
+
+# --------------------------------------------------------------------------- hostile answers and state
+
+
+@pytest.mark.parametrize(
+    ("stream", "missing"),
+    [(MEMBERS, "member_id"), (APPS, "app_id")],
+)
+def test_items_without_their_id_fail_the_stream_naming_the_field_and_no_record_is_emitted(
+    connector: CheckedConnector, jdy: Emulator, stream: str, missing: str
+) -> None:
+    jdy.vendor("jiandaoyun").options.item_fault = "no_key"
+    start, end = dates(jdy, 1)
+
+    run = connector.run("read", timeout=30, config=config(jdy, start, end), catalog=configured_catalog([stream]))
+
+    assert run.returncode != 0, run.describe()
+    assert run.records(stream) == []
+    message = run.errors()[0]["message"]
+    endpoint = "member_metrics" if stream == MEMBERS else "app_metrics"
+    assert message.startswith(
+        f"Jiandaoyun api/v1/corp_usage/{endpoint} answered an item without '{missing}', a field of the stream's primary key (the item has: "
+    )
+    fields = message.split("(the item has: ")[1].split("). ")[0].split(", ")
+    assert "metrics" in fields and f"{missing}: null" in fields and (stream != MEMBERS or "member: null" in fields), message
+
+
+def test_items_that_are_not_objects_are_a_malformed_body_naming_the_endpoint(connector: CheckedConnector, jdy: Emulator) -> None:
+    jdy.vendor("jiandaoyun").options.item_fault = "not_object"
+    start, end = dates(jdy, 1)
+
+    run = connector.run("read", timeout=30, config=config(jdy, start, end), catalog=configured_catalog([MEMBERS]))
+
+    assert run.returncode != 0, run.describe()
+    messages = {e["message"] for e in run.errors()}
+    assert (
+        "Jiandaoyun api/v1/corp_usage/member_metrics answered with a malformed body: item 0 of 'items' is not an object." in messages
+    ), run.describe()
+
+
+def test_a_record_repeated_across_pages_is_emitted_once(connector: CheckedConnector, jdy: Emulator) -> None:
+    jdy.vendor("jiandaoyun").options.item_fault = "repeat_item"
+    start, end = dates(jdy, 2)
+
+    run = connector.read(config(jdy, start, end), configured_catalog([MEMBERS]))
+
+    assert_succeeded(run)
+    assert_matches(MEMBERS, run.records(MEMBERS), jdy.ground_truth(MEMBERS, start_date=start, end_date=end))
+    warnings = [line for line in run.stdout.splitlines() if "repeated a key already read" in line]
+    assert len(warnings) == 2, warnings  # one per date: pages 2 and 3 each repeat one member
+
+
+def test_member_ids_named_twice_are_read_once_with_a_warning(connector: CheckedConnector, jdy: Emulator) -> None:
+    ids = [jdy.vendor("jiandaoyun").member_id(index) for index in (3, 5, 3, 7, 5)]
+    start, end = dates(jdy, 1)
+
+    run = connector.read(config(jdy, start, end, member_ids=ids), configured_catalog([MEMBERS]))
+
+    assert_succeeded(run)
+    assert sorted(e.body["member_ids"] for e in jdy.log.entries(MEMBER_PATH)) == [ids[:2] + ids[3:4]]
+    assert_matches(MEMBERS, run.records(MEMBERS), jdy.ground_truth(MEMBERS, start_date=start, end_date=end, member_ids=ids))
+    assert "'jiandaoyun.member_ids' names 2 ids more than once; each is read once." in run.stdout
+
+
+def test_a_saved_cursor_in_the_future_is_clamped_to_the_latest_finished_date_with_a_warning(
+    connector: CheckedConnector, jdy: Emulator
+) -> None:
+    latest = jdy.vendor("jiandaoyun").today() - timedelta(days=1)
+    settings = {**config(jdy, latest - timedelta(days=5), latest, lookback_days=1)}
+    settings.pop("end_date")
+    future = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": OVERVIEW}, "stream_state": {"date": "2030-01-01"}}}]
+
+    run = connector.read(settings, configured_catalog([OVERVIEW]), state=future)
+
+    assert_succeeded(run)
+    assert [record["date"] for record in run.records(OVERVIEW)] == [latest.isoformat()]  # the lookback re-reads it
+    assert run.states(OVERVIEW)[-1] == {"date": latest.isoformat()}
+    assert (
+        f"The saved state of stream '{OVERVIEW}' holds date '2030-01-01', a period that is not over yet; "
+        f"reading as if it held '{latest.isoformat()}', the latest finished period."
+    ) in run.stdout
+
+
+def test_a_401_with_an_unknown_body_code_is_a_credentials_error(connector: CheckedConnector, jdy: Emulator) -> None:
+    jdy.faults.add("reply", path=MEMBER_PATH, status=401, body={"code": 9999, "msg": "unknown"})
+    start, end = dates(jdy, 1)
+
+    run = connector.run("read", timeout=30, config=config(jdy, start, end), catalog=configured_catalog([MEMBERS]))
+
+    assert run.returncode != 0
+    errors = run.errors()
+    expected = "Jiandaoyun rejected the credentials (HTTP 401: unknown). Check jiandaoyun.api_key."
+    assert expected in {e["message"] for e in errors}, run.describe()
+    assert {e["failure_type"] for e in errors} == {"config_error"}

@@ -246,8 +246,9 @@ def vendor_options(
 #: ``http_500``: HTTP 500; ``http_429``: HTTP 429 with ``Retry-After``; ``throttle``: the vendor's
 #: own rate-limit answer (Jiandaoyun: 400 code 8303); ``invalid_json``: a 200 whose body does not
 #: parse; ``slow``: the real answer after ``delay`` seconds; ``drop``: the socket is closed
-#: without an answer.
-FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "drop")
+#: without an answer; ``reply``: a canned answer (``status`` and JSON ``body``), for codes and
+#: bodies the vendors' documents never mention.
+FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "drop", "reply")
 
 
 @dataclass
@@ -261,6 +262,8 @@ class Fault:
     times: Optional[int] = None
     delay: float = 0.5  # for ``slow``
     retry_after: float = 1.0  # for ``http_429`` and ``throttle``
+    status: int = 500  # for ``reply``: answer with this status and ``body``
+    body: Any = None
     seen: int = 0
     fired: int = 0
 
@@ -517,6 +520,8 @@ class Emulator:
 
     @staticmethod
     def _fault_reply(vendor: VendorEmulator, fault: Fault) -> Reply:
+        if fault.kind == "reply":
+            return Reply(fault.status, fault.body)
         if fault.kind == "http_500":
             return Reply(500, {"message": "Internal Server Error (injected)"})
         if fault.kind == "http_429":

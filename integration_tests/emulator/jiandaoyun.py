@@ -52,6 +52,10 @@ GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "Tom", "Yuki", 
 APP_NAMES = ("CRM", "采购管理", "Inventory", "项目管理", "HR Onboarding", "报销审批", "Assets", "质量检验")
 #: The values of ``Options.paging_fault``.
 PAGING_FAULTS = ("endless", "repeat")
+#: The values of ``Options.item_fault``.
+ITEM_FAULTS = ("no_key", "not_object", "repeat_item")
+#: The field that identifies an item of each kind, and what ``no_key`` does to it.
+KEY_FIELDS = {"member": "member", "app": "app_id"}
 
 
 @dataclass
@@ -68,10 +72,17 @@ class Options:
     #: ``repeat``: ``skip`` is ignored, the first page comes back again and again with
     #: ``has_next`` true.
     paging_fault: Optional[str] = None
+    #: Broken items on the member and app endpoints (``None``: none). ``no_key``: every item lacks
+    #: its id (a member item has ``member: null``, an app item no ``app_id``); ``not_object``: the
+    #: items are strings; ``repeat_item``: every page after the first starts one item early, so the
+    #: last item of the page before comes again (as when an item is added while a client pages).
+    item_fault: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
             raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
+        if self.item_fault not in (None, *ITEM_FAULTS):
+            raise ValueError(f"unknown item_fault {self.item_fault!r}; one of {', '.join(ITEM_FAULTS)}")
 
 
 def _error(code: int, msg: str) -> ApiError:
@@ -281,9 +292,22 @@ class Jiandaoyun(VendorEmulator):
         fault = self.options.paging_fault
         if fault == "repeat":
             skip = 0  # a server that ignores skip
+        if self.options.item_fault == "repeat_item" and skip > 0:
+            skip -= 1  # as if an item was added in front after the first page: one item comes again
         page = indices[skip : skip + limit]
         has_next = fault in PAGING_FAULTS or skip + limit < len(indices)
-        return Reply(200, {"date": day, "has_next": has_next, "items": [item(day, i) for i in page]})
+        return Reply(200, {"date": day, "has_next": has_next, "items": self._broken(kind, [item(day, i) for i in page])})
+
+    def _broken(self, kind: str, items: List[Dict[str, Any]]) -> List[Any]:
+        """The page's items as ``Options.item_fault`` breaks them."""
+        key = KEY_FIELDS[kind]
+        if self.options.item_fault == "no_key" and kind == "member":
+            return [{**one, key: None} for one in items]
+        if self.options.item_fault == "no_key":
+            return [{name: value for name, value in one.items() if name != key} for one in items]
+        if self.options.item_fault == "not_object":
+            return [f"{kind} {index}" for index in range(len(items))]
+        return items
 
     def _member_metrics(self, request: Request) -> Reply:
         return self._paged(request, "member_ids", "member", self.options.members, self.member_item)

@@ -43,7 +43,7 @@ class KeyGuard:
         return True
 
     def missing(self, record: Mapping[str, Any], field: str) -> MissingKey:
-        present = ", ".join(sorted(name for name, value in record.items() if value is not None)) or "none"
+        present = ", ".join(sorted(name if value is not None else f"{name}: null" for name, value in record.items())) or "none"
         message = (
             f"{self.where} answered an item without '{field}', a field of the stream's primary key "
             f"(the item has: {present}). No record is emitted without its key; the vendor's answer may have changed shape."
