@@ -327,3 +327,47 @@ def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpo
     requests = [e for e in tabnine.log.entries(USERS_PATH) if e.path == USERS_PATH]
     assert [e.query["offset"] for e in requests[:4]] == [[str(o)] for o in (0, 100, 200, 300)]
     assert 4 <= len(requests) <= 5, [e.query["offset"] for e in requests]
+
+
+# --------------------------------------------------------------------------- hostile answers
+
+
+def test_users_without_their_id_fail_the_stream_naming_the_field_and_no_record_is_emitted(
+    connector: CheckedConnector, tabnine: Emulator
+) -> None:
+    tabnine.vendor("tabnine").options.item_fault = "no_key"
+    start, end = dates(1)
+
+    run = connector.run("read", timeout=30, config=config(tabnine, start, end), catalog=configured_catalog([USERS], "full_refresh"))
+
+    assert run.returncode != 0, run.describe()
+    assert run.records(USERS) == []
+    message = run.errors()[0]["message"]
+    assert message.startswith(
+        "Tabnine api/v1/organization/users answered an item without 'id', a field of the stream's primary key (the item has: "
+    ), message
+    fields = message.split("(the item has: ")[1].split("). ")[0].split(", ")
+    assert "email" in fields and "id" not in fields, message
+
+
+def test_teams_that_are_not_objects_are_a_malformed_body_naming_the_endpoint(connector: CheckedConnector, tabnine: Emulator) -> None:
+    tabnine.vendor("tabnine").options.item_fault = "not_object"
+    start, end = dates(1)
+
+    run = connector.run("read", timeout=30, config=config(tabnine, start, end), catalog=configured_catalog([TEAMS], "full_refresh"))
+
+    assert run.returncode != 0, run.describe()
+    expected = "Tabnine api/v1/organization/teams answered with a malformed body: item 0 of 'data' is not an object."
+    assert expected in {e["message"] for e in run.errors()}, run.describe()
+
+
+def test_a_user_repeated_across_pages_is_emitted_once(connector: CheckedConnector, tabnine: Emulator) -> None:
+    tabnine.vendor("tabnine").options.item_fault = "repeat_item"
+    start, end = dates(1)
+
+    run = connector.read(config(tabnine, start, end), configured_catalog([USERS], "full_refresh"))
+
+    assert_succeeded(run)
+    assert_matches(USERS, run.records(USERS), tabnine.ground_truth(USERS))
+    # The second page starts one user early, so the last user of the first page comes twice.
+    assert "Tabnine api/v1/organization/users: left out 1 item whose key was already read; each key is emitted once." in run.stdout

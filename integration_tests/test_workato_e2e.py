@@ -452,3 +452,37 @@ def test_a_listing_that_ignores_page_ends_the_read_with_an_error_naming_the_endp
     listing = many_workspaces.log.entries(LISTING_PATH)
     assert [e.query["page"] for e in listing[:2]] == [["1"], ["2"]], "page 2 is asked for, and answers page 1 again"
     assert 2 <= len(listing) <= 5, [e.query["page"] for e in listing]
+
+
+# --------------------------------------------------------------------------- hostile answers
+
+
+def test_rows_without_workspace_id_fail_the_stream_naming_the_field_and_no_record_is_emitted(
+    connector: CheckedConnector, workato: Emulator
+) -> None:
+    workato.vendor("workato").options.item_fault = "no_key"
+    start, end = dates(1)
+
+    run = connector.run("read", timeout=30, config=config(workato, start, end), catalog=configured_catalog([WORKSPACES]))
+
+    assert run.returncode != 0, run.describe()
+    assert run.records(WORKSPACES) == []
+    message = run.errors()[0]["message"]
+    assert message.startswith(
+        "Workato api/v2/managed_users/statistics/usage answered an item without 'workspace_id', a field of the stream's primary key"
+    ), message
+    fields = message.split("(the item has: ")[1].split("). ")[0].split(", ")
+    assert "task_count" in fields and "workspace_id: null" in fields, message
+
+
+def test_workspace_ids_named_twice_are_read_once_with_a_warning(connector: CheckedConnector, workato: Emulator) -> None:
+    vendor = workato.vendor("workato")
+    ids = [vendor.workspace_id(index) for index in (1, 2, 1)]
+    start, end = dates(1)
+
+    run = connector.read(config(workato, start, end, workspace_ids=ids), configured_catalog([WORKSPACES]))
+
+    assert_succeeded(run)
+    assert [e.body["workspace_ids"] for e in workato.log.entries(USAGE_PATH)] == [ids[:2]]
+    assert_matches(WORKSPACES, run.records(WORKSPACES), workato.ground_truth(WORKSPACES, start_date=start, end_date=end, workspace_ids=ids))
+    assert "'workato.workspace_ids' names 1 ids more than once; each is read once." in run.stdout

@@ -34,6 +34,8 @@ PERIOD_UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
 MAX_PAGE = 100
 #: The values of ``Options.paging_fault``.
 PAGING_FAULTS = ("endless", "stuck")
+#: The values of ``Options.item_fault``.
+ITEM_FAULTS = ("no_key", "not_object", "repeat_item")
 
 
 @dataclass
@@ -51,10 +53,16 @@ class Options:
     #: the end come back with empty ``data``; ``stuck``: the last page points at itself,
     #: ``{limit, offset}``, the same offset again and again.
     paging_fault: Optional[str] = None
+    #: Broken items on teams and users (``None``: none). ``no_key``: no item has its ``id``;
+    #: ``not_object``: the items are strings; ``repeat_item``: every page after the first starts
+    #: one item early, so the last item of the page before comes again.
+    item_fault: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
             raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
+        if self.item_fault not in (None, *ITEM_FAULTS):
+            raise ValueError(f"unknown item_fault {self.item_fault!r}; one of {', '.join(ITEM_FAULTS)}")
 
     @property
     def api_key(self) -> str:
@@ -265,8 +273,9 @@ class Tabnine(VendorEmulator):
         if offset < 0 or limit < 0:
             raise _error(400, "Bad Request", "offset and limit must be >= 0")
         limit = min(limit or MAX_PAGE, MAX_PAGE)  # 0 (the documented default) means "a full page"
-        page = range(offset, min(offset + limit, total))
-        following = {"limit": limit, "offset": offset + len(page)} if offset + len(page) < total else None
+        start = offset - 1 if self.options.item_fault == "repeat_item" and offset > 0 else offset
+        page = range(start, min(start + limit, total))
+        following = {"limit": limit, "offset": offset + limit} if start + limit < total else None
         if following is None and self.options.paging_fault == "endless":
             following = {"limit": limit, "offset": offset + limit}
         elif following is None and self.options.paging_fault == "stuck":
@@ -275,7 +284,7 @@ class Tabnine(VendorEmulator):
 
     def _teams(self, request: Request) -> Reply:
         page, meta = self._page(request, self.options.teams)
-        return Reply(200, {"data": [self.team(i) for i in page], "meta": meta})
+        return Reply(200, {"data": self._broken([self.team(i) for i in page]), "meta": meta})
 
     def selected_users(self, team_member: Optional[bool] = None, active: Optional[bool] = None) -> List[int]:
         return [
@@ -294,7 +303,15 @@ class Tabnine(VendorEmulator):
             flags.append(None if value is None else value == "true")
         selected = self.selected_users(*flags)
         page, meta = self._page(request, len(selected))
-        return Reply(200, {"data": [self.user(selected[i]) for i in page], "meta": meta})
+        return Reply(200, {"data": self._broken([self.user(selected[i]) for i in page]), "meta": meta})
+
+    def _broken(self, items: List[Dict[str, Any]]) -> List[Any]:
+        """A page's items as ``Options.item_fault`` breaks them."""
+        if self.options.item_fault == "no_key":
+            return [{name: value for name, value in item.items() if name != "id"} for item in items]
+        if self.options.item_fault == "not_object":
+            return [f"item {index}" for index in range(len(items))]
+        return items
 
     def _utilizations(self, request: Request) -> Reply:
         today = self.today()

@@ -41,6 +41,8 @@ MAX_IDS = 100
 MAX_PER_PAGE = 100
 #: The values of ``Options.paging_fault``.
 PAGING_FAULTS = ("repeat",)
+#: The values of ``Options.item_fault``.
+ITEM_FAULTS = ("no_key",)
 METRICS = ("task_count", "successful_job_count", "failed_job_count")
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
 RECIPE_PREFIXES = ("[PROD]", "[TEST]", "[DEV]")
@@ -62,10 +64,14 @@ class Options:
     #: ignored, page 1 comes back every time; with more workspaces than ``per_page`` every page
     #: is full, so a client that stops at the first short page lists for ever.
     paging_fault: Optional[str] = None
+    #: Broken usage rows (``None``: none). ``no_key``: no row has its ``workspace_id``.
+    item_fault: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
             raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
+        if self.item_fault not in (None, *ITEM_FAULTS):
+            raise ValueError(f"unknown item_fault {self.item_fault!r}; one of {', '.join(ITEM_FAULTS)}")
 
     @property
     def api_key(self) -> str:
@@ -225,6 +231,8 @@ class Workato(VendorEmulator):
         if not isinstance(body, dict):
             raise _bad_request("The request body must be a JSON object")
         rows = self._rows(UsageQuery.parse(self, body))
+        if self.options.item_fault == "no_key":
+            rows = [{name: value for name, value in row.items() if name != "workspace_id"} for row in rows]
         return Reply(200, {"data": rows or None})
 
     def _managed_users(self, request: Request) -> Reply:

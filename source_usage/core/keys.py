@@ -53,4 +53,5 @@ class KeyGuard:
     def report(self) -> None:
         if self.repeated:
             within = f" in {self.period}" if self.period else ""
-            logger.warning(f"{self.where}: {self.repeated} items repeated a key already read{within}; each key is emitted once.")
+            items = "1 item" if self.repeated == 1 else f"{self.repeated} items"
+            logger.warning(f"{self.where}: left out {items} whose key was already read{within}; each key is emitted once.")
