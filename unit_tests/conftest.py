@@ -24,6 +24,12 @@ class Sleeps:
         if seconds > 0:
             self._frozen.tick(seconds)
 
+    @property
+    def waits(self) -> List[float]:
+        """The sleeps that took time, in order. The ``backoff`` library follows each of the CDK's
+        own rate-limit sleeps with a ``sleep(0)`` (its interval is 0), which waits for nothing."""
+        return [seconds for seconds in self.seconds if seconds > 0]
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sleeps]:

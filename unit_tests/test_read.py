@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, List
+from typing import Any, List, Sequence
 
 import pytest
 import requests
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
 from unit_tests.conftest import Sleeps
-from unit_tests.helpers import BASE_URL, jiandaoyun_config, read_streams
+from unit_tests.helpers import BASE_URL, VerifiedHttpMocker, jiandaoyun_config, read_streams
 
 STREAMS = ["jiandaoyun_member_usage", "jiandaoyun_app_usage", "jiandaoyun_overview_usage"]
 DATES = ["2026-06-08", "2026-06-09"]
 
 
-def mock_all_endpoints(http: HttpMocker) -> None:
+ITEMS = {"member_metrics": {"member": {"member_id": "m1"}, "metrics": {}}, "app_metrics": {"app_id": "a1"}}
+
+
+def mock_all_endpoints(http: VerifiedHttpMocker, items: Sequence[str] = tuple(ITEMS)) -> None:
+    """Each of 06-08 and 06-09 answered with one item by each of the ``items`` endpoints, and by the overview."""
     for date in DATES:
-        for endpoint, item in (("member_metrics", {"member": {"member_id": "m1"}, "metrics": {}}), ("app_metrics", {"app_id": "a1"})):
+        for endpoint in items:
+            item = ITEMS[endpoint]
             url = f"{BASE_URL}/api/v1/corp_usage/{endpoint}"
             http.post(HttpRequest(url, body={"date": date, "skip": 0, "limit": 100}),
                       HttpResponse(json.dumps({"date": date, "has_next": False, "items": [item]})))  # fmt: skip
@@ -32,7 +37,7 @@ def test_streams_of_different_endpoints_are_read_side_by_side(clock: Sleeps, mon
     # read would never get there and break the barrier.
     barrier = threading.Barrier(len(STREAMS), timeout=10)
     seen: List[str] = []
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         mock_all_endpoints(http)
         mocked_send = requests.Session.send
 
@@ -52,7 +57,7 @@ def test_streams_of_different_endpoints_are_read_side_by_side(clock: Sleeps, mon
 
 
 def test_each_stream_keeps_its_records_before_the_state_that_covers_them(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         mock_all_endpoints(http)
         output = read_streams(jiandaoyun_config(), STREAMS)
     for stream in STREAMS:
@@ -66,21 +71,24 @@ def test_each_stream_keeps_its_records_before_the_state_that_covers_them(clock: 
 
 
 def test_a_failing_stream_does_not_stop_the_others_and_the_read_ends_in_error(clock: Sleeps) -> None:
-    with HttpMocker() as http:
-        mock_all_endpoints(http)
-        output = read_streams(jiandaoyun_config(jiandaoyun={"app_ids": ["unmocked"]}), STREAMS, expecting_exception=True)
+    with VerifiedHttpMocker() as http:
+        mock_all_endpoints(http, items=["member_metrics"])
+        apps = HttpRequest(f"{BASE_URL}/api/v1/corp_usage/app_metrics", body={"date": "2026-06-08", "skip": 0, "limit": 100})
+        http.post(apps, HttpResponse(json.dumps({"code": 17017, "msg": "invalid parameter"}), status_code=400))
+        output = read_streams(jiandaoyun_config(), STREAMS, expecting_exception=True)
     streams_with_records = {record.record.stream for record in output.records}
     assert streams_with_records == {"jiandaoyun_member_usage", "jiandaoyun_overview_usage"}
     assert any("jiandaoyun_app_usage" in (error.trace.error.message or "") for error in output.errors)
 
 
 def test_every_read_ends_with_a_one_line_summary_per_stream(clock: Sleeps) -> None:
-    with HttpMocker() as http:
-        mock_all_endpoints(http)
+    with VerifiedHttpMocker() as http:
+        mock_all_endpoints(http, items=[])
         http.post(HttpRequest(f"{BASE_URL}/api/v1/corp_usage/overview", body={"date": "2026-06-07"}),
                   [HttpResponse(json.dumps({"code": 8303, "msg": "too fast"}), status_code=400),
                    HttpResponse(json.dumps({"date": "2026-06-07", "metrics": {}}))])  # fmt: skip
         output = read_streams(jiandaoyun_config(start_date="2026-06-07"), ["jiandaoyun_overview_usage"])
+    assert clock.waits == [2.0]  # 8303 carries no Retry-After: 1 s, and the CDK's extra second
     summaries = [log.log.message for log in output.logs if log.log.message.startswith("Sync summary")]
     assert summaries == [
         "Sync summary: jiandaoyun_overview_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records."

@@ -13,13 +13,13 @@ from typing import Any, Dict, List, Mapping, Optional
 import pytest
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from jsonschema import Draft7Validator
 
 from source_usage import SourceUsage
 from source_usage.core.schemas import load_schema
 from unit_tests.conftest import Sleeps
-from unit_tests.helpers import all_output_lines, read_streams
+from unit_tests.helpers import VerifiedHttpMocker, all_output_lines, read_streams
 
 SECRET = "tab-SECRET-token-0123456789"
 BASE_URL = "https://tabnine.example.test"
@@ -135,7 +135,7 @@ def test_an_unknown_granularity_is_a_config_error_naming_the_field() -> None:
 
 
 def test_the_organization_is_one_record_kept_whole(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         output = read_streams(tabnine_config(), ["tabnine_organization"], sync_mode=SyncMode.full_refresh)
     assert [message.record.data for message in output.records] == [
@@ -151,7 +151,7 @@ def test_pages_follow_meta_next_and_stop_when_it_is_null(clock: Sleeps, stream: 
         (100, range(100, 200), {"limit": 100, "offset": 200}),
         (200, range(200, 250), None),
     ]
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         requests_sent = []
         for offset, ids, following in pages:
             request = HttpRequest(url, query_params={"offset": str(offset), "limit": "100"})
@@ -170,14 +170,14 @@ def test_full_refresh_streams_are_read_whole_again_whatever_state_the_last_sync_
 ) -> None:
     # PyAirbyte hands every stream's last state to the next sync; a full-refresh stream must
     # still read everything, or seats and teams would silently go stale.
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1", "name": "a"}], None))
         output = read_streams(tabnine_config(), ["tabnine_teams"], state={"tabnine_teams": previous_state}, sync_mode=SyncMode.full_refresh)
     assert [message.record.data["id"] for message in output.records] == ["t1"]
 
 
 def test_a_meta_next_that_does_not_move_forward_fails_instead_of_looping(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         request = HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"})
         http.get(request, list_page([{"id": "t1"}], {"limit": 100, "offset": 0}))
         output = read_streams(tabnine_config(), ["tabnine_teams"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
@@ -185,7 +185,7 @@ def test_a_meta_next_that_does_not_move_forward_fails_instead_of_looping(clock: 
 
 
 def test_a_page_without_data_is_an_error_naming_the_endpoint_never_silently_empty(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}), json_response({"users": []}))
         output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
     message = output.errors[0].trace.error.message
@@ -197,7 +197,7 @@ def test_a_page_without_data_is_an_error_naming_the_endpoint_never_silently_empt
 
 def test_zero_based_month_0_is_january_and_11_is_december(clock: Sleeps) -> None:
     config = tabnine_config(start_date="2025-11-01", end_date="2026-02-28")
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(
             utilizations_request("2025-11"),
             json_response([utilization(2025, 10), utilization(2025, 11), utilization(2026, 0), utilization(2026, 1)]),
@@ -216,7 +216,7 @@ def test_zero_based_month_0_is_january_and_11_is_december(clock: Sleeps) -> None
 
 def test_the_current_month_is_emitted_but_state_never_passes_it(clock: Sleeps) -> None:
     config = tabnine_config(start_date="2026-04-01", end_date=None)
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(
             utilizations_request("2026-04"),
             json_response([utilization(2026, 3), utilization(2026, 4), utilization(2026, 5, active=7)]),
@@ -234,7 +234,7 @@ def test_the_next_sync_re_reads_the_current_month_and_the_lookback(
     config = tabnine_config(start_date="2026-01-01", end_date=None, lookback_days=lookback_days)
     months = {"2026-04": [utilization(2026, 3)], "2026-05": [utilization(2026, 4)], "2026-06": []}
     served = [item for start, items in months.items() if start >= first_month for item in items]
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         request = utilizations_request(first_month)
         http.get(request, json_response([*served, utilization(2026, 5)]))
         output = read_streams(config, [UTILIZATION_STREAM], state={UTILIZATION_STREAM: {"month_start": "2026-05-01"}})
@@ -247,7 +247,7 @@ def test_the_next_sync_re_reads_the_current_month_and_the_lookback(
 
 def test_months_after_end_date_are_not_emitted(clock: Sleeps) -> None:
     config = tabnine_config(start_date="2026-03-10", end_date="2026-04-15")
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(
             utilizations_request("2026-03"),
             json_response([utilization(2026, 2), utilization(2026, 3), utilization(2026, 4), utilization(2026, 5)]),
@@ -259,7 +259,7 @@ def test_months_after_end_date_are_not_emitted(clock: Sleeps) -> None:
 
 def test_a_month_outside_0_to_11_is_refused_naming_the_endpoint(clock: Sleeps) -> None:
     config = tabnine_config(start_date="2026-05-01", end_date=None)
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(utilizations_request("2026-05"), json_response([utilization(2026, 12)]))
         output = read_streams(config, [UTILIZATION_STREAM], expecting_exception=True)
     message = output.errors[0].trace.error.message
@@ -304,7 +304,7 @@ def test_usage_windows_align_to_the_granularity_in_utc_from_inclusive_to_exclusi
 ) -> None:
     start_date, end_date, windows = WINDOWS[granularity]
     config = tabnine_config(start_date=start_date, end_date=end_date, tabnine={"granularity": granularity})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         organization = HttpRequest(ORGANIZATION)
         http.get(organization, organization_response())
         sent = []
@@ -330,7 +330,7 @@ def test_v2_answering_404_falls_back_to_v1_once_and_says_so_in_the_log(clock: Sl
     day_1 = ("2026-06-08T00:00:00Z", "2026-06-09T00:00:00Z")
     day_2 = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
     v2_day_1, v1_day_1, v1_day_2 = usage_request(USAGE_V2, *day_1), usage_request(USAGE_V1, *day_1), usage_request(USAGE_V1, *day_2)
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         http.get(v2_day_1, not_found())
         http.get(v1_day_1, usage_response(*day_1, active_users=1))
@@ -352,7 +352,7 @@ def test_v2_answering_404_falls_back_to_v1_once_and_says_so_in_the_log(clock: Sl
 
 def test_v1_answering_404_after_the_fallback_is_a_config_error_about_the_host(clock: Sleeps) -> None:
     day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         http.get(usage_request(USAGE_V2, *day), not_found())
         http.get(usage_request(USAGE_V1, *day), not_found())
@@ -388,7 +388,7 @@ def test_usage_resumes_from_state_minus_the_lookback(
     config = tabnine_config(
         start_date="2026-05-01", end_date=None, lookback_days=lookback_days, tabnine={"granularity": granularity}
     )
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         for start, end in windows:
             http.get(usage_request(USAGE_V2, start, end, granularity), usage_response(start, end, granularity))
@@ -402,7 +402,7 @@ def test_usage_resumes_from_state_minus_the_lookback(
 
 def test_a_usage_body_without_usage_data_is_an_error_naming_the_endpoint(clock: Sleeps) -> None:
     day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         http.get(usage_request(USAGE_V2, *day), json_response({"organizationId": ORG_ID}))
         output = read_streams(tabnine_config(start_date="2026-06-09"), [USAGE_STREAM], expecting_exception=True)
@@ -416,7 +416,7 @@ def test_a_usage_body_without_usage_data_is_an_error_naming_the_endpoint(clock: 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_401_and_403_are_config_errors_naming_tabnine_and_the_token(clock: Sleeps, status: int) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), json_response({"error": "Unauthorized", "status": status}, status=status))
         output = read_streams(tabnine_config(), ["tabnine_organization"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
     trace = output.errors[0].trace.error
@@ -426,7 +426,7 @@ def test_401_and_403_are_config_errors_naming_tabnine_and_the_token(clock: Sleep
 
 def test_a_404_from_a_private_install_host_says_the_host_may_be_wrong(clock: Sleeps) -> None:
     config = tabnine_config(tabnine={"base_url": "https://tabnine.corp.test"})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(
             HttpRequest("https://tabnine.corp.test/api/v1/organization/teams", query_params={"offset": "0", "limit": "100"}),
             not_found(),
@@ -439,7 +439,7 @@ def test_a_404_from_a_private_install_host_says_the_host_may_be_wrong(clock: Sle
 
 def test_429_waits_for_retry_after_and_retries(clock: Sleeps) -> None:
     limited = json_response({"error": "Too Many Requests"}, status=429, headers={"Retry-After": "9"})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), [limited, organization_response()])
         output = read_streams(tabnine_config(), ["tabnine_organization"], sync_mode=SyncMode.full_refresh)
     assert len(output.records) == 1 and not output.errors
@@ -447,7 +447,7 @@ def test_429_waits_for_retry_after_and_retries(clock: Sleeps) -> None:
 
 
 def test_the_token_is_sent_as_bearer_and_no_secret_reaches_any_output_line(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION, headers={"Authorization": f"Bearer {SECRET}"}), organization_response())
         http.get(
             HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}),
@@ -466,7 +466,7 @@ def test_the_token_is_sent_as_bearer_and_no_secret_reaches_any_output_line(clock
 
 
 def test_check_reads_the_organization_once(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         organization = HttpRequest(ORGANIZATION)
         http.get(organization, organization_response())
         succeeded, message = SourceUsage().check_connection(logging.getLogger("test"), tabnine_config())
@@ -475,7 +475,7 @@ def test_check_reads_the_organization_once(clock: Sleeps) -> None:
 
 
 def test_check_with_a_rejected_token_fails_naming_tabnine_and_the_field(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), json_response({"error": "Unauthorized"}, status=401))
         status = SourceUsage().check(logging.getLogger("test"), tabnine_config())
     assert status.status.value == "FAILED"
@@ -485,7 +485,7 @@ def test_check_with_a_rejected_token_fails_naming_tabnine_and_the_field(clock: S
 def test_all_five_streams_read_side_by_side_in_one_sync(clock: Sleeps) -> None:
     day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
     config = tabnine_config(start_date="2026-06-09")
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1"}], None))
         http.get(HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "u1"}], None))

@@ -18,13 +18,13 @@ import requests
 from airbyte_cdk.models import FailureType, Status, SyncMode
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
 from source_usage import SourceUsage
 from source_usage.core.schemas import load_schema
 from source_usage.vendors.workato import COUNTS, IDS_PER_REQUEST
 from unit_tests.conftest import Sleeps
-from unit_tests.helpers import all_output_lines, read_streams
+from unit_tests.helpers import VerifiedHttpMocker, all_output_lines, read_streams
 
 SECRET = "wk-SECRET-token-0123456789"
 BASE_URL = "https://workato.test"
@@ -81,7 +81,7 @@ def managed_users(ids: Ids) -> HttpResponse:
     return HttpResponse(json.dumps({"result": [{"id": i, "external_id": f"ext-{i}", "name": f"c{i}"} for i in ids]}))
 
 
-def usage_bodies(http: HttpMocker) -> List[Dict[str, Any]]:
+def usage_bodies(http: VerifiedHttpMocker) -> List[Dict[str, Any]]:
     """The JSON bodies of every usage request sent, in order (read from requests-mock's history)."""
     history = http._mocker.request_history  # HttpMocker exposes no history of its own
     return [json.loads(request.body) for request in history if request.url.startswith(USAGE)]
@@ -110,7 +110,7 @@ def frozen_at(moment: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sleeps]:
 
 def windows_sent(config: Dict[str, Any], expected: List[Tuple[str, str]], interval: str) -> List[Tuple[str, str]]:
     """Read the workspace stream answering exactly ``expected`` windows; return the windows sent."""
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         for start, end in expected:
             http.post(usage_request(start, end, interval=interval), usage([workspace_row(1)]))
         output = read_streams(config, [WORKSPACE])
@@ -136,7 +136,7 @@ def test_discover_with_only_a_workato_section_lists_exactly_the_two_streams_with
 
 
 def test_discover_sends_no_request_even_without_ids() -> None:
-    with HttpMocker() as http:  # any request would find no mock and fail
+    with VerifiedHttpMocker() as http:  # any request would find no mock and fail
         output = discover(SourceUsage(), workato_config(workato={"workspace_ids": []}))
         assert http._mocker.request_history == []
     assert len(output.catalog.catalog.streams) == 2
@@ -246,7 +246,7 @@ def test_a_period_that_ends_after_end_date_is_not_read(clock: Sleeps) -> None:
 
 def test_workspace_body_with_no_filter_holds_only_from_to_ids_and_interval(clock: Sleeps) -> None:
     # Workato counts deleted recipes only for exactly this body.
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([workspace_row(1)]))
         output = read_streams(workato_config(start_date="2026-06-09"), [WORKSPACE])
         bodies = usage_bodies(http)
@@ -256,7 +256,7 @@ def test_workspace_body_with_no_filter_holds_only_from_to_ids_and_interval(clock
 
 def test_external_ids_alone_keep_the_body_minimal_too(clock: Sleeps) -> None:
     config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [], "external_ids": ["acme", "globex"]})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), ["acme", "globex"], field="external_ids"), usage([]))
         output = read_streams(config, [WORKSPACE])
         bodies = usage_bodies(http)
@@ -267,7 +267,7 @@ def test_external_ids_alone_keep_the_body_minimal_too(clock: Sleeps) -> None:
 def test_workspace_ids_and_external_ids_go_in_separate_requests(clock: Sleeps) -> None:
     config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [1], "external_ids": ["acme"]})
     window = (la_day("2026-06-09"), la_day("2026-06-10"))
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         by_id = usage_request(*window, [1])
         by_external = usage_request(*window, ["acme"], field="external_ids")
         http.post(by_id, usage([workspace_row(1)]))
@@ -282,7 +282,7 @@ def test_workspace_ids_and_external_ids_go_in_separate_requests(clock: Sleeps) -
 def test_a_workspace_named_by_id_and_by_external_id_is_one_record_per_window(clock: Sleeps) -> None:
     config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [7], "external_ids": ["acme"]})
     window = (la_day("2026-06-09"), la_day("2026-06-10"))
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(*window, [7]), usage([workspace_row(7, external_id="acme")]))
         http.post(usage_request(*window, ["acme"], field="external_ids"), usage([workspace_row(7, external_id="acme")]))
         http.post(usage_request(*window, [7], group_by="recipe"), usage([recipe_row(7, 11)]))
@@ -296,7 +296,7 @@ def test_name_patterns_are_sent_when_set_and_group_by_only_by_the_recipe_stream(
     patterns = {"recipe_name_pattern": "[PROD]", "folder_name_pattern": "Billing"}
     config = workato_config(start_date="2026-06-09", workato=patterns)
     window = (la_day("2026-06-09"), la_day("2026-06-10"))
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(*window, **patterns), usage([workspace_row(1)]))
         http.post(usage_request(*window, group_by="recipe", **patterns), usage([recipe_row(1, 11)]))
         output = read_streams(config, BOTH)
@@ -307,7 +307,7 @@ def test_name_patterns_are_sent_when_set_and_group_by_only_by_the_recipe_stream(
 
 
 def test_the_recipe_stream_always_groups_by_recipe(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         request = usage_request(la_day("2026-06-09"), la_day("2026-06-10"), group_by="recipe")
         http.post(request, usage([recipe_row(1, 11), recipe_row(2, 21)]))
         output = read_streams(workato_config(start_date="2026-06-09"), [RECIPE])
@@ -320,7 +320,7 @@ def test_more_than_100_ids_are_split_and_state_moves_once_per_window_after_every
     chunks = [ids[0:100], ids[100:200], ids[200:250]]
     assert IDS_PER_REQUEST == 100
     config = workato_config(workato={"workspace_ids": ids})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         sent = []
         for day, next_day in (("2026-06-08", "2026-06-09"), ("2026-06-09", "2026-06-10")):
             for chunk in chunks:
@@ -342,7 +342,7 @@ def test_more_than_100_ids_are_split_and_state_moves_once_per_window_after_every
 def test_without_ids_every_workspace_is_listed_once_per_sync_paged_and_shared_by_both_streams(clock: Sleeps) -> None:
     listed = list(range(1, 106))  # a full page of 100, then 5: the short page is the last
     config = workato_config(workato={"workspace_ids": []})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         first_page, second_page = managed_users_request(1), managed_users_request(2)
         http.get(first_page, managed_users(listed[:100]))
         http.get(second_page, managed_users(listed[100:]))
@@ -365,7 +365,7 @@ def test_without_ids_every_workspace_is_listed_once_per_sync_paged_and_shared_by
 
 def test_a_workspace_listed_on_two_pages_is_asked_for_once(clock: Sleeps) -> None:
     # Workspace 100 moved onto page 2 as well, because one was created while paging.
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(managed_users_request(1), managed_users(list(range(1, 101))))
         http.get(managed_users_request(2), managed_users([100, 101]))
         request = usage_request(la_day("2026-06-09"), la_day("2026-06-10"), list(range(1, 101)))
@@ -379,7 +379,7 @@ def test_a_workspace_listed_on_two_pages_is_asked_for_once(clock: Sleeps) -> Non
 
 
 def test_a_rejected_token_while_listing_is_a_config_error_naming_workato(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         listing = managed_users_request(1)
         http.get(listing, HttpResponse(json.dumps({"message": "Unauthorized"}), status_code=401))
         output = read_streams(workato_config(workato={"workspace_ids": []}), BOTH, expecting_exception=True)
@@ -392,7 +392,7 @@ def test_a_rejected_token_while_listing_is_a_config_error_naming_workato(clock: 
 
 def test_the_listing_waits_for_retry_after_on_429(clock: Sleeps) -> None:
     limited = HttpResponse("{}", status_code=429, headers={"Retry-After": "30"})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(managed_users_request(1), [limited, managed_users([1])])
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), [1]), usage([workspace_row(1)]))
         output = read_streams(workato_config(start_date="2026-06-09", workato={"workspace_ids": []}), [WORKSPACE])
@@ -408,7 +408,7 @@ def test_a_record_keeps_the_row_whole_and_adds_period_interval_keys_and_typed_co
         "workspace_id": 1, "external_id": "acme", "workspace_name": "Acme", "task_count": 120,
         "recipe_count": 4.0, "successful_job_count": "30", "failed_job_count": "--3", "new_metric": {"x": 1},
     }  # fmt: skip
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([row]))
         output = read_streams(workato_config(start_date="2026-06-09"), [WORKSPACE])
     record = records(output, WORKSPACE)[0]
@@ -427,7 +427,7 @@ def test_a_record_keeps_the_row_whole_and_adds_period_interval_keys_and_typed_co
 
 def test_the_period_comes_from_the_window_even_when_a_row_names_another(clock: Sleeps) -> None:
     rows = [recipe_row(1, 11, period_start="2026-06-09T07:00:00Z", interval="2026-06-09"), recipe_row(1, 12)]
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), group_by="recipe"), usage(rows))
         output = read_streams(workato_config(start_date="2026-06-09"), [RECIPE])
     got = records(output, RECIPE)
@@ -438,7 +438,7 @@ def test_the_period_comes_from_the_window_even_when_a_row_names_another(clock: S
 
 
 def test_data_null_is_zero_records_and_the_window_still_counts_as_read(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-08"), la_day("2026-06-09")), usage(None))
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([]))
         output = read_streams(workato_config(), [WORKSPACE])
@@ -450,7 +450,7 @@ def test_data_null_is_zero_records_and_the_window_still_counts_as_read(clock: Sl
 
 
 def test_state_is_emitted_after_each_finished_window(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-08"), la_day("2026-06-09")), usage([workspace_row(1), workspace_row(2)]))
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([workspace_row(1)]))
         output = read_streams(workato_config(), [WORKSPACE])
@@ -466,7 +466,7 @@ def test_state_is_emitted_after_each_finished_window(clock: Sleeps) -> None:
 
 def test_a_failure_mid_window_leaves_state_at_the_last_finished_window(clock: Sleeps) -> None:
     ids = list(range(1, 151))
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         for chunk in (ids[:100], ids[100:]):
             http.post(usage_request(la_day("2026-06-08"), la_day("2026-06-09"), chunk), usage([workspace_row(chunk[0])]))
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), ids[:100]), usage([workspace_row(1)]))
@@ -484,7 +484,7 @@ def test_resume_starts_after_the_cursor_minus_the_lookback_in_whole_periods(cloc
     config = workato_config(start_date="2026-05-01", end_date=None, lookback_days=8, workato={"interval": "week"})
     weeks = ["2026-05-18", "2026-05-25", "2026-06-01", "2026-06-08"]
     expected = [(la_day(start), la_day(end)) for start, end in pairwise(weeks)]
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         for start, end in expected:
             http.post(usage_request(start, end, interval="week"), usage([workspace_row(1)]))
         output = read_streams(config, [WORKSPACE], state={WORKSPACE: {"period_start": la_day("2026-05-25")}})
@@ -496,7 +496,7 @@ def test_resume_starts_after_the_cursor_minus_the_lookback_in_whole_periods(cloc
 
 def test_resume_without_lookback_reads_only_the_windows_after_the_cursor(clock: Sleeps) -> None:
     config = workato_config(start_date="2026-06-01")
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([workspace_row(1)]))
         output = read_streams(config, [WORKSPACE], state={WORKSPACE: {"period_start": la_day("2026-06-08")}})
         assert len(usage_bodies(http)) == 1
@@ -504,7 +504,7 @@ def test_resume_without_lookback_reads_only_the_windows_after_the_cursor(clock: 
 
 
 def test_full_refresh_ignores_state(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-08"), la_day("2026-06-09")), usage([workspace_row(1)]))
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([workspace_row(1)]))
         output = read_streams(
@@ -518,7 +518,7 @@ def test_full_refresh_ignores_state(clock: Sleeps) -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_rejected_token_is_a_config_error_naming_workato_and_the_field(clock: Sleeps, status: int) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(
             usage_request(la_day("2026-06-09"), la_day("2026-06-10")),
             HttpResponse(json.dumps({"message": "Unauthorized"}), status_code=status),
@@ -531,7 +531,7 @@ def test_a_rejected_token_is_a_config_error_naming_workato_and_the_field(clock: 
 
 def test_http_429_waits_for_retry_after_then_retries(clock: Sleeps) -> None:
     limited = HttpResponse("{}", status_code=429, headers={"Retry-After": "7"})
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), [limited, usage([workspace_row(1)])])
         output = read_streams(workato_config(start_date="2026-06-09"), [WORKSPACE])
     assert len(output.records) == 1 and not output.errors
@@ -539,7 +539,7 @@ def test_http_429_waits_for_retry_after_then_retries(clock: Sleeps) -> None:
 
 
 def test_a_400_fails_with_workatos_message(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(
             usage_request(la_day("2026-06-09"), la_day("2026-06-10")),
             HttpResponse(json.dumps({"message": "Invalid workspace_ids"}), status_code=400),
@@ -551,7 +551,7 @@ def test_a_400_fails_with_workatos_message(clock: Sleeps) -> None:
 
 @pytest.mark.parametrize("body", [{"result": []}, {"data": {"rows": []}}, {"data": [1, 2]}])
 def test_a_body_without_a_data_list_is_an_error_naming_the_endpoint_never_silently_empty(clock: Sleeps, body: Any) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), HttpResponse(json.dumps(body)))
         output = read_streams(workato_config(start_date="2026-06-09"), [WORKSPACE], expecting_exception=True)
     message = output.errors[0].trace.error.message
@@ -560,7 +560,7 @@ def test_a_body_without_a_data_list_is_an_error_naming_the_endpoint_never_silent
 
 
 def test_no_secret_reaches_any_output_line_on_success_or_error(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), usage([workspace_row(1)]))
         http.post(
             usage_request(la_day("2026-06-09"), la_day("2026-06-10"), group_by="recipe"),
@@ -641,7 +641,7 @@ def test_spec_marks_the_token_secret_and_offers_the_data_centers_by_name() -> No
 
 
 def test_check_lists_one_workspace_with_one_request(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         request = managed_users_request(1, per_page=1)
         http.get(request, managed_users([1]))
         assert check(workato_config()) == (Status.SUCCEEDED, "")
@@ -649,7 +649,7 @@ def test_check_lists_one_workspace_with_one_request(clock: Sleeps) -> None:
 
 
 def test_check_with_a_rejected_token_fails_naming_workato_and_the_field(clock: Sleeps) -> None:
-    with HttpMocker() as http:
+    with VerifiedHttpMocker() as http:
         http.get(managed_users_request(1, per_page=1), HttpResponse(json.dumps({"message": "Unauthorized"}), status_code=401))
         status, message = check(workato_config())
     assert status == Status.FAILED
