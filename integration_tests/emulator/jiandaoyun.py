@@ -77,6 +77,8 @@ class Options:
     #: items are strings; ``repeat_item``: every page after the first starts one item early, so the
     #: last item of the page before comes again (as when an item is added while a client pages).
     item_fault: Optional[str] = None
+    #: A server that answers this many items a page whatever ``limit`` asks (``None``: the limit).
+    page_size: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -292,6 +294,7 @@ class Jiandaoyun(VendorEmulator):
         fault = self.options.paging_fault
         if fault == "repeat":
             skip = 0  # a server that ignores skip
+        limit = self.options.page_size or limit
         if self.options.item_fault == "repeat_item" and skip > 0:
             skip -= 1  # as if an item was added in front after the first page: one item comes again
         page = indices[skip : skip + limit]

@@ -57,7 +57,7 @@ class Pager(ABC):
             return None
         if not items:
             raise self.loop(f"an empty page says there is more ({self.signal})")
-        fingerprint = hashlib.blake2b(orjson.dumps(items, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+        fingerprint = self.fingerprint(items)
         if fingerprint == self._previous_page:
             raise self.loop("the page repeats the previous page")
         if following == self.position:
@@ -65,6 +65,15 @@ class Pager(ABC):
         self._previous_page = fingerprint
         self.position = following
         return following
+
+    @staticmethod
+    def fingerprint(items: Sequence[Any]) -> bytes:
+        """A digest of a page's items, one item at a time (a copy of a whole large page would
+        double the memory it takes)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for item in items:
+            digest.update(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
+        return digest.digest()
 
     def loop(self, what: str) -> PagingLoop:
         at = ", ".join(f"{name} {value}" for name, value in self.position.items())
