@@ -455,8 +455,9 @@ def test_no_secret_reaches_any_output_line_on_success_or_error(clock: Sleeps) ->
 def test_each_endpoint_has_its_own_budget_of_requests_per_second() -> None:
     config = jiandaoyun_config(jiandaoyun={"requests_per_second": 1})
     streams = {stream.name: stream for stream in SourceUsage().streams(config)}
-    budget = streams["jiandaoyun_member_usage"]._http_client._api_budget  # type: ignore[attr-defined]
-    assert all(stream._http_client._api_budget is budget for stream in streams.values())  # type: ignore[attr-defined]
+    budget = streams["jiandaoyun_member_usage"].connection.budget  # type: ignore[attr-defined]
+    assert budget is not None
+    assert all(stream.connection.budget is budget for stream in streams.values())  # type: ignore[attr-defined]
     member = requests.Request("POST", MEMBERS).prepare()
     app = requests.Request("POST", APPS).prepare()
     budget.acquire_call(member, block=False)

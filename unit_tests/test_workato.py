@@ -82,9 +82,8 @@ def managed_users(ids: Ids) -> HttpResponse:
 
 
 def usage_bodies(http: VerifiedHttpMocker) -> List[Dict[str, Any]]:
-    """The JSON bodies of every usage request sent, in order (read from requests-mock's history)."""
-    history = http._mocker.request_history  # HttpMocker exposes no history of its own
-    return [json.loads(request.body) for request in history if request.url.startswith(USAGE)]
+    """The JSON bodies of every usage request sent, in order."""
+    return [json.loads(request.body or b"") for request in http.sent_to(USAGE)]
 
 
 def states(output: EntrypointOutput, stream: str = WORKSPACE) -> List[str]:
@@ -138,7 +137,7 @@ def test_discover_with_only_a_workato_section_lists_exactly_the_two_streams_with
 def test_discover_sends_no_request_even_without_ids() -> None:
     with VerifiedHttpMocker() as http:  # any request would find no mock and fail
         output = discover(SourceUsage(), workato_config(workato={"workspace_ids": []}))
-        assert http._mocker.request_history == []
+        assert http.sent == []
     assert len(output.catalog.catalog.streams) == 2
 
 
@@ -397,7 +396,7 @@ def test_the_listing_waits_for_retry_after_on_429(clock: Sleeps) -> None:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), [1]), usage([workspace_row(1)]))
         output = read_streams(workato_config(start_date="2026-06-09", workato={"workspace_ids": []}), [WORKSPACE])
     assert len(output.records) == 1 and not output.errors
-    assert any(seconds >= 30 for seconds in clock.seconds)
+    assert clock.waits == [30 + 1]  # Retry-After, and the CDK's extra second
 
 
 # --- records --------------------------------------------------------------------------------
@@ -535,7 +534,7 @@ def test_http_429_waits_for_retry_after_then_retries(clock: Sleeps) -> None:
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10")), [limited, usage([workspace_row(1)])])
         output = read_streams(workato_config(start_date="2026-06-09"), [WORKSPACE])
     assert len(output.records) == 1 and not output.errors
-    assert any(seconds >= 7 for seconds in clock.seconds)  # the CDK adds one second of margin
+    assert clock.waits == [7 + 1]  # Retry-After, and the CDK's extra second
 
 
 def test_a_400_fails_with_workatos_message(clock: Sleeps) -> None:
@@ -576,8 +575,8 @@ def test_no_secret_reaches_any_output_line_on_success_or_error(clock: Sleeps) ->
 
 def test_both_streams_share_one_budget_of_1000_usage_requests_per_minute_and_60_listings() -> None:
     streams = {stream.name: stream for stream in SourceUsage().streams(workato_config(workato={"workspace_ids": []}))}
-    budget = streams[WORKSPACE]._http_client._api_budget
-    assert streams[RECIPE]._http_client._api_budget is budget
+    budget = streams[WORKSPACE].connection.budget
+    assert budget is not None and streams[RECIPE].connection.budget is budget
     assert streams[WORKSPACE].workspaces is streams[RECIPE].workspaces  # one listing for both
     usage_call = requests.Request("POST", USAGE).prepare()
     listing_call = requests.Request("GET", MANAGED_USERS + "?page=1&per_page=100").prepare()
