@@ -9,12 +9,14 @@ streams side by side (:mod:`source_usage.core.reading`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateMessage,
+    AirbyteStateType,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     Status,
@@ -28,7 +30,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.errors import plain_message
 from source_usage.core.reading import SideBySide
-from source_usage.core.settings import SharedSettings
+from source_usage.core.saved_state import state_file_problem, stream_state_problem
+from source_usage.core.settings import SharedSettings, config_error
 from source_usage.core.stats import RequestStats
 from source_usage.core.validation import ensure_valid
 from source_usage.core.vendor import CHECK_HTTP, HttpOptions, Vendor
@@ -70,9 +73,10 @@ class SourceUsage(AbstractSource):
             # During a read every stream thread shares one set of streams, so a vendor's
             # budget object (and with it its rate limit) is shared too.
             return self._read_streams
+        configured = self.configured(config)  # first: the settings parse only a valid config
         settings = SharedSettings.from_config(config)
         streams: List[Stream] = []
-        for vendor, section in self.configured(config):
+        for vendor, section in configured:
             streams.extend(vendor.streams(section, settings, HttpOptions()))
         return streams
 
@@ -108,6 +112,34 @@ class SourceUsage(AbstractSource):
             return AirbyteConnectionStatus(status=Status.SUCCEEDED)
         return AirbyteConnectionStatus(status=Status.FAILED, message=filter_secrets(str(error)))
 
+    @classmethod
+    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+        """The CDK's reading of ``--state``, after checking the file is a list of per-stream
+        states: anything else would end the sync with an error that names no stream. An empty
+        file is no state, as an empty list is."""
+        if not state_path:
+            return []
+        text = Path(state_path).read_text(encoding="utf-8", errors="replace")
+        problem = state_file_problem(text)
+        if problem:
+            raise config_error(problem)
+        return super().read_state(state_path) if text.strip() else []
+
+    @staticmethod
+    def check_states(streams: Sequence[Stream], selected: Iterable[str], state: Optional[List[AirbyteStateMessage]]) -> None:
+        """Raise a config error for a selected incremental stream whose saved state does not hold its cursor."""
+        cursors = {stream.name: stream.cursor_field for stream in streams if isinstance(stream.cursor_field, str) and stream.cursor_field}
+        wanted = set(selected) & set(cursors)
+        for message in state or []:
+            if message.type != AirbyteStateType.STREAM or message.stream is None:
+                continue
+            name = message.stream.stream_descriptor.name
+            if name in wanted:
+                blob = message.stream.stream_state
+                problem = stream_state_problem(name, str(cursors[name]), dict(blob.__dict__) if blob is not None else {})
+                if problem:
+                    raise config_error(problem)
+
     def read(
         self,
         logger: logging.Logger,
@@ -119,6 +151,7 @@ class SourceUsage(AbstractSource):
         self._read_streams = None
         self._read_streams = self.streams(connector_config)
         try:
+            self.check_states(self._read_streams, [configured.stream.name for configured in catalog.streams], state)
             yield from self._read_all(logger, config, catalog, state)
         finally:
             self._log_summaries(logger, {configured.stream.name for configured in catalog.streams})

@@ -27,6 +27,12 @@ def config_error(message: str) -> AirbyteTracedException:
     )
 
 
+def oldest_day(now: DateTime, timezone: str, history_days: int) -> DateTime:
+    """The start of the oldest day a vendor that keeps ``history_days`` days of statistics in
+    ``timezone`` still serves at ``now``."""
+    return now.in_timezone(timezone).start_of("day").subtract(days=history_days)
+
+
 def _parse_date(value: Optional[str]) -> Optional[Date]:
     if not value:
         return None
@@ -104,7 +110,7 @@ class SharedSettings:
             first = granularity.floor(latest_day.subtract(days=DEFAULT_HISTORY_DAYS))
         if history_days is None:
             return first
-        oldest = now.start_of("day").subtract(days=history_days)
+        oldest = oldest_day(now, timezone, history_days)
         if first >= oldest:
             return first
         if self.start_date is not None:

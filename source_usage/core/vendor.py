@@ -80,6 +80,11 @@ class Vendor(ABC):
     """
 
     identity: ClassVar[VendorIdentity]
+    #: How many days of statistics the vendor keeps, counted back from today (``None``: no
+    #: limit). An older start is moved up with a warning; an older ``end_date`` is a config error.
+    history_days: ClassVar[Optional[int]] = None
+    #: The time zone whose calendar ``history_days`` are counted in.
+    history_timezone: ClassVar[str] = "UTC"
 
     @abstractmethod
     def spec(self) -> Mapping[str, Any]:

@@ -224,7 +224,7 @@ SPEC: Mapping[str, Any] = {
         },
         "member_ids": {
             "type": "array",
-            "items": {"type": "string"},
+            "items": {"type": "string", "minLength": 1},
             "title": "Member IDs",
             "description": "Only these members (any number; sent 10 per request). Empty: all members.",
             "default": [],
@@ -232,7 +232,7 @@ SPEC: Mapping[str, Any] = {
         },
         "app_ids": {
             "type": "array",
-            "items": {"type": "string"},
+            "items": {"type": "string", "minLength": 1},
             "title": "App IDs",
             "description": "Only these apps (any number; sent 10 per request). Empty: all apps.",
             "default": [],
@@ -253,12 +253,14 @@ SPEC: Mapping[str, Any] = {
 
 class Jiandaoyun(Vendor):
     identity = IDENTITY
+    history_days = HISTORY_DAYS
+    history_timezone = TIMEZONE
 
     def spec(self) -> Mapping[str, Any]:
         return SPEC
 
     def plan(self, settings: SharedSettings) -> PeriodPlan:
-        return settings.plan(self.identity.title, TIMEZONE, Granularity.DAY, history_days=HISTORY_DAYS)
+        return settings.plan(self.identity.title, TIMEZONE, Granularity.DAY, history_days=self.history_days)
 
     def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
         # One policy per endpoint: the limit is per endpoint, so the three run side by side.

@@ -30,7 +30,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
@@ -42,6 +41,7 @@ from source_usage.core.paging import PageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, UsageStream, chunked
+from source_usage.core.validation import timezone_problem as iana_timezone_problem
 from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
 logger = logging.getLogger("airbyte")
@@ -110,13 +110,9 @@ def with_columns(row: Mapping[str, Any], columns: Mapping[str, Any]) -> Dict[str
 
 
 def timezone_problem(field: str, value: Optional[str]) -> Optional[str]:
-    if value is None:
-        return None
-    try:
-        pendulum.timezone(value)
-    except ValueError:  # pendulum's InvalidTimezone and zoneinfo's key errors are both ValueErrors
-        return f"'{field}' must be an IANA time zone name such as America/Los_Angeles."
-    return None
+    """Anything but an IANA name, including names the host's zoneinfo folder alone knows
+    (``localtime``): the zone Workato counts in is the workspace's, never the host's."""
+    return iana_timezone_problem(field, value)
 
 
 class ManagedUsers(UsageStream):
@@ -352,7 +348,7 @@ SPEC: Mapping[str, Any] = {
         },
         "workspace_ids": {
             "type": "array",
-            "items": {"type": "integer"},
+            "items": {"type": "integer", "minimum": 1},
             "title": "Workspace IDs",
             "description": (
                 f"Only these customer workspaces (any number; sent {IDS_PER_REQUEST} per request). "
@@ -363,7 +359,7 @@ SPEC: Mapping[str, Any] = {
         },
         "external_ids": {
             "type": "array",
-            "items": {"type": "string"},
+            "items": {"type": "string", "minLength": 1},
             "title": "External IDs",
             "description": f"Only the customer workspaces with these external IDs (sent {IDS_PER_REQUEST} per request).",
             "default": [],
