@@ -24,8 +24,8 @@ from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator
 from integration_tests.runner import SCHEMAS, configured_catalog
 
-KEY = "jdy-e2e-secret-4f1c9b7a2d"
-WRONG_KEY = "jdy-wrong-secret-8e3a6c1f55"
+KEY = "jdy-e2e-\"secret\\4f1c9b7a2d"  # a quote and a backslash: characters JSON and repr escape
+WRONG_KEY = "jdy-wrong-\"secret\\8e3a6c1f55"
 MEMBERS = "jiandaoyun_member_usage"
 APPS = "jiandaoyun_app_usage"
 OVERVIEW = "jiandaoyun_overview_usage"

@@ -26,8 +26,8 @@ from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.runner import SCHEMAS, configured_catalog
 
-TOKEN = "tn-e2e-secret-5b0c6e29fa"
-WRONG_TOKEN = "tn-wrong-secret-c41d8a7e30"
+TOKEN = "tn-e2e-\"secret\\5b0c6e29fa"  # a quote and a backslash: characters JSON and repr escape
+WRONG_TOKEN = "tn-wrong-\"secret\\c41d8a7e30"
 ORGANIZATION = "tabnine_organization"
 TEAMS = "tabnine_teams"
 USERS = "tabnine_users"

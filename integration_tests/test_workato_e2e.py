@@ -29,8 +29,8 @@ from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.runner import SCHEMAS, configured_catalog
 
-TOKEN = "wk-e2e-secret-7d2e91c0b4"
-WRONG_TOKEN = "wk-wrong-secret-3a8f17e6d2"
+TOKEN = "wk-e2e-\"secret\\7d2e91c0b4"  # a quote and a backslash: characters JSON and repr escape
+WRONG_TOKEN = "wk-wrong-\"secret\\3a8f17e6d2"
 ZONE_NAME = "America/Los_Angeles"
 ZONE = ZoneInfo(ZONE_NAME)
 WORKSPACES = "workato_workspace_usage"
