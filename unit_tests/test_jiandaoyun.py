@@ -355,10 +355,21 @@ def test_the_summary_of_a_sync_that_gave_up_counts_only_the_waits_that_happened(
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_are_retried_with_backoff(clock: Sleeps, status: int) -> None:
-    with VerifiedHttpMocker() as http:
-        http.post(member_request("2026-06-09"), [HttpResponse("bad gateway", status_code=status), page("2026-06-09", [member_item("m1")])])
-        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
-    assert len(output.records) == 1 and not output.errors
+    read_one_member_after([HttpResponse("bad gateway", status_code=status)])
+    assert clock.waits == [1]  # the CDK's exponential backoff, without Retry-After
+
+
+def test_server_errors_in_a_row_back_off_1_2_4_seconds_and_are_no_rate_limit_waits(clock: Sleeps) -> None:
+    output = read_one_member_after([HttpResponse("bad gateway", status_code=503)] * 3)
+    assert clock.waits == [1, 2, 4]
+    assert summary_line(output) == (
+        "Sync summary: jiandaoyun_member_usage: 4 requests, 3 retries, 0 rate-limit waits (0.0 s), 1 records."
+    )
+
+
+def test_a_server_error_with_retry_after_waits_that_long(clock: Sleeps) -> None:
+    read_one_member_after([HttpResponse("busy", status_code=503, headers={"Retry-After": "12"})])
+    assert clock.waits == [12 + CDK]
 
 
 def test_connection_errors_are_retried_with_backoff(clock: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -378,6 +389,7 @@ def test_connection_errors_are_retried_with_backoff(clock: Sleeps, monkeypatch: 
             patch.setattr(requests.Session, "send", flaky_send)
             output = read_streams(one_day(), ["jiandaoyun_member_usage"])
     assert len(output.records) == 1 and calls["count"] == 2
+    assert clock.waits == [1]
 
 
 @pytest.mark.parametrize("code", [8301, 8302, 17018])
@@ -412,9 +424,11 @@ def test_a_body_that_is_not_json_is_retried_then_fails_naming_the_endpoint(clock
         http.post(member_request("2026-06-09"), [HttpResponse("<html>oops"), page("2026-06-09", [member_item("m1")])])
         recovered = read_streams(one_day(), ["jiandaoyun_member_usage"])
     assert len(recovered.records) == 1
+    assert clock.waits == [1]
     with VerifiedHttpMocker() as http:
         http.post(member_request("2026-06-09"), HttpResponse("<html>oops"), calls=6)  # the request and 5 retries
         failed = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    assert clock.waits == [1, 1, 2, 4, 8, 16]  # the recovered read's wait, then five backoffs
     message = failed.errors[0].trace.error.message
     assert "member_metrics" in message and "not JSON" in message
 
@@ -432,7 +446,11 @@ def test_has_next_on_an_empty_page_fails_instead_of_looping(clock: Sleeps) -> No
     with VerifiedHttpMocker() as http:
         http.post(member_request("2026-06-09"), page("2026-06-09", [], True))
         output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
-    assert "has_next" in output.errors[0].trace.error.message
+    assert output.errors[0].trace.error.message == (
+        "Jiandaoyun api/v1/corp_usage/member_metrics: paging does not end: an empty page says there is more (has_next) "
+        "(page at skip 0, limit 100). The vendor's answers are inconsistent; retry later or report it to the vendor."
+    )
+    assert not output.state_messages
 
 
 def test_no_secret_reaches_any_output_line_on_success_or_error(clock: Sleeps) -> None:

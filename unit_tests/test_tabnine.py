@@ -181,7 +181,22 @@ def test_a_meta_next_that_does_not_move_forward_fails_instead_of_looping(clock: 
         request = HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"})
         http.get(request, list_page([{"id": "t1"}], {"limit": 100, "offset": 0}))
         output = read_streams(tabnine_config(), ["tabnine_teams"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
-    assert "meta.next" in output.errors[0].trace.error.message
+    assert output.errors[0].trace.error.message == (
+        "Tabnine api/v1/organization/teams: paging does not end: meta.next does not move forward (offset 0) "
+        "(page at offset 0, limit 100). The vendor's answers are inconsistent; retry later or report it to the vendor."
+    )
+
+
+def test_an_empty_page_whose_meta_next_still_says_more_fails_instead_of_looping(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1"}], {"limit": 100, "offset": 100}))
+        http.get(HttpRequest(TEAMS, query_params={"offset": "100", "limit": "100"}), list_page([], {"limit": 100, "offset": 200}))
+        output = read_streams(tabnine_config(), ["tabnine_teams"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    assert [message.record.data["id"] for message in output.records] == ["t1"]
+    assert output.errors[0].trace.error.message == (
+        "Tabnine api/v1/organization/teams: paging does not end: an empty page says there is more (meta.next) "
+        "(page at offset 100, limit 100). The vendor's answers are inconsistent; retry later or report it to the vendor."
+    )
 
 
 def test_a_page_without_data_is_an_error_naming_the_endpoint_never_silently_empty(clock: Sleeps) -> None:

@@ -377,6 +377,18 @@ def test_a_workspace_listed_on_two_pages_is_asked_for_once(clock: Sleeps) -> Non
     assert not output.errors and len(output.records) == 2
 
 
+def test_a_listing_that_ignores_page_fails_instead_of_listing_for_ever(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.get(managed_users_request(1), managed_users(list(range(1, 101))))
+        http.get(managed_users_request(2), managed_users(list(range(1, 101))))  # page 1 again
+        output = read_streams(workato_config(workato={"workspace_ids": []}), [WORKSPACE], expecting_exception=True)
+    assert not output.records and not output.state_messages
+    assert output.errors[0].trace.error.message == (
+        "Workato api/managed_users: paging does not end: the page repeats the previous page (page at page 2, per_page 100). "
+        "The vendor's answers are inconsistent; retry later or report it to the vendor."
+    )
+
+
 def test_a_rejected_token_while_listing_is_a_config_error_naming_workato(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
         listing = managed_users_request(1)
