@@ -23,7 +23,7 @@ SHARED_PROPERTIES: Dict[str, Any] = {
         "title": "Start date",
         "description": (
             "The first statistics day to sync. Default: 30 days before the latest finished day. "
-            "A vendor that keeps less history (Jiandaoyun: 180 days) moves an older start up, with a warning."
+            "A start older than a vendor keeps is moved up to its oldest day, with a warning."
         ),
         "examples": ["2026-06-01"],
         "order": 0,
@@ -33,7 +33,7 @@ SHARED_PROPERTIES: Dict[str, Any] = {
         "title": "End date",
         "description": (
             "The last statistics day to sync. Default and upper bound: the latest finished period "
-            "in each API's own time zone; a later date is clamped."
+            "in each API's own time zone; a later date is clamped, one older than a vendor keeps is an error."
         ),
         "examples": ["2026-06-30"],
         "order": 1,
@@ -52,8 +52,18 @@ SHARED_PROPERTIES: Dict[str, Any] = {
 }
 
 
+def history_note(vendors: Sequence[Vendor]) -> str:
+    """How long the vendors that keep less than all history keep it, e.g. `` (Jiandaoyun keeps 180 days)``."""
+    kept = [f"{vendor.identity.title} keeps {vendor.history_days} days" for vendor in vendors if vendor.history_days is not None]
+    return f" ({'; '.join(kept)})" if kept else ""
+
+
 def connection_specification(vendors: Sequence[Vendor]) -> Mapping[str, Any]:
     properties: Dict[str, Any] = dict(SHARED_PROPERTIES)
+    note = history_note(vendors)
+    for name in ("start_date", "end_date"):
+        field = properties[name]
+        properties[name] = {**field, "description": field["description"].replace("than a vendor keeps", f"than a vendor keeps{note}")}
     for position, vendor in enumerate(vendors, start=len(SHARED_PROPERTIES)):
         properties[vendor.identity.key] = {**vendor.spec(), "order": position}
     return {
