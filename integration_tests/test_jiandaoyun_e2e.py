@@ -429,3 +429,35 @@ def test_a_401_with_an_unknown_body_code_is_a_credentials_error(connector: Check
     expected = "Jiandaoyun rejected the credentials (HTTP 401: unknown). Check jiandaoyun.api_key."
     assert expected in {e["message"] for e in errors}, run.describe()
     assert {e["failure_type"] for e in errors} == {"config_error"}
+
+
+@pytest.mark.parametrize("noise", ["\n", "\r\n", "   ", " \t\r\n "])
+def test_a_key_pasted_with_trailing_whitespace_is_trimmed_and_never_printed(connector: CheckedConnector, jdy: Emulator, noise: str) -> None:
+    start, end = dates(jdy, 1)
+    pasted = config(jdy, start, end)
+    pasted["jiandaoyun"]["api_key"] = KEY + noise
+
+    checked = connector.check(pasted)
+    read = connector.read(pasted, configured_catalog([OVERVIEW]))
+
+    assert checked.connection_status() == {"status": "SUCCEEDED"}, checked.describe()
+    assert_succeeded(read)
+    # The emulator accepts exactly ``Bearer <key>``: every request carried the trimmed key.
+    assert {e.status for e in jdy.log.entries()} == {200}
+    # The connector fixture also fails the test if any form of the key reached the output.
+
+
+def test_a_key_with_a_line_break_inside_is_a_config_error_naming_the_field(connector: CheckedConnector, jdy: Emulator) -> None:
+    broken = KEY[:8] + "\n" + KEY[8:]
+    connector.secrets.add(broken)
+    start, end = dates(jdy, 1)
+    settings = config(jdy, start, end)
+    settings["jiandaoyun"]["api_key"] = broken
+
+    checked = connector.check(settings)
+    read = connector.run("read", timeout=30, config=settings, catalog=configured_catalog([OVERVIEW]))
+
+    expected = "'jiandaoyun.api_key' holds a line break or another control character inside it; paste the key again."
+    assert checked.connection_status() == {"status": "FAILED", "message": expected}
+    assert [(e["failure_type"], e["message"]) for e in read.errors()] == [("config_error", expected)]
+    assert jdy.log.entries() == []
