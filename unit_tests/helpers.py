@@ -58,7 +58,8 @@ class VerifiedHttpMocker(HttpMocker):
     made exactly as many times as it was given responses (or ``calls`` times where a test says so).
 
     The decorator form of ``HttpMocker`` checks its mocks; the context-manager form does not, so a
-    test could mock a request the connector never makes and still pass. Counting goes through
+    test could mock a request the connector never makes and still pass. A request that matches no
+    mock fails the verification too (inside the connector it is only a stream error). Counting goes through
     ``assert_number_of_calls`` (public). :attr:`sent` lists every request that reached the mock, in
     the order it was sent, recorded by wrapping ``requests.Session.send`` (public) while the mock
     is active.
@@ -91,12 +92,17 @@ class VerifiedHttpMocker(HttpMocker):
             self.verify()
 
     def verify(self) -> None:
-        """Each mocked request was made exactly as often as expected."""
+        """Each mocked request was made exactly as often as expected, and nothing else was sent.
+
+        A request that reaches the mock matches one mocked request or none, so when every count is
+        right, more requests sent than counted means some matched no mock."""
         for request, calls in self._expected:
             try:
                 self.assert_number_of_calls(request, calls)
             except AssertionError:
                 raise AssertionError(f"expected exactly {calls} call(s) of the mocked {request}") from None
+        unmocked = len(self.sent) - sum(calls for _, calls in self._expected)
+        assert unmocked == 0, f"{unmocked} request(s) matched no mock: {[(r.method, r.url, r.body) for r in self.sent]}"
 
     def sent_to(self, url: str) -> List[requests.PreparedRequest]:
         """The requests sent whose URL starts with ``url``, in order."""
