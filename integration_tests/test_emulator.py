@@ -6,6 +6,7 @@ each; the connector is not involved.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -297,6 +298,54 @@ def test_every_fault_kind_answers_as_switched(emulator: Emulator) -> None:
         ("http_500", 500), ("http_429", 429), ("throttle", 400), ("invalid_json", 200), ("drop", None), ("slow", 200),
     ]  # fmt: skip
     assert log[0].method == "POST" and log[0].body == {} and log[0].vendor == "jiandaoyun"
+
+
+def test_trickle_sends_status_and_headers_at_once_then_the_real_body_a_byte_per_delay(emulator: Emulator) -> None:
+    path = "/api/v1/organization"
+    whole = call(emulator, "GET", path).content
+    emulator.faults.add("trickle", every=1, times=1, delay=0.005)
+    started = time.perf_counter()
+    answer = call(emulator, "GET", path, stream=True)
+    assert answer.status_code == 200 and answer.headers["Content-Length"] == str(len(whole))
+    assert time.perf_counter() - started < 0.5  # the head came at once
+    first = answer.raw.read(5)
+    assert first == whole[:5] and time.perf_counter() - started >= 0.025  # five bytes, five delays
+    assert first + answer.raw.read() == whole
+    assert time.perf_counter() - started >= 0.005 * len(whole)
+    assert [(e.fault, e.status) for e in emulator.log.entries(path)][-1] == ("trickle", 200)
+
+
+def test_hang_reads_the_request_and_never_answers_until_the_client_goes_away(emulator: Emulator) -> None:
+    path = JDY + "overview"
+    emulator.faults.add("hang", every=1, times=1)
+    started = time.perf_counter()
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(emulator.url + path, json={"x": 1}, timeout=(1, 0.5))
+    assert 0.5 <= time.perf_counter() - started < 2
+    (entry,) = emulator.log.entries(path)
+    assert (entry.fault, entry.status, entry.body) == ("hang", None, {"x": 1})  # read, never answered
+    assert call(emulator, "POST", path, json={}).status_code == 200  # the server serves on
+
+
+def test_a_hanging_request_ends_when_the_emulator_stops(emulator_factory: EmulatorFactory) -> None:
+    hanging = emulator_factory()
+    hanging.faults.add("hang")
+    with socket.create_connection(("127.0.0.1", int(hanging.url.rsplit(":", 1)[1])), timeout=5) as client:
+        client.sendall(b"POST /api/v1/corp_usage/overview HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        time.sleep(0.2)
+        hanging.stop()
+        assert client.recv(100) == b""  # closed, nothing sent
+
+
+@pytest.mark.parametrize(
+    "option, header",
+    [({"retry_after": 999999}, "999999"), ({"retry_after_header": "Fri, 01 Jan 2100 00:00:00 GMT"}, "Fri, 01 Jan 2100 00:00:00 GMT")],
+    ids=["huge", "http-date"],
+)
+def test_http_429_sends_a_huge_retry_after_or_an_http_date(emulator: Emulator, option: Dict[str, Any], header: str) -> None:
+    emulator.faults.add("http_429", every=1, times=1, **option)
+    answer = call(emulator, "POST", JDY + "overview", json={})
+    assert (answer.status_code, answer.headers["Retry-After"]) == (429, header)
 
 
 def test_every_nth_request_gets_the_fault(emulator: Emulator) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import json
 import pkgutil
+import select
 import socket
 import threading
 import time
@@ -243,12 +244,17 @@ def vendor_options(
 
 # --------------------------------------------------------------------------- faults
 
-#: ``http_500``: HTTP 500; ``http_429``: HTTP 429 with ``Retry-After``; ``throttle``: the vendor's
-#: own rate-limit answer (Jiandaoyun: 400 code 8303); ``invalid_json``: a 200 whose body does not
-#: parse; ``slow``: the real answer after ``delay`` seconds; ``drop``: the socket is closed
-#: without an answer; ``reply``: a canned answer (``status`` and JSON ``body``), for codes and
-#: bodies the vendors' documents never mention.
-FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "drop", "reply")
+#: ``http_500``: HTTP 500; ``http_429``: HTTP 429 with ``Retry-After`` (``retry_after`` seconds,
+#: or ``retry_after_header`` as it is, e.g. an HTTP date); ``throttle``: the vendor's own
+#: rate-limit answer (Jiandaoyun: 400 code 8303); ``invalid_json``: a 200 whose body does not
+#: parse; ``slow``: the real answer after ``delay`` seconds; ``trickle``: the real answer's status
+#: and headers at once, then its body one byte every ``delay`` seconds; ``hang``: the request is
+#: read and never answered, until the client goes away; ``drop``: the socket is closed without
+#: an answer; ``reply``: a canned answer (``status`` and JSON ``body``), for codes and bodies the
+#: vendors' documents never mention.
+FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "trickle", "hang", "drop", "reply")
+#: Faults that change how the real answer is sent, not what it is.
+_DELIVERY_FAULTS = ("slow", "trickle")
 
 
 @dataclass
@@ -260,8 +266,9 @@ class Fault:
     every: int = 1
     path: str = ""
     times: Optional[int] = None
-    delay: float = 0.5  # for ``slow``
+    delay: float = 0.5  # for ``slow``, and between the bytes of ``trickle``
     retry_after: float = 1.0  # for ``http_429`` and ``throttle``
+    retry_after_header: Optional[str] = None  # for ``http_429``: sent as it is, instead of ``retry_after``
     status: int = 500  # for ``reply``: answer with this status and ``body``
     body: Any = None
     seen: int = 0
@@ -421,11 +428,14 @@ class Emulator:
         self._address = (host, port)
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
+        #: Set by :meth:`stop`: a ``trickle`` or ``hang`` still serving ends.
+        self.stopped = threading.Event()
 
     # -- life cycle
 
     def start(self) -> str:
         emulator = self
+        self.stopped.clear()
 
         class Handler(_Handler):
             pass
@@ -449,6 +459,7 @@ class Emulator:
             self.stop()
 
     def stop(self) -> None:
+        self.stopped.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -504,7 +515,7 @@ class Emulator:
             return None, None, Reply(405, {"message": "Method Not Allowed"})
         vendor, route = by_method[request.method]
         fault = self.faults.pick(request.path)
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.kind not in _DELIVERY_FAULTS:
             return vendor, fault, self._fault_reply(vendor, fault)
         if request.headers.get("Authorization") != f"Bearer {vendor.options.api_key}":
             return vendor, fault, vendor.unauthorized()
@@ -525,12 +536,13 @@ class Emulator:
         if fault.kind == "http_500":
             return Reply(500, {"message": "Internal Server Error (injected)"})
         if fault.kind == "http_429":
-            return Reply(429, {"message": "Too Many Requests (injected)"}, {"Retry-After": f"{fault.retry_after:g}"})
+            retry_after = fault.retry_after_header if fault.retry_after_header is not None else f"{fault.retry_after:g}"
+            return Reply(429, {"message": "Too Many Requests (injected)"}, {"Retry-After": retry_after})
         if fault.kind == "throttle":
             return vendor.throttled(fault.retry_after)
         if fault.kind == "invalid_json":
             return Reply(200, b'{"injected": "invalid JSON", "items": [', {"Content-Type": "application/json"})
-        return Reply(0)  # drop: never sent
+        return Reply(0)  # drop, hang: never sent
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -573,7 +585,7 @@ class _Handler(BaseHTTPRequestHandler):
         kind = fault.kind if fault else None
         if kind == "slow":
             time.sleep(fault.delay)  # type: ignore[union-attr]
-        status: Optional[int] = None if kind == "drop" else reply.status
+        status: Optional[int] = None if kind in ("drop", "hang") else reply.status
         try:
             body: Any = request.json()
         except ValueError:
@@ -590,12 +602,17 @@ class _Handler(BaseHTTPRequestHandler):
                 fault=kind,
             )
         )
-        if kind == "drop":
+        if kind == "hang":
+            self._hang()
+        if kind in ("drop", "hang"):
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            return
+        if kind == "trickle":
+            self._trickle(reply, fault.delay)  # type: ignore[union-attr]
             return
         payload = reply.encoded()
         self.send_response(reply.status)
@@ -608,6 +625,39 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client is gone (a test killed it): nothing to tell
+
+    def _send_head(self, reply: Reply, length: int) -> None:
+        self.send_response(reply.status)
+        for name, value in {"Content-Type": "application/json; charset=utf-8", **reply.headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _hang(self) -> None:
+        """Answer nothing until the client closes the connection (or the emulator stops)."""
+        while not self.emulator.stopped.is_set():
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable:
+                try:
+                    if not self.connection.recv(4096):
+                        return  # the client went away
+                except OSError:
+                    return
+
+    def _trickle(self, reply: Reply, delay: float) -> None:
+        """Status and headers at once, then the body one byte every ``delay`` seconds."""
+        payload = reply.encoded()
+        self.close_connection = True
+        try:
+            self._send_head(reply, len(payload))
+            self.wfile.flush()
+            for index in range(len(payload)):
+                if self.emulator.stopped.wait(delay):
+                    return
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+        except OSError:
+            return  # the client gave up and closed the connection
 
     do_GET = _serve
     do_POST = _serve

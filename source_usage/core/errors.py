@@ -29,6 +29,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 )
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 
+from source_usage.core.limits import DeadlineExceeded, RequestLedger
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import VendorIdentity
 
@@ -113,7 +114,14 @@ class UsageErrorHandler(ErrorHandler):
         self.endpoint = endpoint
         self._malformed = malformed
         self._max_retries = max_retries
-        self._max_time = max_time
+        self.time_limit = max_time
+        #: The request being sent, told every answer (see :meth:`follow`).
+        self.ledger: Optional[RequestLedger] = None
+
+    def follow(self, ledger: RequestLedger) -> None:
+        """Tell ``ledger`` every answer, and give up a request at its ``max_time``."""
+        self.ledger = ledger
+        self.time_limit = timedelta(seconds=ledger.options.max_time)
 
     @property
     def vendor(self) -> str:
@@ -125,19 +133,24 @@ class UsageErrorHandler(ErrorHandler):
 
     @property
     def max_time(self) -> Optional[int]:
-        return int(self._max_time.total_seconds())
+        return int(self.time_limit.total_seconds())
 
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> ErrorResolution:
         resolution = self.resolve(response_or_exception)
-        self.stats.observe(resolution.response_action or ResponseAction.SUCCESS)
+        action = resolution.response_action or ResponseAction.SUCCESS
+        self.stats.observe(action)
+        if self.ledger is not None:
+            self.ledger.answered(action, resolution.error_message)
         return resolution
 
     def resolve(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         """What an answer means, without counting it (the backoff strategy asks too)."""
         if isinstance(response_or_exception, requests.Response):
             return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
+        if isinstance(response_or_exception, DeadlineExceeded):
+            return retry(f"{self.vendor} {self.endpoint} {response_or_exception}.")
         if isinstance(response_or_exception, requests.RequestException):
             kind = type(response_or_exception).__name__
             return retry(f"Could not reach {self.vendor} ({self.endpoint}): {kind}. Check {self.identity.base_url_field}.")
@@ -199,11 +212,13 @@ def retry_after_seconds(response: requests.Response) -> Optional[float]:
 
 def plain_message(error: Exception) -> str:
     """The one sentence an error stands for: the handler's own message when the CDK wrapped it
-    ("Exhausted available request attempts. ... Exception: <ours>"), else the error's message."""
+    ("Exhausted available request attempts. ... Exception: <ours>") unless the stream already
+    rewrote the message to start with it, else the error's message."""
     inner = getattr(error, "_exception", None)
-    if isinstance(inner, BaseBackoffException):
+    message = str(getattr(error, "message", None) or error)
+    if isinstance(inner, BaseBackoffException) and not message.startswith(str(inner)):
         return str(inner)
-    return str(getattr(error, "message", None) or error)
+    return message
 
 
 #: The CDK's HttpClient sleeps one second more than a strategy asks for ("to cover any
@@ -216,20 +231,21 @@ class RetryAfterBackoff(BackoffStrategy):
 
     ``Retry-After`` when the vendor sends it. A rate-limit answer without it (Jiandaoyun's 8303
     carries none) waits 1, 2, 4, ... seconds, so the wait is ours and measurable; other retries
-    without it use the CDK's exponential backoff. ``cap`` bounds one wait, so a broken header
-    cannot park a sync for hours. Whether an answer is a rate limit is the error handler's to
-    say: ``is_rate_limit`` asks it.
+    without it use the CDK's exponential backoff. The waits of one request share its
+    ``max_wait`` (the ledger's ``wait_left``), so a broken header cannot park a sync for hours:
+    a wait is cut to what is left, and a request with nothing left gives up, saying so. Whether
+    an answer is a rate limit is the error handler's to say: ``is_rate_limit`` asks it.
     """
 
     def __init__(
         self,
         is_rate_limit: Callable[[Optional[Union[requests.Response, Exception]]], bool],
-        stats: Optional[RequestStats] = None,
-        cap: float = 300.0,
+        ledger: RequestLedger,
+        vendor: str,
     ) -> None:
         self.is_rate_limit = is_rate_limit
-        self.stats = stats if stats is not None else RequestStats()
-        self.cap = cap
+        self.ledger = ledger
+        self.vendor = vendor
 
     def backoff_time(
         self,
@@ -237,14 +253,15 @@ class RetryAfterBackoff(BackoffStrategy):
         attempt_count: int,
     ) -> Optional[float]:
         rate_limited = self.is_rate_limit(response_or_exception)
-        seconds = None
+        asked = None
         if isinstance(response_or_exception, requests.Response):
-            seconds = retry_after_seconds(response_or_exception)
-        if not seconds and rate_limited:
-            seconds = float(2 ** max(0, attempt_count - 1))
-        if not seconds:  # 0 means "now": the CDK's shortest backoff serves it
+            asked = retry_after_seconds(response_or_exception)
+        if not asked and rate_limited:
+            asked = float(2 ** max(0, attempt_count - 1))
+        if not asked:  # 0 means "now": the CDK's shortest backoff serves it
             return None
-        seconds = min(seconds, self.cap)
-        if rate_limited:
-            self.stats.waited_for_rate_limit(seconds + CDK_EXTRA_WAIT)
+        seconds = min(asked, self.ledger.wait_left() - CDK_EXTRA_WAIT)
+        if seconds <= 0:
+            raise self.ledger.wait_cap_reached(asked, self.vendor)
+        self.ledger.plan_wait(seconds + CDK_EXTRA_WAIT)
         return seconds

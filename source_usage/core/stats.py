@@ -1,7 +1,8 @@
 """Per-stream request accounting, for the one-line sync summary at the end of every read.
 
-Stats only count: what an answer means is the error handler's to say, and how long to wait the
-backoff strategy's; each tells the stats what happened, and neither reads them back.
+Stats only count: what an answer means is the error handler's to say, how long to wait the
+backoff strategy's, and whether a retry happened the request ledger's (``core.limits``); each
+tells the stats what happened, and none reads them back.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ class RequestStats:
     def observe(self, action: ResponseAction) -> None:
         """One answer (or connection error) and what the error handler made of it."""
         self.requests += 1
-        if action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
-            self.retries += 1
-        if action == ResponseAction.RATE_LIMITED:
-            self.rate_limit_waits += 1
 
-    def waited_for_rate_limit(self, seconds: float) -> None:
-        """A wait before retrying a rate-limited request."""
-        self.rate_limit_wait_seconds += seconds
+    def retried(self, rate_limited: bool, waited: float) -> None:
+        """A retry that happened (never one the CDK gave up before making), after a wait of
+        ``waited`` seconds, for a rate limit or not."""
+        self.retries += 1
+        if rate_limited:
+            self.rate_limit_waits += 1
+            self.rate_limit_wait_seconds += waited
 
     def summary(self, stream_name: str) -> str:
         return (

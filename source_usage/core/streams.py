@@ -26,6 +26,7 @@ from pendulum import DateTime
 
 from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, json_body, plain_message
 from source_usage.core.keys import KeyGuard
+from source_usage.core.limits import DeadlineAdapter, RequestLedger, mount_deadlines
 from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
 from source_usage.core.schemas import load_schema
@@ -49,9 +50,12 @@ class UsageStream(HttpStream, ABC):
         # backoff strategy, so both are made first.
         self.connection = connection
         self.stats = RequestStats()
+        self.ledger = RequestLedger(connection.http, self.stats)
         self.error_handler = self.make_error_handler()
+        self.error_handler.follow(self.ledger)
         self.pager = self.new_pager()
         super().__init__(authenticator=connection.authenticator, api_budget=connection.budget)
+        mount_deadlines(self, DeadlineAdapter(connection.http, self.ledger))
 
     @property
     def identity(self) -> VendorIdentity:
@@ -75,6 +79,8 @@ class UsageStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> Mapping[str, Any]:
+        # The CDK asks once per request (page), just before sending it: its first attempt.
+        self.ledger.start()
         return {"timeout": self.connection.http.timeout}
 
     def make_error_handler(self) -> UsageErrorHandler:
@@ -90,7 +96,7 @@ class UsageStream(HttpStream, ABC):
         return self.error_handler
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
-        return RetryAfterBackoff(is_rate_limit=self.error_handler.is_rate_limit, stats=self.stats)
+        return RetryAfterBackoff(is_rate_limit=self.error_handler.is_rate_limit, ledger=self.ledger, vendor=self.identity.title)
 
     def malformed(self, body: Any) -> Optional[str]:
         """What is wrong with a 2xx JSON body of this endpoint, or ``None`` when it is usable."""
@@ -162,9 +168,10 @@ class UsageStream(HttpStream, ABC):
 
     def name_endpoint(self, error: AirbyteTracedException) -> None:
         """Make the error's message name vendor and endpoint (the CDK's retry-exhaustion messages,
-        "API rate limit exceeded." or "Exhausted available request attempts...", name neither)."""
+        "API rate limit exceeded." or "Exhausted available request attempts...", name neither)
+        and, when retries ran out, how many the request made and in how many seconds."""
         if isinstance(getattr(error, "_exception", None), BaseBackoffException):
-            error.message = f"{plain_message(error)} Gave up after {self.connection.http.max_retries} retries."
+            error.message = f"{plain_message(error)} {self.ledger.gave_up()}"
         elif error.message and self.identity.title not in error.message:
             error.message = f"{self.where}: {error.message}"
 

@@ -49,15 +49,22 @@ class VendorIdentity:
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """How hard a request tries: retries per request and (connect, read) timeouts in seconds."""
+    """How hard and how long a request tries (seconds; see :mod:`source_usage.core.limits`)."""
 
     max_retries: int = 5
-    #: Workato documents a 40 s server-side timeout; none of the vendors is slower.
+    #: (connect, read) socket timeouts, for each socket operation. Workato documents a 40 s
+    #: server-side timeout; none of the vendors is slower.
     timeout: Tuple[float, float] = (10.0, 60.0)
+    #: One attempt in all: connect, headers and the whole body (a trickling server ends here).
+    deadline: float = 90.0
+    #: The waits between a request's attempts (``Retry-After``, backoff), in all.
+    max_wait: float = 300.0
+    #: A request with all its attempts and waits.
+    max_time: float = 600.0
 
 
-#: ``check`` must answer within seconds: one retry, short timeouts.
-CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 15.0))
+#: ``check`` must answer within 30 s: one retry, short timeouts, and at most 25 s in all.
+CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 10.0), deadline=10.0, max_wait=5.0, max_time=25.0)
 
 
 @dataclass(frozen=True)
