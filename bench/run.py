@@ -1,31 +1,36 @@
 """The benchmark of issue 6: requests, rate-limit errors, wall time, CPU and memory per scenario.
 
-    .venv/bin/python bench/run.py                      # every scenario, Jiandaoyun at the documented 1 req/s (~13 min)
-    .venv/bin/python bench/run.py --rps 10             # a raised quota of 10 req/s on both sides (~3 min)
+    .venv/bin/python bench/run.py                      # every scenario, rate limits at the documented rates (~13 min)
+    .venv/bin/python bench/run.py --rps 10             # a raised quota of 10 req/s per endpoint on both sides (~3 min)
     .venv/bin/python bench/run.py --quick              # small sizes, a smoke run (under a minute)
-    .venv/bin/python bench/run.py --scenarios 'jiandaoyun_member*' 'peer_*' --markdown
+    .venv/bin/python bench/run.py --scenarios '*_limits_off' 'peer_*' --markdown
     .venv/bin/python bench/run.py --source-usage /path/to/other/venv/bin/source-usage   # a candidate build
 
-Run on demand, not by the test suite. Each scenario starts a fresh API emulator in this process
+Run on demand, not by the test suite. The scenarios are the vendors': each vendor module of the
+emulator declares its own (``VendorEmulator.bench_scenarios``, a list of ``BenchScenario``: its
+emulator options, the streams, the endpoints with the requests they need at least and their
+rate-limit budgets, the records expected, and how the scenario is judged), and this file runs
+every vendor's, in vendor-name order. Each scenario starts a fresh API emulator in this process
 (``integration_tests.emulator``, its Python API) and runs one connector as a subprocess: the
-installed ``source-usage`` command next to ``sys.executable``, or, for the ``peer_*`` scenarios,
-the CDK's ``source-declarative-manifest`` with ``bench/peer/jiandaoyun_member_manifest.yaml``,
-or, for the ``cdk_floor_*`` scenarios, ``bench/cdk_floor.py``: a CDK source that sends no request
-and yields as many member records, the least wall time any CDK connector can take for them.
-The connector's stdout is read as a stream (RECORD lines counted, the last STATE of each stream
-kept), never held in memory. A ``meta`` line (commit, machine, sizes), one JSON line per
-scenario, lines comparing our member stream with the peer's (``compare_*``: ratios of
-``records_per_s``, ``sync_records_per_s`` and ``records_per_cpu_s``) and one line of target
-verdicts go to stdout; progress goes to stderr. The exit status is 1 when a connector failed or
-read other than the expected number of records.
+installed ``source-usage`` command next to ``sys.executable``; for a ``peer`` scenario, the CDK's
+``source-declarative-manifest`` with the manifest of ``bench/peer/`` it names; for a ``cdk_floor``
+scenario, ``bench/cdk_floor.py``: a CDK source that sends no request and yields as many records of
+the stream, the least wall time any CDK connector can take for them. The connector's stdout is
+read as a stream (RECORD lines counted, the last STATE of each stream kept), never held in
+memory. A ``meta`` line (commit, machine, sizes), one JSON line per scenario, lines comparing a
+scenario of ours with the peer's same scenario and the CDK floor with the peer (``compare_*``:
+ratios of ``records_per_s``, ``sync_records_per_s`` and ``records_per_cpu_s``) and one line of
+target verdicts go to stdout; progress goes to stderr. The exit status is 1 when a connector
+failed or read other than the expected number of records.
 
 Fields of a scenario line:
 
 - ``records``: RECORD messages read; ``expected_records``: what the emulator's sizes give.
 - ``requests``: requests the emulator received on the scenario's endpoints (rate-limited ones
-  included); ``min_requests``: what the sizes need (pages per date per endpoint, see
-  ``paged``); ``by_endpoint``: ``[requests, min_requests, rate_limit_errors]`` per endpoint.
-- ``rate_limit_errors``: answers that were the vendor's "too fast" (Jiandaoyun 8303/8304, 429).
+  included); ``min_requests``: what the sizes need (pages per period per endpoint, as the
+  vendor's scenario works them out); ``by_endpoint``: ``[requests, min_requests,
+  rate_limit_errors]`` per endpoint.
+- ``rate_limit_errors``: answers that were the vendor's own "too fast" (its ``throttled`` answer).
 - ``wall_s``: the connector process's lifetime, launch to exit (start-up included: it is what a
   sync costs). ``startup_s``: launch to its first request (mostly importing the CDK);
   ``span_s``: first to last request; what remains of ``wall_s`` is the tail after the last answer.
@@ -38,8 +43,9 @@ Fields of a scenario line:
   startup_s)``, without the fixed start-up. ``cpu_s``: the connector's own user+system CPU
   (``os.wait4``); ``records_per_cpu_s``: ``records / cpu_s``, the CPU cost per record.
 - ``peak_rss_mb``: the connector process's peak resident memory (``ru_maxrss`` from ``os.wait4``).
-- ``rps``: the Jiandaoyun limit per endpoint used on both sides (null: limits off);
-  ``bench_cpu_s``: CPU of this process meanwhile (the emulator, mostly).
+- ``rps``: the per-endpoint limit (requests/second) used on both sides (null: limits off, or the
+  vendor's limit is not one of requests per second); ``bench_cpu_s``: CPU of this process
+  meanwhile (the emulator, mostly).
 """
 
 from __future__ import annotations
@@ -47,7 +53,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import math
 import os
 import re
 import subprocess
@@ -57,33 +62,29 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from integration_tests.assertions import without_nulls  # noqa: E402
-from integration_tests.emulator import Emulator  # noqa: E402
-from integration_tests.emulator.core import Reply, Request, planned_periods  # noqa: E402
+from integration_tests.emulator import Emulator, discover_vendors  # noqa: E402
+from integration_tests.emulator.core import BenchPlan, BenchScenario, Reply, Request, VendorEmulator, Window  # noqa: E402
 from integration_tests.runner import configured_catalog  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SOURCE_USAGE = BIN / "source-usage"
 DECLARATIVE = BIN / "source-declarative-manifest"
 CDK_FLOOR = Path(__file__).resolve().parent / "cdk_floor.py"
-PEER_MANIFEST = ROOT / "bench" / "peer" / "jiandaoyun_member_manifest.yaml"
-
-JIANDAOYUN_PAGE = 100  # the connector's and the peer's page size (the API's maximum)
-WORKATO_IDS_PER_REQUEST = 100
-WORKATO_LISTING_PAGE = 100
-TABNINE_PAGE = 100
-RATE_LIMIT_CODES = (8303, 8304)
+PEER_MANIFESTS = ROOT / "bench" / "peer"
+#: Every scenario's emulator seed.
+SEED = 6
 
 RECORD = b'{"type":"RECORD"'
 STATE = b'{"type":"STATE"'
 SUMMARY = re.compile(rb"Sync summary: [^:]+: (\d+) requests, (\d+) retries, (\d+) rate-limit waits")
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -95,9 +96,10 @@ def log(message: str) -> None:
 class Throttles:
     """Counts the emulator's rate-limit answers per path.
 
-    The request log keeps the HTTP status but not the reply body, and Jiandaoyun answers every
-    error with HTTP 400: only the body's ``code`` tells 8303 (too fast) from 17017 (bad
-    parameter). So the emulator's ``answer`` is wrapped on this instance to look at the reply.
+    The request log keeps the HTTP status but not the reply body, and a vendor may answer "too
+    fast" with a status it uses for other errors too (an HTTP 400 with a code in the body). So the
+    emulator's ``answer`` is wrapped on this instance to compare each reply with the vendor's own
+    rate-limit answer.
     """
 
     def __init__(self, emulator: Emulator) -> None:
@@ -107,7 +109,7 @@ class Throttles:
 
         def counting_answer(request: Request, arrival: float) -> Any:
             vendor, fault, reply = answer(request, arrival)
-            if is_rate_limit(reply):
+            if vendor is not None and is_rate_limit(vendor, reply):
                 with self._lock:
                     self.by_path[request.path] += 1
             return vendor, fault, reply
@@ -119,327 +121,64 @@ class Throttles:
             return self.by_path[path]
 
 
-def is_rate_limit(reply: Reply) -> bool:
-    if reply.status == 429:
-        return True
-    return isinstance(reply.body, dict) and reply.body.get("code") in RATE_LIMIT_CODES
-
-
-# --------------------------------------------------------------------------- what a scenario needs
-
-
-def paged(count: int, page: int) -> int:
-    """Requests to page through ``count`` items that end with a "no next page" flag.
-
-    The emulator answers ``has_next = skip + limit < total`` (Tabnine: ``meta.next`` null at the
-    end), so exactly ``page`` items are one page, and no items still take one request.
-    """
-    return max(1, math.ceil(count / page))
-
-
-def listed(count: int, page: int) -> int:
-    """Requests to list ``count`` items when only a short page says "last" (Workato's
-    ``GET /api/managed_users`` has no total and no next flag): a full last page needs one more."""
-    return count // page + 1
-
-
-def floor_seconds(requests: int, calls: int, seconds: float) -> float:
-    """The least time ``requests`` requests take under "``calls`` per ``seconds``", the first at t=0."""
-    return 0.0 if requests <= 1 else ((requests - 1) // calls) * seconds
-
-
-@dataclass
-class Endpoint:
-    path: str
-    min_requests: int
-    #: The rate-limit group (endpoints that share one budget) and its "calls per seconds".
-    group: Optional[str] = None
-    limit: Optional[Tuple[int, float]] = None
-
-
-@dataclass
-class Plan:
-    """What one scenario runs and expects, from the emulator's sizes and today's dates."""
-
-    command: List[str]  # without --config/--catalog
-    config: Dict[str, Any]  # a vendor's section is laid over its connector_section once the emulator runs
-    streams: List[str]  # read incrementally where the stream has a cursor, as Airbyte would
-    endpoints: List[Endpoint]
-    expected: Dict[str, int]  # stream -> records
-
-
-@dataclass
-class Scenario:
-    name: str
-    emulator: Dict[str, Any]  # Emulator(...) keyword arguments
-    plan: Callable[[Emulator], Plan]
-    rps: Optional[int] = None  # Jiandaoyun's limit per endpoint on both sides; None: off
-    rate_limited: bool = False  # whether the emulator enforces limits (targets apply)
-
-
-@dataclass
-class Sizes:
-    days: int = 10
-    members: int = 2000
-    apps: int = 500
-    memory_days: int = 10
-    memory_small_members: int = 100  # x memory_days = 1,000 records
-    memory_large_members: int = 10_000  # x memory_days = 100,000 records
-    workato_workspaces: int = 200
-    workato_recipes: int = 6
-    workato_days: int = 3
-    tabnine_users: int = 5000
-    tabnine_teams: int = 200
-    tabnine_days: int = 90
-
-
-QUICK = Sizes(
-    days=3,
-    members=500,
-    apps=100,
-    memory_small_members=100,
-    memory_large_members=2000,
-    workato_workspaces=50,
-    workato_days=1,
-    tabnine_users=500,
-    tabnine_teams=20,
-    tabnine_days=14,
-)
-
-
-# --------------------------------------------------------------------------- Jiandaoyun
-
-JDY_PATHS = {
-    "jiandaoyun_member_usage": "/api/v1/corp_usage/member_metrics",
-    "jiandaoyun_app_usage": "/api/v1/corp_usage/app_metrics",
-    "jiandaoyun_overview_usage": "/api/v1/corp_usage/overview",
-}
-
-
-def jiandaoyun_emulator(members: int, apps: int, rps: Optional[int]) -> Dict[str, Any]:
-    # The company limit (50/s over all endpoints) stays as documented; limits off means no limit at all.
-    return {
-        "seed": 6,
-        "rate_limits": rps is not None,
-        "jiandaoyun": {"members": members, "apps": apps, "requests_per_second": rps},
-    }
-
-
-def jiandaoyun_plan(streams: Sequence[str], days: int, rps: Optional[int], command: Sequence[str]) -> Callable[[Emulator], Plan]:
-    def plan(emulator: Emulator) -> Plan:
-        vendor = emulator.vendor("jiandaoyun")
-        last = vendor.valid_dates()[1]  # T-1 in UTC+8
-        first = last - timedelta(days=days - 1)
-        dates = len(vendor.sync_dates(first, last))
-        sizes = {
-            "jiandaoyun_member_usage": vendor.options.members,
-            "jiandaoyun_app_usage": vendor.options.apps,
-            "jiandaoyun_overview_usage": None,
-        }
-        endpoints, expected = [], {}
-        for stream in streams:
-            count = sizes[stream]
-            per_date = 1 if count is None else paged(count, JIANDAOYUN_PAGE)
-            path = JDY_PATHS[stream]
-            limit = (rps, 1.0) if rps else None
-            endpoints.append(Endpoint(path, per_date * dates, group=path if limit else None, limit=limit))
-            expected[stream] = dates * (1 if count is None else count)
-        config = {
-            "start_date": first.isoformat(),
-            "end_date": last.isoformat(),
-            # "Limits off" on the connector's side is its largest allowed budget.
-            "jiandaoyun": {"requests_per_second": rps or 1000},
-        }
-        return Plan(list(command), config, list(streams), endpoints, expected)
-
-    return plan
-
-
-def cdk_floor_plan(stream: str, records: int) -> Callable[[Emulator], Plan]:
-    """``bench/cdk_floor.py``: ``records`` records of ``stream`` through the CDK alone, no request;
-    the record is the first of the emulator's ground truth, as our connector emits it."""
-
-    def plan(emulator: Emulator) -> Plan:
-        command = [sys.executable, str(CDK_FLOOR), "read"]
-        record = without_nulls(emulator.ground_truth(stream)[0])
-        return Plan(command, {"stream": stream, "record": record, "records": records}, [stream], [], {stream: records})
-
-    return plan
-
-
-# --------------------------------------------------------------------------- Workato
-
-WORKATO_USAGE = "/api/v2/managed_users/statistics/usage"
-WORKATO_LISTING = "/api/managed_users"
-WORKATO_ZONE = "America/Los_Angeles"
-
-
-def workato_plan(days: int, command: Sequence[str]) -> Callable[[Emulator], Plan]:
-    def plan(emulator: Emulator) -> Plan:
-        vendor = emulator.vendor("workato")
-        zone = vendor.zone
-        last = datetime.now(zone).date() - timedelta(days=1)
-        first = last - timedelta(days=days - 1)
-        periods = len(planned_periods("hour", zone, datetime.now(timezone.utc), first, last))
-        workspaces = vendor.options.workspaces
-        live_recipes = sum(not vendor.recipe(ws, index)["deleted"] for ws in range(workspaces) for index in range(vendor.options.recipes))
-        chunks = paged(workspaces, WORKATO_IDS_PER_REQUEST)
-        endpoints = [
-            Endpoint(WORKATO_LISTING, listed(workspaces, WORKATO_LISTING_PAGE), "listing", (60, 60.0)),
-            # Both streams share Workato's one budget of 1,000 usage requests per minute.
-            Endpoint(WORKATO_USAGE, 2 * periods * chunks, "usage", (1000, 60.0)),
-        ]
-        config = {
-            "start_date": first.isoformat(),
-            "end_date": last.isoformat(),
-            "workato": {"interval": "hour"},
-        }
-        streams = ["workato_workspace_usage", "workato_recipe_usage"]
-        expected = {"workato_workspace_usage": periods * workspaces, "workato_recipe_usage": periods * live_recipes}
-        return Plan(list(command), config, streams, endpoints, expected)
-
-    return plan
-
-
-# --------------------------------------------------------------------------- Tabnine
-
-TABNINE_STREAMS = (
-    "tabnine_organization",
-    "tabnine_teams",
-    "tabnine_users",
-    "tabnine_account_utilizations",
-    "tabnine_organization_usage",
-)
-
-
-def tabnine_plan(days: int, command: Sequence[str]) -> Callable[[Emulator], Plan]:
-    def plan(emulator: Emulator) -> Plan:
-        vendor = emulator.vendor("tabnine")
-        last = datetime.now(timezone.utc).date() - timedelta(days=1)
-        first = last - timedelta(days=days - 1)
-        options = vendor.options
-        expected = {
-            "tabnine_organization": 1,
-            "tabnine_teams": options.teams,
-            "tabnine_users": options.users,
-            "tabnine_account_utilizations": len(vendor.ground_truth("tabnine_account_utilizations", first, last)),
-            "tabnine_organization_usage": len(vendor.ground_truth("tabnine_organization_usage", first, last)),
-        }
-        # One organisation request is enough for both the stream and the usage's organizationId.
-        endpoints = [
-            Endpoint("/api/v1/organization", 1),
-            Endpoint("/api/v1/organization/teams", paged(options.teams, TABNINE_PAGE)),
-            Endpoint("/api/v1/organization/users", paged(options.users, TABNINE_PAGE)),
-            Endpoint("/api/v1/organization/account-utilizations", 1),
-            Endpoint("/api/v2/organization/usage", len(planned_periods("day", timezone.utc, datetime.now(timezone.utc), first, last))),
-        ]
-        config = {
-            "start_date": first.isoformat(),
-            "end_date": last.isoformat(),
-            "tabnine": {"granularity": "daily"},
-        }
-        return Plan(list(command), config, list(TABNINE_STREAMS), endpoints, expected)
-
-    return plan
+def is_rate_limit(vendor: VendorEmulator, reply: Reply) -> bool:
+    """Whether ``reply`` is the vendor's "too fast" answer (its ``Retry-After`` aside)."""
+    too_fast = vendor.throttled(1.0)
+    return (reply.status, reply.body) == (too_fast.status, too_fast.body)
 
 
 # --------------------------------------------------------------------------- the scenarios
 
 
-def memory_scenarios(sizes: Sizes) -> Tuple[str, str]:
-    """The names of the small and the large member scenarios, by their record counts."""
-
-    def label(records: int) -> str:
-        return f"{records // 1000}k" if records % 1000 == 0 else str(records)
-
-    return tuple(  # type: ignore[return-value]
-        f"jiandaoyun_member_{label(members * sizes.memory_days)}" for members in (sizes.memory_small_members, sizes.memory_large_members)
-    )
+def floor_seconds(requests: int, window: Window) -> float:
+    """The least time ``requests`` requests take under "``calls`` per ``seconds``", the first at t=0."""
+    return 0.0 if requests <= 1 else ((requests - 1) // window.calls) * window.seconds
 
 
-def scenarios(sizes: Sizes, rps: int, source_usage: Path = SOURCE_USAGE) -> List[Scenario]:
-    ours = [str(source_usage), "read"]
-    peer = [str(DECLARATIVE), "read", "--manifest-path", str(PEER_MANIFEST)]
-    all_three = list(JDY_PATHS)
-    member = ["jiandaoyun_member_usage"]
-    small, large = memory_scenarios(sizes)
-    return [
-        Scenario(
-            "jiandaoyun_all_limited",
-            jiandaoyun_emulator(sizes.members, sizes.apps, rps),
-            jiandaoyun_plan(all_three, sizes.days, rps, ours),
-            rps=rps,
-            rate_limited=True,
-        ),
-        Scenario(
-            "jiandaoyun_all_limits_off",
-            jiandaoyun_emulator(sizes.members, sizes.apps, None),
-            jiandaoyun_plan(all_three, sizes.days, None, ours),
-        ),
-        Scenario(
-            "jiandaoyun_member_limited",
-            jiandaoyun_emulator(sizes.members, sizes.apps, rps),
-            jiandaoyun_plan(member, sizes.days, rps, ours),
-            rps=rps,
-            rate_limited=True,
-        ),
-        Scenario(
-            "peer_jiandaoyun_member_limited",
-            jiandaoyun_emulator(sizes.members, sizes.apps, rps),
-            jiandaoyun_plan(member, sizes.days, rps, peer),
-            rps=rps,
-            rate_limited=True,
-        ),
-        Scenario(
-            "jiandaoyun_member_limits_off",
-            jiandaoyun_emulator(sizes.members, sizes.apps, None),
-            jiandaoyun_plan(member, sizes.days, None, ours),
-        ),
-        Scenario(
-            "peer_jiandaoyun_member_limits_off",
-            jiandaoyun_emulator(sizes.members, sizes.apps, None),
-            jiandaoyun_plan(member, sizes.days, None, peer),
-        ),
-        Scenario(
-            "cdk_floor_member_limits_off",
-            jiandaoyun_emulator(1, 1, None),  # not asked: the floor sends no request
-            cdk_floor_plan(member[0], sizes.members * sizes.days),
-        ),
-        Scenario(
-            small,
-            jiandaoyun_emulator(sizes.memory_small_members, 1, None),
-            jiandaoyun_plan(member, sizes.memory_days, None, ours),
-        ),
-        Scenario(
-            large,
-            jiandaoyun_emulator(sizes.memory_large_members, 1, None),
-            jiandaoyun_plan(member, sizes.memory_days, None, ours),
-        ),
-        Scenario(
-            f"peer_{large}",
-            jiandaoyun_emulator(sizes.memory_large_members, 1, None),
-            jiandaoyun_plan(member, sizes.memory_days, None, peer),
-        ),
-        Scenario(
-            f"cdk_floor_{large}",
-            jiandaoyun_emulator(1, 1, None),
-            cdk_floor_plan(member[0], sizes.memory_large_members * sizes.memory_days),
-        ),
-        Scenario(
-            "workato_hourly",
-            {
-                "seed": 6,
-                "workato": {"workspaces": sizes.workato_workspaces, "recipes": sizes.workato_recipes, "timezone": WORKATO_ZONE},
-            },
-            workato_plan(sizes.workato_days, ours),
-            rate_limited=True,  # Workato's documented limits, as they are: 1,000 usage and 60 listing requests a minute
-        ),
-        Scenario(
-            "tabnine_all",
-            {"seed": 6, "tabnine": {"users": sizes.tabnine_users, "teams": sizes.tabnine_teams}},
-            tabnine_plan(sizes.tabnine_days, ours),
-        ),
-    ]
+@dataclass(frozen=True)
+class Scenario:
+    """A vendor's bench scenario, with the vendor it runs against."""
+
+    vendor: str
+    spec: BenchScenario
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def emulator(self) -> Emulator:
+        return Emulator(seed=SEED, rate_limits=self.spec.rate_limits, **{self.vendor: dict(self.spec.options)})
+
+    def command(self, source_usage: Path) -> List[str]:
+        """The connector's command, without --config/--catalog."""
+        if self.spec.connector == "peer":
+            return [str(DECLARATIVE), "read", "--manifest-path", str(PEER_MANIFESTS / str(self.spec.manifest))]
+        if self.spec.connector == "cdk_floor":
+            return [sys.executable, str(CDK_FLOOR), "read"]
+        return [str(source_usage), "read"]
+
+    def config(self, emulator: Emulator, plan: BenchPlan) -> Dict[str, Any]:
+        if self.spec.connector == "cdk_floor":
+            # ``records`` of the one stream through the CDK alone, no request; the record is the
+            # first of the emulator's ground truth, as our connector emits it.
+            (stream,) = plan.streams
+            record = without_nulls(emulator.ground_truth(stream)[0])
+            return {"stream": stream, "record": record, "records": plan.expected[stream]}
+        dates = {"start_date": plan.start_date, "end_date": plan.end_date}
+        config: Dict[str, Any] = {name: day.isoformat() for name, day in dates.items() if day is not None}
+        # The vendor's section for this emulator (key, URL), then the scenario's settings.
+        config[self.vendor] = {**emulator.vendor(self.vendor).connector_section(emulator.url), **plan.section}
+        return config
+
+
+def scenarios(quick: bool, rps: int) -> List[Scenario]:
+    """Every scenario of every vendor the emulator serves."""
+    found = [Scenario(name, spec) for name, vendor in discover_vendors().items() for spec in vendor.bench_scenarios(quick, rps)]
+    names = Counter(scenario.name for scenario in found)
+    twice = sorted(name for name, count in names.items() if count > 1)
+    if twice:
+        raise ValueError(f"two bench scenarios are named {', '.join(twice)}")
+    return found
 
 
 # --------------------------------------------------------------------------- running one scenario
@@ -524,27 +263,23 @@ def run_connector(command: List[str], workdir: Path, timeout: float) -> Process:
     )
 
 
-def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
-    emulator = Emulator(**scenario.emulator)
+def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -> Dict[str, Any]:
+    emulator = scenario.emulator()
     throttles = Throttles(emulator)
-    plan = scenario.plan(emulator)
+    plan = scenario.spec.plan(emulator.vendor(scenario.vendor))
     floor = None
-    groups: Dict[str, Tuple[int, Tuple[int, float]]] = {}
+    groups: Dict[str, Tuple[int, Window]] = {}
     for endpoint in plan.endpoints:
-        if scenario.rate_limited and endpoint.group and endpoint.limit:
+        if scenario.spec.paced and endpoint.group and endpoint.limit:
             needed, _ = groups.get(endpoint.group, (0, endpoint.limit))
             groups[endpoint.group] = (needed + endpoint.min_requests, endpoint.limit)
     if groups:
-        floor = max(floor_seconds(needed, *limit) for needed, limit in groups.values())
+        floor = max(floor_seconds(needed, limit) for needed, limit in groups.values())
     with emulator, tempfile.TemporaryDirectory(prefix="bench-") as temp:
         workdir = Path(temp)
-        config = json.loads(json.dumps(plan.config))
-        for name, vendor in emulator.vendors.items():
-            if name in config:  # the vendor's section for this emulator (key, URL), then the scenario's settings
-                config[name] = {**vendor.connector_section(emulator.url), **config[name]}
-        (workdir / "config.json").write_text(json.dumps(config))
-        (workdir / "catalog.json").write_text(json.dumps(configured_catalog(plan.streams)))
-        command = [*plan.command, "--config", "config.json", "--catalog", "catalog.json"]
+        (workdir / "config.json").write_text(json.dumps(scenario.config(emulator, plan)))
+        (workdir / "catalog.json").write_text(json.dumps(configured_catalog(list(plan.streams))))
+        command = [*scenario.command(source_usage), "--config", "config.json", "--catalog", "catalog.json"]
         timeout += 3 * (floor or 0)
         cpu_before = time.process_time()
         process = run_connector(command, workdir, timeout)
@@ -569,7 +304,7 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
         "floor_s": None if floor is None else round(floor, 2),
         "records_per_s": round(records / process.wall_s),
         "peak_rss_mb": round(process.peak_rss_mb, 1),
-        "rps": scenario.rps,
+        "rps": scenario.spec.rps,
         "expected_records": expected,
         "cpu_s": round(process.cpu_s, 2),
         "records_per_cpu_s": round(records / process.cpu_s) if process.cpu_s else None,
@@ -582,7 +317,7 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
     }
     if records != expected:
         result["records_by_stream"] = {s: [process.output.records[s], n] for s, n in plan.expected.items()}
-    if not scenario.name.startswith(("peer_", "cdk_floor_")):  # only ours logs a sync summary
+    if scenario.spec.connector == "ours":  # only ours logs a sync summary
         result["reported"] = dict(zip(("requests", "retries", "rate_limit_waits"), process.output.reported, strict=True))
     result["last_state"] = process.output.states
     if process.exit_code != 0 or process.output.errors:
@@ -593,14 +328,12 @@ def run_scenario(scenario: Scenario, timeout: float = 300) -> Dict[str, Any]:
 # --------------------------------------------------------------------------- comparison, targets, table
 
 
-def yardsticks(sizes: Sizes) -> List[Tuple[str, str, Optional[str]]]:
-    """Our member scenarios, each with the peer's same scenario and (limits off) the CDK floor's."""
-    large = memory_scenarios(sizes)[1]
-    return [
-        ("jiandaoyun_member_limited", "peer_jiandaoyun_member_limited", None),
-        ("jiandaoyun_member_limits_off", "peer_jiandaoyun_member_limits_off", "cdk_floor_member_limits_off"),
-        (large, f"peer_{large}", f"cdk_floor_{large}"),
-    ]
+def yardsticks(every: Sequence[Scenario]) -> Iterator[Tuple[str, str]]:
+    """The pairs compared: each scenario of ours with the peer's same scenario, then the CDK
+    floor for the same records (the ceiling of any CDK source) with that peer scenario."""
+    compared = [scenario.spec for scenario in every if scenario.spec.peer]
+    yield from ((spec.name, str(spec.peer)) for spec in compared)
+    yield from ((spec.ceiling, str(spec.peer)) for spec in compared if spec.ceiling)
 
 
 def comparison(results: Mapping[str, Dict[str, Any]], ours: str, peer: str) -> Optional[Dict[str, Any]]:
@@ -621,33 +354,37 @@ def comparison(results: Mapping[str, Dict[str, Any]], ours: str, peer: str) -> O
     }
 
 
-def targets(results: Mapping[str, Dict[str, Any]], sizes: Sizes, limited: Sequence[str]) -> Dict[str, Any]:
-    """The issue's targets for our connector (the peer is the yardstick, not judged)."""
+def targets(results: Mapping[str, Dict[str, Any]], every: Sequence[Scenario], chosen: Sequence[Scenario]) -> Dict[str, Any]:
+    """The issue's targets for our connector (the peer is the yardstick, not judged), as the
+    vendors' scenarios set them."""
     verdicts: Dict[str, Any] = {"scenario": "targets"}
-    for name in limited:
-        if name in results and not name.startswith("peer_"):
-            r = results[name]
-            verdicts[f"{name}: requests == min_requests"] = r["requests"] == r["min_requests"]
-            verdicts[f"{name}: rate_limit_errors == 0"] = r["rate_limit_errors"] == 0
-    if "jiandaoyun_all_limited" in results:
-        r = results["jiandaoyun_all_limited"]
-        verdicts["jiandaoyun_all_limited: wall_s <= 1.05 * floor_s"] = r["wall_s"] <= 1.05 * r["floor_s"]
-        verdicts["jiandaoyun_all_limited: wall_s / floor_s"] = round(r["wall_s"] / r["floor_s"], 3) if r["floor_s"] else None
-    for ours, peer, floor in yardsticks(sizes):
-        if floor is None:
-            continue  # rate-limited: the records_per_s target is for limits off
-        pair = comparison(results, ours, peer)
+    for scenario in chosen:
+        if scenario.spec.paced and scenario.spec.connector != "peer" and scenario.name in results:
+            r = results[scenario.name]
+            verdicts[f"{scenario.name}: requests == min_requests"] = r["requests"] == r["min_requests"]
+            verdicts[f"{scenario.name}: rate_limit_errors == 0"] = r["rate_limit_errors"] == 0
+    specs = [scenario.spec for scenario in every]
+    for spec in specs:
+        if spec.wall_target is not None and spec.name in results:
+            r, most = results[spec.name], spec.wall_target
+            verdicts[f"{spec.name}: wall_s <= {most:g} * floor_s"] = r["wall_s"] <= most * r["floor_s"]
+            verdicts[f"{spec.name}: wall_s / floor_s"] = round(r["wall_s"] / r["floor_s"], 3) if r["floor_s"] else None
+    for spec in specs:
+        if spec.speed_target is None or spec.peer is None:
+            continue
+        pair = comparison(results, spec.name, spec.peer)
         if pair:
-            verdicts[f"{ours}: records_per_s >= 3x peer"] = (pair["records_per_s_ratio"] or 0) >= 3
-            verdicts[f"{ours}: records_per_s / peer"] = pair["records_per_s_ratio"]
-        ceiling = comparison(results, floor, peer)
+            verdicts[f"{spec.name}: records_per_s >= {spec.speed_target:g}x peer"] = (pair["records_per_s_ratio"] or 0) >= spec.speed_target
+            verdicts[f"{spec.name}: records_per_s / peer"] = pair["records_per_s_ratio"]
+        ceiling = comparison(results, spec.ceiling, spec.peer) if spec.ceiling else None
         if ceiling:
             # What a CDK source that sends no request at all reaches: no HTTP connector can do better.
-            verdicts[f"{ours}: ceiling for any CDK source ({floor} / peer)"] = ceiling["records_per_s_ratio"]
-    small, large = memory_scenarios(sizes)
-    if small in results and large in results:
-        a, b = results[small]["peak_rss_mb"], results[large]["peak_rss_mb"]
-        verdicts[f"peak_rss_mb {small} vs {large} within 10%"] = abs(b - a) <= 0.10 * min(a, b)
+            verdicts[f"{spec.name}: ceiling for any CDK source ({spec.ceiling} / peer)"] = ceiling["records_per_s_ratio"]
+    for spec in specs:
+        small, large = spec.memory_like, spec.name
+        if small is not None and small in results and large in results:
+            a, b = results[small]["peak_rss_mb"], results[large]["peak_rss_mb"]
+            verdicts[f"peak_rss_mb {small} vs {large} within 10%"] = abs(b - a) <= 0.10 * min(a, b)
     return verdicts
 
 
@@ -669,8 +406,9 @@ def markdown(results: Sequence[Dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- main
 
 
-def meta(args: argparse.Namespace, sizes: Sizes) -> Dict[str, Any]:
-    """What was measured: the code (commit, and whether the tree had edits), the machine, the sizes."""
+def meta(args: argparse.Namespace, chosen: Sequence[Scenario]) -> Dict[str, Any]:
+    """What was measured: the code (commit, and whether the tree had edits), the machine, the
+    sizes (each scenario's emulator options and days)."""
 
     def git(*command: str) -> str:
         try:
@@ -687,7 +425,7 @@ def meta(args: argparse.Namespace, sizes: Sizes) -> Dict[str, Any]:
         "cpus": os.cpu_count(),
         "rps": args.rps,
         "quick": args.quick,
-        "sizes": vars(sizes),
+        "sizes": {s.name: {**s.spec.options, "days": s.spec.days} for s in chosen},
     }
 
 
@@ -698,8 +436,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--rps",
         type=int,
         default=1,
-        help="Jiandaoyun's limit per endpoint on both sides in the rate-limited scenarios (default: the "
-        "documented 1, about 200 s per scenario; 10, a raised quota, takes about 20 s)",
+        help="the per-endpoint limit (requests/second) on both sides in the rate-limited scenarios of a vendor "
+        "whose limit is one (default: 1, as documented, about 200 s per scenario; 10, a raised quota, takes about 20 s)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every scenario")
     parser.add_argument("--markdown", action="store_true", help="also print the results as a markdown table")
@@ -716,10 +454,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.rps < 1 or args.rps > 1000:
         parser.error("--rps must be from 1 to 1000 (the connector's allowed range)")
 
-    sizes = QUICK if args.quick else Sizes()
-    chosen = scenarios(sizes, args.rps, args.source_usage.absolute())
+    every = scenarios(args.quick, args.rps)
+    chosen = every
     if args.scenarios:
-        chosen = [s for s in chosen if any(fnmatch.fnmatchcase(s.name, pattern) for pattern in args.scenarios)]
+        chosen = [s for s in every if any(fnmatch.fnmatchcase(s.name, pattern) for pattern in args.scenarios)]
         if not chosen:
             parser.error("no scenario matches " + " ".join(args.scenarios))
     if args.list:
@@ -730,22 +468,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not command.exists():
             parser.error(f"{command} is missing: run this with the project's venv python (.venv/bin/python bench/run.py)")
 
-    print(json.dumps(meta(args, sizes)), flush=True)
+    print(json.dumps(meta(args, chosen)), flush=True)
     results: Dict[str, Dict[str, Any]] = {}
     failed = False
     for scenario in chosen:
         log(f"== {scenario.name} ...")
-        result = run_scenario(scenario, args.timeout)
+        result = run_scenario(scenario, args.source_usage.absolute(), args.timeout)
         results[scenario.name] = result
         failed |= result["exit_code"] != 0 or result["records"] != result["expected_records"]
         print(json.dumps(result, ensure_ascii=False), flush=True)
 
-    sticks = yardsticks(sizes)
-    for ours, peer in [(ours, peer) for ours, peer, _ in sticks] + [(floor, peer) for _, peer, floor in sticks if floor]:
+    for ours, peer in yardsticks(every):
         pair = comparison(results, ours, peer)
         if pair:
             print(json.dumps(pair), flush=True)
-    print(json.dumps(targets(results, sizes, [s.name for s in chosen if s.rate_limited])), flush=True)
+    print(json.dumps(targets(results, every, chosen)), flush=True)
     if args.markdown:
         print(markdown(list(results.values())))
     return 1 if failed else 0

@@ -15,10 +15,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from integration_tests.emulator.core import (
     ApiError,
+    BenchEndpoint,
+    BenchPlan,
+    BenchScenario,
     LoggedRequest,
     Reply,
     Report,
@@ -26,6 +29,7 @@ from integration_tests.emulator.core import (
     Route,
     VendorEmulator,
     Window,
+    paged_requests,
     planned_periods,
     positive_int,
     stable_choice,
@@ -135,6 +139,58 @@ class Jiandaoyun(VendorEmulator):
         # Every endpoint takes the statistics date (UTC+8) in the body.
         body = request.body if request.path.startswith("/api/v1/corp_usage/") else None
         return body.get("date") if isinstance(body, dict) else None
+
+    @classmethod
+    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
+        # Every stream and the member stream alone, at ``rps`` per endpoint on both sides (the
+        # company limit as documented) and with limits off; the member stream also as the peer
+        # reads it (bench/peer/'s Builder manifest) and as the CDK floor yields it; and member
+        # syncs of a small and a large record count, whose peak memory must not differ.
+        days, members, apps, large = (3, 500, 100, 2000) if quick else (10, 2000, 500, 10_000)
+        small, memory_days = 100, 10
+        member = ("jiandaoyun_member_usage",)
+
+        def ours(
+            name: str, streams: Sequence[str], span: int, sizes: Tuple[int, int], limit: Optional[int] = None, **judged: Any
+        ) -> BenchScenario:
+            # ``span`` days of ``sizes`` (members, apps); ``limit``: requests/second per endpoint on both sides.
+            paced = {"rate_limits": True, "paced": True, "rps": limit} if limit else {}
+            plan = _bench_plan(streams, span, limit)
+            return BenchScenario(name, _bench_options(*sizes, limit), plan, days=span, **paced, **judged)
+
+        def peer(of: BenchScenario) -> BenchScenario:
+            return BenchScenario(
+                f"peer_{of.name}", of.options, of.plan, connector="peer", manifest="jiandaoyun_member_manifest.yaml",
+                days=of.days, rate_limits=of.rate_limits, paced=of.paced, rps=of.rps,
+            )  # fmt: skip
+
+        def floor(name: str, records: int) -> BenchScenario:
+            # The emulator is not asked: the floor sends no request.
+            return BenchScenario(name, _bench_options(1, 1, None), _floor_plan(member, records), connector="cdk_floor")
+
+        small_name, large_name = (f"jiandaoyun_member_{_records_label(n * memory_days)}" for n in (small, large))
+        member_limited = ours("jiandaoyun_member_limited", member, days, (members, apps), rps, peer="peer_jiandaoyun_member_limited")
+        member_off = ours(
+            "jiandaoyun_member_limits_off", member, days, (members, apps),
+            peer="peer_jiandaoyun_member_limits_off", ceiling="cdk_floor_member_limits_off", speed_target=3,
+        )  # fmt: skip
+        large_run = ours(
+            large_name, member, memory_days, (large, 1),
+            peer=f"peer_{large_name}", ceiling=f"cdk_floor_{large_name}", speed_target=3, memory_like=small_name,
+        )  # fmt: skip
+        return [
+            ours("jiandaoyun_all_limited", cls.streams, days, (members, apps), rps, wall_target=1.05),
+            ours("jiandaoyun_all_limits_off", cls.streams, days, (members, apps)),
+            member_limited,
+            peer(member_limited),
+            member_off,
+            peer(member_off),
+            floor("cdk_floor_member_limits_off", members * days),
+            ours(small_name, member, memory_days, (small, 1)),
+            large_run,
+            peer(large_run),
+            floor(f"cdk_floor_{large_name}", large * memory_days),
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -366,6 +422,50 @@ class Jiandaoyun(VendorEmulator):
 
 def _columns(metrics: Dict[str, Any]) -> Dict[str, Optional[int]]:
     return {name: metrics.get(name) for name in METRICS}
+
+
+# --------------------------------------------------------------------------- the bench's scenarios
+
+#: The endpoint each stream reads.
+STREAM_PATHS = {
+    "jiandaoyun_member_usage": "/api/v1/corp_usage/member_metrics",
+    "jiandaoyun_app_usage": "/api/v1/corp_usage/app_metrics",
+    "jiandaoyun_overview_usage": "/api/v1/corp_usage/overview",
+}
+
+
+def _bench_options(members: int, apps: int, rps: Optional[int]) -> Dict[str, Any]:
+    return {"members": members, "apps": apps, "requests_per_second": rps}
+
+
+def _bench_plan(streams: Sequence[str], days: int, rps: Optional[int]) -> Callable[[Jiandaoyun], BenchPlan]:
+    """``days`` dates up to T-1, each stream paged at the API's maximum ``limit`` (the
+    connector's and the peer's page size); the overview is one request and record a date."""
+
+    def plan(vendor: Jiandaoyun) -> BenchPlan:
+        last = vendor.valid_dates()[1]
+        first = last - timedelta(days=days - 1)
+        dates = len(vendor.sync_dates(first, last))
+        sizes = {"jiandaoyun_member_usage": vendor.options.members, "jiandaoyun_app_usage": vendor.options.apps}
+        endpoints, expected = [], {}
+        for stream in streams:
+            count = sizes.get(stream)
+            path, limit = STREAM_PATHS[stream], Window(rps, 1.0) if rps else None
+            per_date = 1 if count is None else paged_requests(count, MAX_LIMIT)
+            endpoints.append(BenchEndpoint(path, per_date * dates, group=path if limit else None, limit=limit))
+            expected[stream] = dates * (1 if count is None else count)
+        # "Limits off" on the connector's side is its largest allowed budget.
+        return BenchPlan(tuple(streams), expected, tuple(endpoints), first, last, {"requests_per_second": rps or 1000})
+
+    return plan
+
+
+def _floor_plan(streams: Sequence[str], records: int) -> Callable[[Jiandaoyun], BenchPlan]:
+    return lambda vendor: BenchPlan(tuple(streams), {streams[0]: records})
+
+
+def _records_label(records: int) -> str:
+    return f"{records // 1000}k" if records % 1000 == 0 else str(records)
 
 
 VENDOR = Jiandaoyun

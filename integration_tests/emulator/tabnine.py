@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from integration_tests.emulator.core import (
     ApiError,
+    BenchEndpoint,
+    BenchPlan,
+    BenchScenario,
     LoggedRequest,
     Reply,
     Request,
@@ -25,6 +28,7 @@ from integration_tests.emulator.core import (
     VendorEmulator,
     Window,
     days,
+    paged_requests,
     planned_periods,
     stable_int,
 )
@@ -113,6 +117,12 @@ class Tabnine(VendorEmulator):
         # Organisation usage (v2, or v1 on an old server) asks for one UTC bucket from ``from``.
         start = request.query.get("from") if request.path.endswith("/organization/usage") else None
         return start[0][:10] if start else None
+
+    @classmethod
+    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
+        # Every stream, daily usage (Tabnine publishes no limit; ``rps`` is none of its).
+        users, teams, days = (500, 20, 14) if quick else (5000, 200, 90)
+        return [BenchScenario("tabnine_all", {"users": users, "teams": teams}, _bench_plan(days), days=days, rate_limits=True)]
 
     def routes(self) -> List[Route]:
         limits = ("api",)
@@ -418,6 +428,33 @@ def _windows(start: datetime, end: datetime, granularity: str) -> List[Tuple[dat
         cuts.append((current, following))
         current = following
     return cuts
+
+
+def _bench_plan(days: int) -> Callable[[Tabnine], BenchPlan]:
+    """``days`` UTC days up to yesterday; lists paged at the API's maximum ``limit``."""
+
+    def plan(vendor: Tabnine) -> BenchPlan:
+        last = datetime.now(timezone.utc).date() - timedelta(days=1)
+        first = last - timedelta(days=days - 1)
+        options = vendor.options
+        expected = {
+            "tabnine_organization": 1,
+            "tabnine_teams": options.teams,
+            "tabnine_users": options.users,
+            "tabnine_account_utilizations": len(vendor.ground_truth("tabnine_account_utilizations", first, last)),
+            "tabnine_organization_usage": len(vendor.ground_truth("tabnine_organization_usage", first, last)),
+        }
+        # One organisation request is enough for both the stream and the usage's organizationId.
+        endpoints = (
+            BenchEndpoint("/api/v1/organization", 1),
+            BenchEndpoint("/api/v1/organization/teams", paged_requests(options.teams, MAX_PAGE)),
+            BenchEndpoint("/api/v1/organization/users", paged_requests(options.users, MAX_PAGE)),
+            BenchEndpoint("/api/v1/organization/account-utilizations", 1),
+            BenchEndpoint("/api/v2/organization/usage", len(planned_periods("day", timezone.utc, datetime.now(timezone.utc), first, last))),
+        )
+        return BenchPlan(vendor.streams, expected, endpoints, first, last, {"granularity": "daily"})
+
+    return plan
 
 
 VENDOR = Tabnine

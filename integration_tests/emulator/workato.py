@@ -17,11 +17,14 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 from integration_tests.emulator.core import (
     ApiError,
+    BenchEndpoint,
+    BenchPlan,
+    BenchScenario,
     LoggedRequest,
     Reply,
     Request,
@@ -29,7 +32,9 @@ from integration_tests.emulator.core import (
     VendorEmulator,
     Window,
     floor_period,
+    listed_requests,
     next_period,
+    paged_requests,
     planned_periods,
     stable_choice,
     stable_int,
@@ -105,6 +110,14 @@ class Workato(VendorEmulator):
         body = request.body if request.path == "/api/v2/managed_users/statistics/usage" else None
         start = body.get("from") if isinstance(body, dict) else None
         return start[:10] if isinstance(start, str) else None
+
+    @classmethod
+    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
+        # Both streams hourly over whole days, at Workato's documented limits as they are (1,000
+        # usage and 60 listing requests a minute; ``rps`` is no Workato limit).
+        workspaces, days = (50, 1) if quick else (200, 3)
+        options = {"workspaces": workspaces, "recipes": 6, "timezone": "America/Los_Angeles"}
+        return [BenchScenario("workato_hourly", options, _bench_plan(days), days=days, rate_limits=True, paced=True)]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -399,6 +412,28 @@ def _apportion(total: int, weights: Sequence[int]) -> List[int]:
     for i in remainders[: total - sum(shares)]:
         shares[i] += 1
     return shares
+
+
+def _bench_plan(days: int) -> Callable[[Workato], BenchPlan]:
+    """``days`` local days up to yesterday in hours; the connector lists the workspaces and asks
+    for their usage with as many ids a request, and lists as many a page, as the API allows."""
+
+    def plan(vendor: Workato) -> BenchPlan:
+        zone = vendor.zone
+        last = datetime.now(zone).date() - timedelta(days=1)
+        first = last - timedelta(days=days - 1)
+        periods = len(planned_periods("hour", zone, datetime.now(timezone.utc), first, last))
+        workspaces, recipes = vendor.options.workspaces, vendor.options.recipes
+        live_recipes = sum(not vendor.recipe(ws, index)["deleted"] for ws in range(workspaces) for index in range(recipes))
+        usage = 2 * periods * paged_requests(workspaces, MAX_IDS)  # both streams share the one budget of usage requests
+        endpoints = (
+            BenchEndpoint("/api/managed_users", listed_requests(workspaces, MAX_PER_PAGE), "listing", vendor.rate_limit("managed_users")),
+            BenchEndpoint("/api/v2/managed_users/statistics/usage", usage, "usage", vendor.rate_limit("usage")),
+        )
+        expected = {"workato_workspace_usage": periods * workspaces, "workato_recipe_usage": periods * live_recipes}
+        return BenchPlan(tuple(expected), expected, endpoints, first, last, {"interval": "hour"})
+
+    return plan
 
 
 VENDOR = Workato
