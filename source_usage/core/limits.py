@@ -155,7 +155,7 @@ class DeadlineAdapter(HTTPAdapter):
                 _read_body(response, deadline)
         except requests.exceptions.Timeout as error:
             if time.monotonic() >= deadline - 0.01:
-                raise DeadlineExceeded(f"sent no whole answer within {budget:g} s", request=request) from error
+                raise DeadlineExceeded(f"sent no whole answer within {budget:.3g} s", request=request) from error
             raise
         return response
 
