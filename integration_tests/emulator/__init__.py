@@ -1,13 +1,14 @@
 """A loopback stand-in for the vendors' usage APIs, for end-to-end tests of the connector.
 
     from integration_tests.emulator import Emulator
-    with Emulator(seed=7, jiandaoyun={"members": 250, "requests_per_second": None}) as emulator:
+    with Emulator(seed=7, VENDOR={...its Options fields...}) as emulator:
         emulator.url                                # http://127.0.0.1:PORT, every vendor's base URL
-        emulator.faults.add("http_500", every=5, times=1, path="member_metrics")
-        emulator.log.entries(path="member_metrics") # what the connector sent, and what it got
-        emulator.ground_truth("jiandaoyun_member_usage", start_date="2026-06-01", end_date="2026-06-03")
+        emulator.faults.add("http_500", every=5, times=1, path="usage")  # on paths holding "usage"
+        emulator.log.entries(path="usage")          # what the connector sent, and what it got
+        emulator.ground_truth(STREAM, start_date="2026-06-01", end_date="2026-06-03")
 
-Or from a shell: ``python -m integration_tests.emulator --members 1000 --rate-limit off``.
+Or from a shell: ``python -m integration_tests.emulator --rate-limit off`` (``--help`` lists every
+vendor's options).
 Each vendor is a module of this package exporting ``VENDOR`` (see ``core.VendorEmulator``), which
 also tells shared tests its config section and the sizes they run it at:
 

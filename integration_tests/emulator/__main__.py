@@ -1,8 +1,8 @@
 """``python -m integration_tests.emulator``: serve every vendor on loopback until killed.
 
 Prints one line, the base URL (``http://127.0.0.1:PORT``). Every field of a vendor's
-``Options`` is a flag, ``--VENDOR-FIELD`` (``--jiandaoyun-members 500``), and also plain
-``--FIELD`` when no other vendor has that field (``--members 500``). A limit of 0 is no limit.
+``Options`` is a flag, ``--VENDOR-FIELD VALUE``, and also plain
+``--FIELD`` when no other vendor has that field. A limit of 0 is no limit.
 """
 
 from __future__ import annotations

@@ -334,7 +334,7 @@ def vendor_options(
 
 #: ``http_500``: HTTP 500; ``http_429``: HTTP 429 with ``Retry-After`` (``retry_after`` seconds,
 #: or ``retry_after_header`` as it is, e.g. an HTTP date); ``throttle``: the vendor's own
-#: rate-limit answer (Jiandaoyun: 400 code 8303); ``invalid_json``: a 200 whose body does not
+#: rate-limit answer (whatever status and body it uses); ``invalid_json``: a 200 whose body does not
 #: parse; ``slow``: the real answer after ``delay`` seconds; ``trickle``: the real answer's status
 #: and headers at once, then its body one byte every ``delay`` seconds; ``hang``: the request is
 #: read and never answered, until the client goes away; ``drop``: the socket is closed without
@@ -482,7 +482,7 @@ class RequestLog:
 class Emulator:
     """All vendors on one loopback port.
 
-    ``Emulator(seed=3, jiandaoyun={"members": 250}, rate_limits=False).start()`` serves until
+    ``Emulator(seed=3, rate_limits=False, VENDOR={...its options...}).start()`` serves until
     :meth:`stop`; ``vendor(name).options`` and ``faults`` may be changed while it runs.
     ``extra_vendors`` are served beside this package's vendors (a vendor a test defines).
     """
