@@ -149,9 +149,10 @@ class SourceUsage(AbstractSource):
     ) -> Iterator[AirbyteMessage]:
         connector_config, _ = split_config(config)
         self._read_streams = None
-        self._read_streams = self.streams(connector_config)
+        streams = self.streams(connector_config)
+        self.check_states(streams, [configured.stream.name for configured in catalog.streams], state)
+        self._read_streams = streams
         try:
-            self.check_states(self._read_streams, [configured.stream.name for configured in catalog.streams], state)
             yield from self._read_all(logger, config, catalog, state)
         finally:
             self._log_summaries(logger, {configured.stream.name for configured in catalog.streams})
