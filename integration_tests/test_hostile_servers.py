@@ -1,0 +1,113 @@
+"""Servers that misbehave on purpose, against the installed ``source-usage``: ``check`` answers
+FAILED within 30 s whatever the server does, and says what it tried (issue 12, rows 2, 3, 13).
+
+Every vendor the emulator serves is checked, each with a config of its own section only, side by
+side (each run is its own process). A read's limits are the same mechanism with larger numbers
+(``HttpOptions``): ``unit_tests/test_http_limits.py`` proves them with small ones.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from integration_tests.conftest import CheckedConnector, EmulatorFactory
+from integration_tests.emulator import Emulator, vendor_options
+from integration_tests.runner import SOURCE_USAGE, Run
+from source_usage.vendors import all_vendors
+
+#: What ``check`` must never exceed; the connector's own bound (``CHECK_HTTP.max_time``) is 25 s.
+CHECK_SECONDS = 30
+TITLES = {vendor.identity.key: vendor.identity.title for vendor in all_vendors()}
+
+
+def hostile(emulator_factory: EmulatorFactory, kind: str, **fault: Any) -> Emulator:
+    emulator = emulator_factory(rate_limits=False, **vendor_options(lambda vendor: vendor.e2e_options))
+    emulator.faults.add(kind, **fault)
+    return emulator
+
+
+def check_each_vendor(connector: CheckedConnector, emulator: Emulator) -> Dict[str, Tuple[Run, float]]:
+    """``check`` of every vendor alone, run side by side: its run and its seconds, by vendor."""
+    start = (date.today() - timedelta(days=3)).isoformat()
+    config = emulator.connector_config(start_date=start, lookback_days=0)
+    arguments = {
+        name: connector.arguments("check", config={"start_date": start, "lookback_days": 0, name: config[name]})
+        for name in emulator.vendors
+    }
+
+    def run(args: List[str]) -> Tuple[subprocess.CompletedProcess[str], float]:
+        started = time.monotonic()
+        done = subprocess.run([str(SOURCE_USAGE), *args], capture_output=True, text=True, timeout=CHECK_SECONDS + 30)
+        return done, time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+        finished = {name: pool.submit(run, args) for name, args in arguments.items()}
+    results = {}
+    for name, future in finished.items():
+        done, seconds = future.result()
+        results[name] = (connector.keep(arguments[name], done.returncode, done.stdout, done.stderr), seconds)
+    return results
+
+
+def failed_check(run: Run, seconds: float) -> str:
+    """The message of a check that answered FAILED within 30 s."""
+    assert seconds < CHECK_SECONDS, f"check took {seconds:.1f} s: {run.describe()}"
+    status = run.connection_status()
+    assert status["status"] == "FAILED", run.describe()
+    return str(status["message"])
+
+
+def stated_seconds(message: str, retries: str) -> float:
+    found = re.search(rf"Gave up after {retries} in (\d+\.\d) s", message)
+    assert found, message
+    return float(found.group(1))
+
+
+def test_a_trickling_server_fails_check_within_30_seconds(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    emulator = hostile(emulator_factory, "trickle", delay=0.5)  # a byte every 0.5 s: no socket timeout ever trips
+    for name, (run, seconds) in check_each_vendor(connector, emulator).items():
+        message = failed_check(run, seconds)
+        path = emulator.log.entries(vendor=name)[0].path.lstrip("/")
+        assert message.startswith(f"{TITLES[name]} {path} sent no whole answer within 10 s."), message
+        assert 21.0 <= stated_seconds(message, "1 retry") <= 25.0  # two attempts of 10 s, the CDK's 1 s between
+        assert [entry.fault for entry in emulator.log.entries(vendor=name)] == ["trickle", "trickle"]
+
+
+def test_a_server_that_never_answers_fails_check_within_30_seconds_stating_the_retries_total_time(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    emulator = hostile(emulator_factory, "hang")
+    for name, (run, seconds) in check_each_vendor(connector, emulator).items():
+        message = failed_check(run, seconds)
+        path = emulator.log.entries(vendor=name)[0].path.lstrip("/")
+        assert f"{path}" in message and TITLES[name] in message, message
+        assert 21.0 <= stated_seconds(message, "1 retry") <= 25.0  # two attempts of 10 s, the CDK's 1 s between
+        assert [(entry.fault, entry.status) for entry in emulator.log.entries(vendor=name)] == [("hang", None)] * 2
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    [{"retry_after": 999999}, {"retry_after_header": "Fri, 01 Jan 2100 00:00:00 GMT"}],
+    ids=["999999-seconds", "a-date-in-2100"],
+)
+def test_a_huge_retry_after_fails_check_at_the_wait_cap_stating_the_real_retries_and_seconds(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory, retry_after: Dict[str, Any]
+) -> None:
+    emulator = hostile(emulator_factory, "http_429", **retry_after)
+    for name, (run, seconds) in check_each_vendor(connector, emulator).items():
+        message = failed_check(run, seconds)
+        path = emulator.log.entries(vendor=name)[0].path.lstrip("/")
+        assert re.fullmatch(
+            rf"{TITLES[name]} {path} is rate limiting \(HTTP 429\)\. Gave up after 1 retry in 5\.\d s \(5\.0 s of it waiting\)\. "
+            rf"A request waits at most 5 s in all, and {TITLES[name]} asked to wait \d+ s more\.",
+            message,
+        ), message
+        assert 5.0 <= seconds < 15.0
+        assert len(emulator.log.entries(vendor=name)) == 2
