@@ -99,7 +99,8 @@ class Vendor(ABC):
         defaults); the section's own place in the form comes from the vendor's position."""
 
     def problems(self, section: Mapping[str, Any]) -> List[str]:
-        """Checks the JSON schema cannot express; one sentence per bad field."""
+        """Checks the JSON schema cannot express; one sentence per bad field. ``section`` holds
+        only the fields the schema accepted (as given, no defaults), so each has its declared type."""
         return []
 
     @abstractmethod
