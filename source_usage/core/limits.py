@@ -2,11 +2,13 @@
 
 A request's limits are its connection's :class:`~source_usage.core.vendor.HttpOptions`:
 
-- every attempt has a *deadline* for connecting, the headers and the whole body. The socket
-  timeouts of ``requests`` apply to each read, so a server that trickles one byte every few
-  seconds never trips them; :class:`DeadlineAdapter`, a ``requests`` transport adapter mounted
-  on the session of the CDK's ``HttpClient``, reads the body itself, each read bounded by what
-  is left of the attempt's deadline;
+- every attempt has a *deadline* for connecting, the start of the answer and the whole body.
+  The socket timeouts of ``requests`` apply to each read, so a server that trickles one byte
+  every few seconds never trips them; :class:`DeadlineAdapter`, a ``requests`` transport adapter
+  mounted on the session of the CDK's ``HttpClient``, gives urllib3 the deadline as its total
+  timeout (connect and the wait for the answer) and reads the body itself, each read bounded by
+  what is left of the deadline. (Headers that trickle in are bounded only per read: http.client
+  reads them before the adapter gets the response.);
 - the waits between attempts (``Retry-After``, rate-limit backoff) have a total cap per request
   (:class:`RequestLedger` is how much of it is spent; the backoff strategy asks it);
 - a request with all its attempts and waits ends within ``max_time`` (the CDK's ``max_time`` on
