@@ -461,3 +461,179 @@ def test_a_key_with_a_line_break_inside_is_a_config_error_naming_the_field(conne
     assert checked.connection_status() == {"status": "FAILED", "message": expected}
     assert [(e["failure_type"], e["message"]) for e in read.errors()] == [("config_error", expected)]
     assert jdy.log.entries() == []
+
+
+# --------------------------------------------------------------------------- the HTTP status decides first (issue 13, point 7)
+
+APP_PATH = "/api/v1/corp_usage/app_metrics"
+OVERVIEW_PATH = "/api/v1/corp_usage/overview"
+
+
+@pytest.mark.parametrize("code", [17018, 8301], ids=["invalid-key-code", "key-verification-code"])
+def test_a_429_with_a_credentials_body_code_is_retried_and_the_sync_equals_the_ground_truth(
+    connector: CheckedConnector, jdy: Emulator, code: int
+) -> None:
+    # HTTP 429 is Jiandaoyun's concurrency limit; a body code of a rejected key must not turn
+    # it into a config error (read body first, it would).
+    fault = jdy.faults.add("reply", path=MEMBER_PATH, every=2, times=1, status=429, body={"code": code, "msg": "busy"})
+    start, end = dates(jdy, 2)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert fault.fired == 1
+    assert [e.status for e in jdy.log.entries(MEMBER_PATH)].count(429) == 1
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), jdy.ground_truth(stream, start_date=start, end_date=end))
+    assert "Sync summary: jiandaoyun_member_usage: 7 requests, 1 retries, 1 rate-limit waits (2.0 s), 500 records." in run.stdout
+
+
+@pytest.mark.parametrize("code", [8301, 8303], ids=["credentials-code", "rate-limit-code"])
+def test_a_502_gateway_error_with_a_body_code_is_retried_with_backoff_and_the_sync_equals_the_ground_truth(
+    connector: CheckedConnector, jdy: Emulator, code: int
+) -> None:
+    fault = jdy.faults.add("reply", path=APP_PATH, times=1, status=502, body={"code": code, "msg": "Bad Gateway"})
+    start, end = dates(jdy, 2)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert fault.fired == 1
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), jdy.ground_truth(stream, start_date=start, end_date=end))
+    # A retry with backoff, not a rate-limit wait, whatever the body's code says.
+    assert "Sync summary: jiandaoyun_app_usage: 5 requests, 1 retries, 0 rate-limit waits (0.0 s), 260 records." in run.stdout
+
+
+def refused(endpoint: str) -> str:
+    """What a 403 of ``endpoint`` says (the platform's answer to a key that is not a super admin's,
+    or a company without the usage-statistics feature)."""
+    return (
+        f"Jiandaoyun {endpoint} refused the key (HTTP 403: No API permission: the usage statistics feature is not purchased "
+        "(未购买用量统计功能)). The key must be a super admin's, and the usage-statistics feature purchased and enabled "
+        "(Admin Console > Management Tools > Usage Statistics). Check jiandaoyun.api_key."
+    )
+
+
+def test_check_without_the_purchased_feature_fails_saying_the_key_must_be_a_super_admins_and_the_feature_purchased(
+    connector: CheckedConnector, jdy: Emulator
+) -> None:
+    jdy.vendor("jiandaoyun").options.feature_purchased = False
+    start, end = dates(jdy, 1)
+
+    run = connector.check(config(jdy, start, end))
+
+    assert run.connection_status() == {"status": "FAILED", "message": refused("api/v1/corp_usage/overview")}
+    assert [e.status for e in jdy.log.entries()] == [403]  # asked once: a 403 is never retried
+
+
+def test_read_without_the_purchased_feature_ends_with_a_config_error_and_no_record(connector: CheckedConnector, jdy: Emulator) -> None:
+    jdy.vendor("jiandaoyun").options.feature_purchased = False
+    start, end = dates(jdy, 1)
+
+    run = connector.run("read", timeout=30, config=config(jdy, start, end), catalog=configured_catalog([MEMBERS]))
+
+    assert run.returncode != 0 and run.records() == []
+    errors = run.errors()
+    assert refused("api/v1/corp_usage/member_metrics") in {e["message"] for e in errors}, run.describe()
+    assert {e["failure_type"] for e in errors} == {"config_error"}
+    assert [e.status for e in jdy.log.entries()] == [403]
+
+
+# --------------------------------------------------------------------------- the "v2" metrics (point 8)
+
+V2_METRICS = ("daily_automation_exec", "daily_attachment_upload")
+
+
+def test_v2_metrics_are_typed_columns_on_app_and_overview_records_and_not_on_member_records(
+    connector: CheckedConnector, jdy: Emulator
+) -> None:
+    start, end = dates(jdy, 1)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), jdy.ground_truth(stream, start_date=start, end_date=end))
+    for record in run.records(APPS) + run.records(OVERVIEW):
+        assert all(isinstance(record[name], int) and record[name] == record["metrics"][name] for name in V2_METRICS), record
+    members = run.records(MEMBERS)
+    assert all(name not in record for record in members for name in V2_METRICS)
+    # The member endpoint stays v1: the metric some member items carry stays in the raw metrics only.
+    carried = [record for record in members if "daily_automation_exec" in record["metrics"]]
+    assert 0 < len(carried) < len(members)
+    schemas = {stream: json.loads((SCHEMAS / f"{stream}.json").read_text())["properties"] for stream in STREAMS}
+    typed = [schemas[stream][name]["type"] for stream in (APPS, OVERVIEW) for name in V2_METRICS]
+    assert typed == [["null", "integer"]] * 4
+    assert not set(V2_METRICS) & set(schemas[MEMBERS])
+
+
+def test_a_server_without_the_v2_metrics_leaves_their_columns_null(connector: CheckedConnector, jdy: Emulator) -> None:
+    jdy.vendor("jiandaoyun").options.usage_v2 = False
+    start, end = dates(jdy, 1)
+
+    run = connector.read(config(jdy, start, end), configured_catalog([APPS, OVERVIEW]))
+
+    assert_succeeded(run)
+    for stream in (APPS, OVERVIEW):
+        assert_matches(stream, run.records(stream), jdy.ground_truth(stream, start_date=start, end_date=end))
+    # Null on the wire is a left-out field; where a v1 item carries the metric anyway it is typed.
+    app_records = run.records(APPS)
+    assert all("daily_attachment_upload" not in record for record in app_records + run.records(OVERVIEW))
+    assert all(record.get("daily_automation_exec") == record["metrics"].get("daily_automation_exec") for record in app_records)
+
+
+# --------------------------------------------------------------------------- every metric 0 (point 9)
+
+
+def statistics_warnings(run: Any) -> List[str]:
+    return [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN" and "may not be enabled" in m["log"]["message"]]
+
+
+ENABLE_THEM = (
+    "Usage statistics may not be enabled: without them Jiandaoyun answers 0, not an error. Enable them in "
+    "Admin Console > Management Tools > Usage Statistics."
+)
+
+
+def test_dates_whose_every_metric_is_0_warn_once_per_date_and_stream_and_the_records_are_emitted(
+    connector: CheckedConnector, jdy: Emulator
+) -> None:
+    jdy.vendor("jiandaoyun").options.statistics_enabled = False
+    start, end = dates(jdy, 2)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), jdy.ground_truth(stream, start_date=start, end_date=end))
+    days = (start.isoformat(), end.isoformat())
+    # 250 members on 3 pages and 130 apps on 2 pages a date: still one warning per date and stream.
+    assert sorted(statistics_warnings(run)) == sorted(
+        [f"Jiandaoyun api/v1/corp_usage/{endpoint}: every metric of every item of {day} is 0. {ENABLE_THEM}"
+         for endpoint in ("member_metrics", "app_metrics") for day in days]
+        + [f"Jiandaoyun api/v1/corp_usage/overview: every metric of {day} is 0. {ENABLE_THEM}" for day in days]
+    )  # fmt: skip
+
+
+def test_a_sync_with_usage_logs_no_statistics_warning(connector: CheckedConnector, jdy: Emulator) -> None:
+    start, end = dates(jdy, 1)
+
+    run = connector.read(config(jdy, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert statistics_warnings(run) == []
+
+
+def test_check_with_every_metric_0_succeeds_and_logs_that_statistics_may_not_be_enabled(
+    connector: CheckedConnector, jdy: Emulator
+) -> None:
+    jdy.vendor("jiandaoyun").options.statistics_enabled = False
+    start, end = dates(jdy, 1)
+
+    run = connector.check(config(jdy, start, end))
+
+    assert run.connection_status() == {"status": "SUCCEEDED"}, run.describe()
+    # check reads the overview of the config's last date (end_date here).
+    assert statistics_warnings(run) == [f"Jiandaoyun api/v1/corp_usage/overview: every metric of {end.isoformat()} is 0. {ENABLE_THEM}"]
+    assert [e.status for e in jdy.log.entries()] == [200]

@@ -162,3 +162,82 @@ def test_command_line_switches_the_jiandaoyun_paging_fault() -> None:
         assert answer.status_code == 200, answer.text
         jdy = answer.json()
         assert len(jdy["items"]) == 100 and jdy["has_next"] is True  # 250 members: skip 1,000 is the first page again
+
+
+# --------------------------------------------------------------------------- what the evidence does not settle (issue 13)
+
+V1 = {"app", "form_coop", "form_workflow", "dash", "etl", "aggregate", "public_link", "data_trigger", "automation", "bpa", "data"}
+V2 = {"daily_automation_exec", "daily_attachment_upload"}
+NOT_PURCHASED = {"code": 8302, "msg": "No API permission: the usage statistics feature is not purchased (未购买用量统计功能)"}
+
+
+def metrics_of(emulator: Emulator) -> Any:
+    """The metrics objects of the first 100 members, of every app (up to 100) and of the overview, on T-1."""
+    members = [item["metrics"] for item in call(emulator, "POST", JDY + "member_metrics", json={"limit": 100}).json()["items"]]
+    apps = [item["metrics"] for item in call(emulator, "POST", JDY + "app_metrics", json={"limit": 100}).json()["items"]]
+    return members, apps, call(emulator, "POST", JDY + "overview", json={}).json()["metrics"]
+
+
+def test_jiandaoyun_app_and_overview_serve_the_v2_metrics_and_members_stay_v1(pinned: Emulator) -> None:
+    members, apps, overview = metrics_of(pinned)
+    assert all(set(m) == V1 | V2 for m in apps) and set(overview) == V1 | V2
+    assert all(isinstance(m[name], int) and m[name] >= 0 for m in [*apps, overview] for name in V2)
+    # Members: v1, some without data, about one in six with daily_automation_exec, a metric the endpoint does not document.
+    assert all(V1 - {"data"} <= set(m) <= V1 | {"daily_automation_exec"} for m in members)
+    assert 10 <= sum("daily_automation_exec" in m for m in members) <= 30
+    assert not any("daily_attachment_upload" in m for m in members)
+
+
+def test_jiandaoyun_usage_v2_off_serves_only_v1_metrics_on_apps_and_overview(pinned: Emulator) -> None:
+    pinned.vendor("jiandaoyun").options.usage_v2 = False
+    _, apps, overview = metrics_of(pinned)
+    assert all(V1 <= set(m) <= V1 | {"daily_automation_exec"} for m in [*apps, overview])
+    assert not any("daily_attachment_upload" in m for m in [*apps, overview])
+
+
+def test_jiandaoyun_statistics_disabled_answers_every_metric_0_with_the_same_keys(pinned: Emulator) -> None:
+    enabled = metrics_of(pinned)
+    pinned.vendor("jiandaoyun").options.statistics_enabled = False
+    disabled = metrics_of(pinned)
+    assert [[set(m) for m in group] for group in disabled[:2]] == [[set(m) for m in group] for group in enabled[:2]]
+    assert set(disabled[2]) == set(enabled[2])
+    assert {value for m in [*disabled[0], *disabled[1], disabled[2]] for value in m.values()} == {0}
+    truth = pinned.ground_truth("jiandaoyun_app_usage", start_date="2026-06-15", end_date="2026-06-15")
+    assert {record[name] for record in truth for name in V1 | V2} == {0}
+
+
+def test_jiandaoyun_feature_not_purchased_answers_403_on_every_usage_endpoint(pinned: Emulator) -> None:
+    pinned.vendor("jiandaoyun").options.feature_purchased = False
+    for endpoint in ("member_metrics", "app_metrics", "overview"):
+        answer = call(pinned, "POST", JDY + endpoint, json={"date": "2026-06-15"})
+        assert (answer.status_code, answer.json()) == (403, NOT_PURCHASED), endpoint
+    wrong = call(pinned, "POST", JDY + "overview", key="nope", json={})  # a wrong key is still told as one
+    assert (wrong.status_code, wrong.json()["code"]) == (400, 8301)
+
+
+def test_jiandaoyun_ground_truth_types_the_v2_metrics_on_apps_and_overview_only(pinned: Emulator) -> None:
+    day = {"start_date": "2026-06-15", "end_date": "2026-06-15"}
+    served = call(pinned, "POST", JDY + "app_metrics", json={"date": "2026-06-15", "limit": 100}).json()["items"]
+    apps = pinned.ground_truth("jiandaoyun_app_usage", **day)
+    assert [{name: record[name] for name in V2} for record in apps] == [{name: item["metrics"][name] for name in V2} for item in served]
+    (overview,) = pinned.ground_truth("jiandaoyun_overview_usage", **day)
+    assert {name: overview[name] for name in V2} == {name: overview["metrics"][name] for name in V2}
+    assert not any(V2 & set(record) for record in pinned.ground_truth("jiandaoyun_member_usage", **day))
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, 17018), (429, 8301), (502, 8303), (502, 17018)])
+def test_jiandaoyun_429_and_502_with_a_body_code_are_the_reply_fault_then_the_real_answer(pinned: Emulator, status: int, code: int) -> None:
+    pinned.faults.add("reply", path="member_metrics", times=1, status=status, body={"code": code, "msg": "injected"})
+    first = call(pinned, "POST", JDY + "member_metrics", json={"limit": 10})
+    second = call(pinned, "POST", JDY + "member_metrics", json={"limit": 10})
+    assert (first.status_code, first.json()) == (status, {"code": code, "msg": "injected"})
+    assert second.status_code == 200 and len(second.json()["items"]) == 10
+
+
+def test_command_line_switches_the_jiandaoyun_variants() -> None:
+    flags = ("--rate-limit", "off", "--port", "0", "--jiandaoyun-statistics-enabled", "false", "--jiandaoyun-usage-v2", "false")
+    with command_line(*flags) as url:
+        metrics = requests.post(url + JDY + "overview", json={}, headers=AUTH, timeout=10).json()["metrics"]
+        assert set(metrics.values()) == {0} and not V2 <= set(metrics)
+    with command_line("--rate-limit", "off", "--port", "0", "--jiandaoyun-feature-purchased", "false") as url:
+        assert requests.post(url + JDY + "overview", json={}, headers=AUTH, timeout=10).status_code == 403

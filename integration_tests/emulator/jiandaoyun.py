@@ -6,8 +6,17 @@ every violation is HTTP 400 ``{"code": 17017}``. A wrong key is HTTP 400 code 83
 the per-endpoint (default 1/s) or per-company (50/s) limit HTTP 400 code 8303.
 
 Every member and app exists on every date; their metrics change per date. To be faithful to the
-vendor's own example, about a quarter of member items lack ``data``, and about one item in six
-carries ``daily_automation_exec``, a metric the connector does not know.
+vendor's own example, about a quarter of member items lack ``data``, and about one member item in
+six carries ``daily_automation_exec``, a metric the member endpoint does not document (it stays
+v1). The app and overview endpoints answer as the doc-only "v2" (2026-06-29, same routes) says:
+every item also carries ``daily_automation_exec`` and ``daily_attachment_upload`` (bytes).
+
+Variants for what the evidence does not settle: ``usage_v2=False`` (app and overview still v1),
+``statistics_enabled=False`` (the Admin Console feature never enabled: every metric 0, no
+error), ``feature_purchased=False`` (every usage endpoint answers HTTP 403, as the platform does
+for a key that is not a super admin's or a company without the feature; the body is not public:
+code 8302, "no API permission", is assumed). 429 and 502 with body codes are the core's
+``reply`` fault.
 """
 
 from __future__ import annotations
@@ -49,7 +58,13 @@ METRIC_CAPS = {
     "public_link": 10, "data_trigger": 10, "automation": 10, "bpa": 3, "data": 250_000,
 }  # fmt: skip
 METRICS = tuple(METRIC_CAPS)
+#: What "v2" adds on the app and overview endpoints (``daily_attachment_upload`` in bytes).
+V2_METRIC_CAPS = {"daily_automation_exec": 500, "daily_attachment_upload": 50_000_000}
+#: The metrics typed as columns on the app and overview streams.
+V2_METRICS = METRICS + tuple(V2_METRIC_CAPS)
 UNKNOWN_METRIC = "daily_automation_exec"
+#: The ``msg`` of the 403 a company without the usage-statistics feature gets.
+NOT_PURCHASED = "No API permission: the usage statistics feature is not purchased (未购买用量统计功能)"
 
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "Smith", "Tanaka")
 GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "Tom", "Yuki", "Ana")
@@ -83,6 +98,12 @@ class Options:
     item_fault: Optional[str] = None
     #: A server that answers this many items a page whatever ``limit`` asks (``None``: the limit).
     page_size: Optional[int] = None
+    #: The app and overview endpoints serve the "v2" metrics (False: as before 2026-06-29).
+    usage_v2: bool = True
+    #: The Admin Console usage statistics are enabled (False: every metric of every item is 0).
+    statistics_enabled: bool = True
+    #: The usage-statistics feature is purchased and the key a super admin's (False: HTTP 403).
+    feature_purchased: bool = True
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -260,14 +281,18 @@ class Jiandaoyun(VendorEmulator):
 
     def _metrics(self, day: str, entity: str, index: int, scale: int = 1, may_omit_data: bool = False) -> Dict[str, int]:
         revision = self.revisions.get(day, 0)
+        v1 = entity == "member" or not self.options.usage_v2  # the member endpoint stays v1
+        caps = METRIC_CAPS if v1 else {**METRIC_CAPS, **V2_METRIC_CAPS}
         # One hash per item: a page of 100 members costs 100 hashes, not 1,400, so the emulator
         # is not what a benchmark of the connector measures.
-        *numbers, shape = stable_ints(len(METRIC_CAPS) + 1, self.seed, entity, day, index, revision)
-        values = {name: number % (cap * scale) for (name, cap), number in zip(METRIC_CAPS.items(), numbers, strict=True)}
+        *numbers, shape = stable_ints(len(caps) + 1, self.seed, entity, day, index, revision)
+        values = {name: number % (cap * scale) for (name, cap), number in zip(caps.items(), numbers, strict=True)}
         if may_omit_data and shape % 4 == 0:
             del values["data"]
-        if shape % 6 == 1:
+        if v1 and shape % 6 == 1:
             values[UNKNOWN_METRIC] = shape % 500
+        if not self.options.statistics_enabled:
+            return dict.fromkeys(values, 0)  # the same keys, every value 0
         return values
 
     def member_item(self, day: str, index: int) -> Dict[str, Any]:
@@ -368,13 +393,21 @@ class Jiandaoyun(VendorEmulator):
             return [f"{kind} {index}" for index in range(len(items))]
         return items
 
+    def _purchased(self) -> None:
+        """Every usage endpoint refuses a company without the feature (before reading the body)."""
+        if not self.options.feature_purchased:
+            raise ApiError(Reply(403, {"code": 8302, "msg": NOT_PURCHASED}))
+
     def _member_metrics(self, request: Request) -> Reply:
+        self._purchased()
         return self._paged(request, "member_ids", "member", self.options.members, self.member_item)
 
     def _app_metrics(self, request: Request) -> Reply:
+        self._purchased()
         return self._paged(request, "app_ids", "app", self.options.apps, self.app_item)
 
     def _overview(self, request: Request) -> Reply:
+        self._purchased()
         return Reply(200, self.overview_body(self._date(self._body(request))))
 
     # -- ground truth
@@ -396,18 +429,21 @@ class Jiandaoyun(VendorEmulator):
         **unused: Any,
     ) -> List[Dict[str, Any]]:
         """Records of ``stream`` for ``start_date..end_date`` (dates or ``YYYY-MM-DD``), as the
-        connector shapes them: the vendor's item whole, plus ``date``, the id, and the 11 metrics
-        as top-level integers (null when absent). ``member_ids``/``app_ids`` filter as the config's do."""
+        connector shapes them: the vendor's item whole, plus ``date``, the id, and the metrics
+        as top-level integers (null when absent): the 11 v1 metrics, and on the app and overview
+        streams the 2 of "v2" too. ``member_ids``/``app_ids`` filter as the config's do."""
         records: List[Dict[str, Any]] = []
         for day in self.sync_dates(start_date, end_date):
             if stream == "jiandaoyun_overview_usage":
                 body = self.overview_body(day)
-                records.append({**body, "date": day, **_columns(body["metrics"])})
+                records.append({**body, "date": day, **_columns(body["metrics"], V2_METRICS)})
                 continue
             if stream == "jiandaoyun_member_usage":
                 kind, count, ids, item, key = "member", self.options.members, member_ids, self.member_item, "member_id"
+                columns = METRICS
             elif stream == "jiandaoyun_app_usage":
                 kind, count, ids, item, key = "app", self.options.apps, app_ids, self.app_item, "app_id"
+                columns = V2_METRICS
             else:
                 raise KeyError(stream)
             indices = (
@@ -416,12 +452,12 @@ class Jiandaoyun(VendorEmulator):
             for index in indices:
                 record = item(day, index)
                 entity_id = record["member"]["member_id"] if key == "member_id" else record["app_id"]
-                records.append({**record, "date": day, key: entity_id, **_columns(record["metrics"])})
+                records.append({**record, "date": day, key: entity_id, **_columns(record["metrics"], columns)})
         return records
 
 
-def _columns(metrics: Dict[str, Any]) -> Dict[str, Optional[int]]:
-    return {name: metrics.get(name) for name in METRICS}
+def _columns(metrics: Dict[str, Any], names: Sequence[str]) -> Dict[str, Optional[int]]:
+    return {name: metrics.get(name) for name in names}
 
 
 # --------------------------------------------------------------------------- the bench's scenarios

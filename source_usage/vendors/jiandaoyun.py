@@ -4,16 +4,22 @@ Three POST endpoints under ``/api/v1/corp_usage/``, each limited to 1 request/se
 statistics date is a calendar day in UTC+8, from T-180 to T-1 (T = today in UTC+8). Paged
 endpoints take ``skip``/``limit`` (limit <= 100) and answer ``has_next``; id filters take at most
 10 ids per request. Errors are HTTP 400 with ``{"code", "msg"}``: 8303/8304 mean "too fast",
-8301/8302/17018 a rejected key.
+8301/8302/17018 a rejected key. The HTTP status decides before any body code (429 and 5xx are
+retried whatever the body says; 403 is a key that is not a super admin's or a feature not
+purchased). The doc-only "v2" adds two metrics to the app and overview endpoints, and a company
+without usage statistics enabled gets 0 for every metric: the streams warn once per such date.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import requests
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
 
 from source_usage.core.budget import EndpointLimit, request_budget
@@ -24,6 +30,8 @@ from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, chunked
 from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
+logger = logging.getLogger("airbyte")
+
 IDENTITY = VendorIdentity(key="jiandaoyun", title="Jiandaoyun", credentials_field="api_key")
 DEFAULT_BASE_URL = "https://api.jiandaoyun.com"
 JODOO_BASE_URL = "https://api.jodoo.com"
@@ -32,24 +40,31 @@ HISTORY_DAYS = 180
 PAGE_SIZE = 100
 IDS_PER_REQUEST = 10
 
-#: The documented metrics, also typed as top-level integer columns; ``metrics`` keeps any other.
+#: The metrics every endpoint documents (v1), also typed as top-level integer columns;
+#: ``metrics`` keeps any other.
 METRICS = (
     "app", "form_coop", "form_workflow", "dash", "etl", "aggregate",
     "public_link", "data_trigger", "automation", "bpa", "data",
 )  # fmt: skip
+#: What the doc-only "v2" (2026-06-29, same routes) adds to the app and overview endpoints:
+#: automation runs, and attachment bytes uploaded, that day. The member endpoint stays v1, so
+#: member records get no such columns (a member item that carries one keeps it in ``metrics``).
+V2_METRICS = ("daily_automation_exec", "daily_attachment_upload")
+#: The typed columns of the app and overview streams.
+APP_METRICS = METRICS + V2_METRICS
 _NO_METRICS: Dict[str, Any] = {}
 RATE_LIMIT_CODES = frozenset({8303, 8304})
 CREDENTIAL_CODES = frozenset({8301, 8302, 17018})
 
 
-def metric_columns(metrics: Any) -> Dict[str, Optional[int]]:
-    """The known metrics as integers (absent or non-integral: null; the raw value stays in ``metrics``).
+def metric_columns(metrics: Any, names: Sequence[str] = METRICS) -> Dict[str, Optional[int]]:
+    """The metrics ``names`` as integers (absent or non-integral: null; the raw value stays in ``metrics``).
 
     Runs once per record: exact ``type`` checks (a bool is not a count) keep it cheap.
     """
     source: Dict[str, Any] = metrics if type(metrics) is dict else _NO_METRICS
     columns: Dict[str, Optional[int]] = {}
-    for name in METRICS:
+    for name in names:
         value: Any = source.get(name)
         kind = type(value)
         if kind is int:
@@ -68,9 +83,14 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
         # The HTTP status decides first (401/403, 429 and 5xx mean what they always mean); the
         # body code refines only a 400 and a 2xx that carries a code other than 0.
         if response.status_code == 403:
-            return self.credentials_rejected(
-                f"HTTP 403: {vendor_error_text(response)}; the key must be a super admin's, and the paid "
-                "usage-statistics feature purchased and enabled (Admin Console > Management Tools > Usage Statistics)"
+            # What a 403 means on these endpoints (a CLI client's notes; the body's code is not
+            # documented): a key that works elsewhere but is not a super admin's, or a company
+            # without the paid feature. Either way the user must act: a config error.
+            return fail(
+                f"{self.vendor} {self.endpoint} refused the key (HTTP 403: {vendor_error_text(response)}). "
+                "The key must be a super admin's, and the usage-statistics feature purchased and enabled "
+                f"(Admin Console > Management Tools > Usage Statistics). Check {self.identity.credentials_hint}.",
+                FailureType.config_error,
             )
         if response.status_code != 400 and not response.ok:
             return None
@@ -89,12 +109,75 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
         return fail(f"{self.vendor} {self.endpoint} answered code {code}: {message}")
 
 
+#: Why a date whose every metric is 0 is worth a warning (seed 000: without the Admin Console
+#: feature enabled the API answers 0, not an error), and what the user can do.
+STATISTICS_MAY_BE_OFF = (
+    "Usage statistics may not be enabled: without them Jiandaoyun answers 0, not an error. Enable them in "
+    "Admin Console > Management Tools > Usage Statistics."
+)
+
+
+class ZeroWatch:
+    """Whether every metric of one date was 0, filled in as its records are built (no second
+    pass over a page): some metric value was 0 and none was anything else. A date without any
+    metric (no items, empty ``metrics``) says nothing about the feature and is not all zero."""
+
+    __slots__ = ("zero", "nonzero", "reported")
+
+    def __init__(self) -> None:
+        self.zero = False
+        self.nonzero = False
+        self.reported = False
+
+    def observe(self, metrics: Any) -> None:
+        # One non-zero value settles the date: later items are not looked at.
+        if self.nonzero or type(metrics) is not dict:
+            return
+        for value in metrics.values():
+            if value is None:
+                continue
+            if value != 0:  # any other value ("3", a list) counts as usage: no false alarm
+                self.nonzero = True
+                return
+            self.zero = True
+
+    def report(self, where: str, day: str, of_what: str) -> None:
+        """Warn once, if every metric of ``day`` was 0."""
+        if self.zero and not self.nonzero and not self.reported:
+            self.reported = True
+            logger.warning(f"{where}: every metric {of_what}of {day} is 0. {STATISTICS_MAY_BE_OFF}")
+
+
 class JiandaoyunStream(PeriodStream):
     """One statistics date per slice; the body names the date."""
 
     error_handler_class = JiandaoyunErrorHandler
     http_method = "POST"
     cursor_field = "date"
+    #: The metrics typed as top-level columns.
+    metric_names: Tuple[str, ...] = METRICS
+
+    def __init__(self, connection: Connection, plan: PeriodPlan) -> None:
+        self.zeros = ZeroWatch()
+        super().__init__(connection, plan)
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[StreamData]:
+        # A slice is one date: one watch per date, so at most one warning per date and stream.
+        self.zeros = ZeroWatch()
+        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        if stream_slice is not None:
+            self.zeros.report(self.where, stream_slice["date"], "of every item ")
+
+    def columns(self, metrics: Any) -> Dict[str, Optional[int]]:
+        """The typed metric columns of one record; the date's watch sees its metrics on the way."""
+        self.zeros.observe(metrics)
+        return metric_columns(metrics, self.metric_names)
 
     def cursor_value(self, period: Period) -> str:
         return period.day
@@ -116,6 +199,7 @@ class JiandaoyunOverviewUsage(JiandaoyunStream):
     name = "jiandaoyun_overview_usage"
     primary_key = "date"
     endpoint = "api/v1/corp_usage/overview"
+    metric_names = APP_METRICS
 
     def malformed(self, body: Any) -> Optional[str]:
         if not isinstance(body, dict) or not isinstance(body.get("metrics"), dict):
@@ -124,7 +208,11 @@ class JiandaoyunOverviewUsage(JiandaoyunStream):
 
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         body = json_body(response)
-        yield {**body, "date": stream_slice["date"], **metric_columns(body["metrics"])}
+        record = {**body, "date": stream_slice["date"], **self.columns(body["metrics"])}
+        # The body is the whole date, so the warning can come before the record: ``check`` reads
+        # only up to this first record and must warn too.
+        self.zeros.report(self.where, stream_slice["date"], "")
+        yield record
 
 
 @dataclass(frozen=True)
@@ -139,6 +227,8 @@ class ItemEndpoint:
     #: The record's key column, and where an item holds its value.
     key: str
     key_path: Tuple[str, ...]
+    #: The metrics the endpoint documents, typed as columns.
+    metrics: Tuple[str, ...] = METRICS
 
     def key_of(self, item: Mapping[str, Any]) -> Any:
         value: Any = item
@@ -148,7 +238,7 @@ class ItemEndpoint:
 
 
 MEMBERS = ItemEndpoint("jiandaoyun_member_usage", "api/v1/corp_usage/member_metrics", "member_ids", "member_id", ("member", "member_id"))
-APPS = ItemEndpoint("jiandaoyun_app_usage", "api/v1/corp_usage/app_metrics", "app_ids", "app_id", ("app_id",))
+APPS = ItemEndpoint("jiandaoyun_app_usage", "api/v1/corp_usage/app_metrics", "app_ids", "app_id", ("app_id",), APP_METRICS)
 
 
 class JiandaoyunItemUsage(JiandaoyunStream):
@@ -158,6 +248,7 @@ class JiandaoyunItemUsage(JiandaoyunStream):
     def __init__(self, connection: Connection, plan: PeriodPlan, items: ItemEndpoint, ids: Sequence[str] = ()) -> None:
         self.items = items
         self.endpoint = items.endpoint
+        self.metric_names = items.metrics
         self.ids = list(ids)
         super().__init__(connection, plan)
 
@@ -192,7 +283,7 @@ class JiandaoyunItemUsage(JiandaoyunStream):
         date = stream_slice["date"]
         for item in json_body(response)["items"]:
             # The item whole, plus the key and metric columns.
-            yield {**item, "date": date, self.items.key: self.items.key_of(item), **metric_columns(item.get("metrics"))}
+            yield {**item, "date": date, self.items.key: self.items.key_of(item), **self.columns(item.get("metrics"))}
 
 
 
@@ -276,7 +367,14 @@ class Jiandaoyun(Vendor):
         ]
 
     def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
-        """The overview of the latest finished day: one request."""
+        """The overview of the latest finished day: one request.
+
+        When its every metric is 0 the stream logs the "usage statistics may not be enabled"
+        warning, and check still succeeds: the key and host work, and an all-zero day is also
+        what a company that used nothing that day (a holiday, a new tenant) gets, so FAILED
+        would block a correct setup. Airbyte's SUCCEEDED status carries no message, hence a
+        warning line in the check's log.
+        """
         plan = self.plan(settings)
         latest = replace(plan, first=Granularity.DAY.step(plan.stop, -1))
         return JiandaoyunOverviewUsage(self.connection(section, http), latest)
