@@ -302,9 +302,16 @@ def test_a_retry_after_http_date_waits_until_that_moment(clock: Sleeps) -> None:
     assert clock.waits == [30 + CDK]
 
 
-def test_a_retry_after_over_300_seconds_waits_300(clock: Sleeps) -> None:
+def test_a_retry_after_over_300_seconds_waits_300_in_all(clock: Sleeps) -> None:
+    # A request waits at most 300 s between its attempts, the CDK's extra second included.
     read_one_member_after([limited_by_429("3600")])
-    assert clock.waits == [300 + CDK]
+    assert clock.waits == [299 + CDK]
+
+
+def test_the_300_seconds_are_for_all_the_waits_of_one_request(clock: Sleeps) -> None:
+    read_one_member_after([limited_by_429("200"), limited_by_429("200")])
+    assert clock.waits == [200 + CDK, 98 + CDK]
+    assert sum(clock.waits) == 300
 
 
 def test_retry_after_0_on_a_429_waits_the_shortest_rate_limit_wait(clock: Sleeps) -> None:
@@ -337,19 +344,14 @@ def test_the_summary_counts_each_rate_limit_wait_and_its_seconds_with_the_cdks_e
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connector bug: RetryAfterBackoff counts a wait (and RequestStats a retry) for the last "
-    "rate-limited answer too, after which the CDK gives up without waiting: the summary says "
-    "6 retries, 6 waits (69.0 s) where the sync retried 5 times and slept 36 s",
-)
 def test_the_summary_of_a_sync_that_gave_up_counts_only_the_waits_that_happened(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
         http.post(member_request("2026-06-09"), frequency_limit(), calls=6)
         output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
-    assert clock.waits == [2.0, 3.0, 5.0, 9.0, 17.0]
+    # The sixth answer is not retried: five retries, and 2 + 3 + 5 + 9 + 17 = 36 s of waiting.
+    assert clock.waits == [1 + CDK, 2 + CDK, 4 + CDK, 8 + CDK, 16 + CDK]
     assert summary_line(output) == (
-        f"Sync summary: jiandaoyun_member_usage: 6 requests, 5 retries, 5 rate-limit waits ({sum(clock.waits):.1f} s), 0 records."
+        "Sync summary: jiandaoyun_member_usage: 6 requests, 5 retries, 5 rate-limit waits (36.0 s), 0 records."
     )
 
 
@@ -500,3 +502,182 @@ def test_check_with_a_rejected_key_fails_naming_jiandaoyun_and_the_field(clock: 
         status = SourceUsage().check(logging.getLogger("test"), jiandaoyun_config())
     assert status.status.value == "FAILED"
     assert "Jiandaoyun" in status.message and "jiandaoyun.api_key" in status.message and SECRET not in status.message
+
+
+# --- the HTTP status decides first (issue 13, point 7) ------------------------------------------
+
+
+@pytest.mark.parametrize("code", [17018, 8301, 8302, 17017, 8303])
+def test_a_429_with_any_body_code_waits_as_a_rate_limit_and_retries(clock: Sleeps, code: int) -> None:
+    read_one_member_after([error(429, code, "concurrency limit")])
+    assert clock.waits == [1 + CDK]  # the rate-limit wait, not a config error or a failure
+
+
+@pytest.mark.parametrize(("status", "code"), [(502, 8301), (502, 8303), (500, 17018), (503, 17017)])
+def test_a_5xx_with_any_body_code_is_retried_with_backoff_not_a_rate_limit_wait(clock: Sleeps, status: int, code: int) -> None:
+    output = read_one_member_after([error(status, code, "Bad Gateway")])
+    assert clock.waits == [1]  # the CDK's exponential backoff
+    assert summary_line(output) == "Sync summary: jiandaoyun_member_usage: 2 requests, 1 retries, 0 rate-limit waits (0.0 s), 1 records."
+
+
+@pytest.mark.parametrize("code", [8303, 17017, 0])
+def test_a_403_is_a_config_error_saying_the_key_must_be_a_super_admins_and_the_feature_purchased(clock: Sleeps, code: int) -> None:
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09"), error(403, code, "no permission"))  # asked once: never retried
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert trace.message == (
+        "Jiandaoyun api/v1/corp_usage/member_metrics refused the key (HTTP 403: no permission). The key must be a super admin's, "
+        "and the usage-statistics feature purchased and enabled (Admin Console > Management Tools > Usage Statistics). "
+        "Check jiandaoyun.api_key."
+    )
+    assert clock.waits == [] and not output.records
+
+
+def test_a_2xx_body_with_a_rate_limit_code_waits_and_retries(clock: Sleeps) -> None:
+    read_one_member_after([error(200, 8303, "frequency limit")])
+    assert clock.waits == [1 + CDK]
+
+
+def test_a_2xx_body_with_a_credentials_code_is_a_config_error(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09"), error(200, 17018, "invalid api key"))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    trace = output.errors[0].trace.error
+    assert trace.failure_type == FailureType.config_error
+    assert trace.message == "Jiandaoyun rejected the credentials (code 17018: invalid api key). Check jiandaoyun.api_key."
+
+
+def test_a_2xx_body_with_another_non_zero_code_fails_with_its_code_and_msg(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09"), error(200, 17017, "invalid parameter"))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
+    assert output.errors[0].trace.error.message == "Jiandaoyun api/v1/corp_usage/member_metrics answered code 17017: invalid parameter"
+    assert not output.records and not output.state_messages
+
+
+def test_a_2xx_body_with_code_0_is_read_as_the_answer(clock: Sleeps) -> None:
+    body = {"code": 0, "date": "2026-06-09", "has_next": False, "items": [member_item("m1")]}
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09"), HttpResponse(json.dumps(body)))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert [record.record.data["member_id"] for record in output.records] == ["m1"] and not output.errors
+
+
+# --- the "v2" metrics (point 8) -------------------------------------------------------------------
+
+V2_METRICS = ("daily_automation_exec", "daily_attachment_upload")
+
+
+def test_app_and_overview_records_type_the_v2_metrics_and_keep_them_raw_in_metrics(clock: Sleeps) -> None:
+    metrics = {"app": 3, "daily_automation_exec": 41, "daily_attachment_upload": 5_368_709_120.0}  # 5 GiB, sent as a float
+    with VerifiedHttpMocker() as http:
+        http.post(HttpRequest(APPS, body={"date": "2026-06-09", "skip": 0, "limit": 100}),
+                  page("2026-06-09", [{"app_id": "a1", "metrics": metrics}]))  # fmt: skip
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}), HttpResponse(json.dumps({"date": "2026-06-09", "metrics": metrics})))
+        output = read_streams(one_day(), ["jiandaoyun_app_usage", "jiandaoyun_overview_usage"])
+    by_stream = {record.record.stream: record.record.data for record in output.records}
+    for data in by_stream.values():
+        assert (data["daily_automation_exec"], data["daily_attachment_upload"]) == (41, 5_368_709_120)
+        assert data["metrics"] == metrics
+
+
+def test_a_server_without_the_v2_metrics_leaves_their_columns_null(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        v1_body = {"date": "2026-06-09", "metrics": {"app": 4}}
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}), HttpResponse(json.dumps(v1_body)))
+        output = read_streams(one_day(), ["jiandaoyun_overview_usage"])
+    data = output.records[0].record.data
+    assert [data.get(name) for name in V2_METRICS] == [None, None] and data["app"] == 4
+
+
+def test_member_records_get_no_v2_columns_even_when_an_item_carries_one(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", [member_item("m1", daily_automation_exec=9)]))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    data = output.records[0].record.data
+    assert not set(V2_METRICS) & set(data)
+    assert data["metrics"]["daily_automation_exec"] == 9  # kept raw, as any metric the endpoint does not document
+
+
+def test_the_v2_columns_are_in_the_app_and_overview_schemas_only() -> None:
+    from source_usage.core.schemas import load_schema
+    from source_usage.vendors.jiandaoyun import APP_METRICS
+
+    assert APP_METRICS == METRICS + V2_METRICS
+    for stream in ("jiandaoyun_app_usage", "jiandaoyun_overview_usage"):
+        properties = load_schema(stream)["properties"]
+        assert [properties[name]["type"] for name in APP_METRICS] == [["null", "integer"]] * len(APP_METRICS), stream
+    assert not set(V2_METRICS) & set(load_schema("jiandaoyun_member_usage")["properties"])
+
+
+# --- every metric 0 (point 9) ------------------------------------------------------------------------
+
+ENABLE_THEM = (
+    "Usage statistics may not be enabled: without them Jiandaoyun answers 0, not an error. Enable them in "
+    "Admin Console > Management Tools > Usage Statistics."
+)
+
+
+def zero_member(member_id: str) -> Dict[str, Any]:
+    return {"member": {"member_id": member_id, "name": member_id}, "metrics": {name: 0 for name in METRICS if name != "data"}}
+
+
+def statistics_warnings(output: Any) -> List[str]:
+    return [log.log.message for log in output.logs if "may not be enabled" in log.log.message]
+
+
+def test_a_date_whose_every_metric_is_0_warns_once_for_the_stream_however_many_pages_and_chunks(clock: Sleeps) -> None:
+    ids = [f"m{i:02d}" for i in range(12)]  # two chunks of ids, the first one on two pages
+    with VerifiedHttpMocker() as http:
+        for date in ("2026-06-08", "2026-06-09"):
+            http.post(member_request(date, 0, ids[:10]), page(date, [zero_member(i) for i in ids[:5]], True))
+            http.post(member_request(date, 5, ids[:10]), page(date, [zero_member(i) for i in ids[5:10]]))
+            http.post(member_request(date, 0, ids[10:]), page(date, [zero_member(i) for i in ids[10:]]))
+        output = read_streams(jiandaoyun_config(jiandaoyun={"member_ids": ids}), ["jiandaoyun_member_usage"])
+    assert len(output.records) == 24 and not output.errors
+    assert statistics_warnings(output) == [
+        f"Jiandaoyun api/v1/corp_usage/member_metrics: every metric of every item of {date} is 0. {ENABLE_THEM}"
+        for date in ("2026-06-08", "2026-06-09")
+    ]
+
+
+def test_one_non_zero_metric_on_any_page_of_a_date_means_no_warning(clock: Sleeps) -> None:
+    late = {"member": {"member_id": "m9"}, "metrics": {"app": 0, "some_new_metric": 2}}  # a metric the connector does not know
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09", 0), page("2026-06-09", [zero_member("m1")], True))
+        http.post(member_request("2026-06-09", 1), page("2026-06-09", [late]))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage"])
+    assert len(output.records) == 2 and statistics_warnings(output) == []
+
+
+def test_a_date_without_items_or_metrics_is_no_sign_of_disabled_statistics(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.post(member_request("2026-06-09"), page("2026-06-09", []))
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}), HttpResponse(json.dumps({"date": "2026-06-09", "metrics": {}})))
+        output = read_streams(one_day(), ["jiandaoyun_member_usage", "jiandaoyun_overview_usage"])
+    assert statistics_warnings(output) == []
+
+
+def test_an_overview_whose_every_metric_is_0_warns_once_per_date(clock: Sleeps) -> None:
+    zeros = {name: 0 for name in METRICS}
+    with VerifiedHttpMocker() as http:
+        for date in ("2026-06-08", "2026-06-09"):
+            http.post(HttpRequest(OVERVIEW, body={"date": date}), HttpResponse(json.dumps({"date": date, "metrics": zeros})))
+        output = read_streams(jiandaoyun_config(), ["jiandaoyun_overview_usage"])
+    assert statistics_warnings(output) == [
+        f"Jiandaoyun api/v1/corp_usage/overview: every metric of {date} is 0. {ENABLE_THEM}" for date in ("2026-06-08", "2026-06-09")
+    ]
+
+
+def test_check_with_every_overview_metric_0_succeeds_and_logs_the_warning(clock: Sleeps, caplog: pytest.LogCaptureFixture) -> None:
+    with VerifiedHttpMocker() as http:
+        body = {"date": "2026-06-09", "metrics": {name: 0 for name in METRICS}}
+        http.post(HttpRequest(OVERVIEW, body={"date": "2026-06-09"}), HttpResponse(json.dumps(body)))
+        with caplog.at_level(logging.WARNING, logger="airbyte"):
+            status = SourceUsage().check(logging.getLogger("test"), jiandaoyun_config())
+    assert status.status.value == "SUCCEEDED" and status.message is None
+    assert [r.getMessage() for r in caplog.records if "may not be enabled" in r.getMessage()] == [
+        f"Jiandaoyun api/v1/corp_usage/overview: every metric of 2026-06-09 is 0. {ENABLE_THEM}"
+    ]
