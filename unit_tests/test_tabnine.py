@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import parse_qsl
 
 import pytest
 from airbyte_cdk.models import FailureType, SyncMode
@@ -55,6 +56,23 @@ def list_page(items: List[Dict[str, Any]], following: Optional[Dict[str, int]]) 
     return json_response({"data": items, "meta": {"count": len(items), "total": 250, "next": following}})
 
 
+#: The four listings every user sync reads, in order: in a team or not, active or deactivated.
+LISTINGS = [("true", "true"), ("true", "false"), ("false", "true"), ("false", "false")]
+
+
+def users_request(team_member: str, active: str, offset: int = 0) -> HttpRequest:
+    """One page of one listing of users, with the organisation's id."""
+    query = {"offset": str(offset), "limit": "100", "organizationId": ORG_ID, "teamMember": team_member, "active": active}
+    return HttpRequest(USERS, query_params=query)
+
+
+def mock_users(http: VerifiedHttpMocker, pages: Mapping[Any, HttpResponse]) -> None:
+    """The organisation, and the first page of each listing: ``pages[listing]``, else no user."""
+    http.get(HttpRequest(ORGANIZATION), organization_response())
+    for listing in LISTINGS:
+        http.get(users_request(*listing), pages.get(listing, list_page([], None)))
+
+
 def utilization(year: int, month: int, active: int = 5) -> Dict[str, Any]:
     return {"year": year, "month": month, "registered": 10, "deactivated": 1, "active": active, "pending": 2}
 
@@ -63,11 +81,12 @@ def utilizations_request(start_month: str) -> HttpRequest:
     return HttpRequest(UTILIZATIONS, query_params={"startDate": start_month})
 
 
-def usage_request(url: str, start: str, end: str, granularity: str = "daily") -> HttpRequest:
-    return HttpRequest(url, query_params={"organizationId": ORG_ID, "from": start, "to": end, "granularity": granularity})
+def usage_request(url: str, start: str, end: str) -> HttpRequest:
+    """One window, asked for as one bucket: ``granularity=all`` whatever the configured length."""
+    return HttpRequest(url, query_params={"organizationId": ORG_ID, "from": start, "to": end, "granularity": "all"})
 
 
-def usage_response(start: str, end: str, granularity: str = "daily", active_users: int = 3) -> HttpResponse:
+def usage_response(start: str, end: str, granularity: str = "all", active_users: int = 3) -> HttpResponse:
     bucket = {
         "from": start,
         "to": end,
@@ -144,24 +163,76 @@ def test_the_organization_is_one_record_kept_whole(clock: Sleeps) -> None:
     assert_records_match_their_schemas(output)
 
 
-@pytest.mark.parametrize(("stream", "url"), [("tabnine_teams", TEAMS), ("tabnine_users", USERS)])
-def test_pages_follow_meta_next_and_stop_when_it_is_null(clock: Sleeps, stream: str, url: str) -> None:
-    pages = [
-        (0, range(0, 100), {"limit": 100, "offset": 100}),
-        (100, range(100, 200), {"limit": 100, "offset": 200}),
-        (200, range(200, 250), None),
-    ]
+PAGES = [
+    (0, range(0, 100), {"limit": 100, "offset": 100}),
+    (100, range(100, 200), {"limit": 100, "offset": 200}),
+    (200, range(200, 250), None),
+]
+
+
+def test_team_pages_follow_meta_next_and_stop_when_it_is_null(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
         requests_sent = []
-        for offset, ids, following in pages:
-            request = HttpRequest(url, query_params={"offset": str(offset), "limit": "100"})
+        for offset, ids, following in PAGES:
+            request = HttpRequest(TEAMS, query_params={"offset": str(offset), "limit": "100"})
             requests_sent.append(request)
-            http.get(request, list_page([{"id": f"id-{i}", "name": f"n{i}"} for i in ids], following))
-        output = read_streams(tabnine_config(), [stream], sync_mode=SyncMode.full_refresh)
+            teams = [{"id": f"id-{i}", "name": f"n{i}", "seatCap": 5, "pendingInvitationsCount": 1} for i in ids]
+            http.get(request, list_page(teams, following))
+        output = read_streams(tabnine_config(), ["tabnine_teams"], sync_mode=SyncMode.full_refresh)
         for request in requests_sent:
             http.assert_number_of_calls(request, 1)
     assert [message.record.data["id"] for message in output.records] == [f"id-{i}" for i in range(250)]
+    assert output.records[0].record.data == {"id": "id-0", "name": "n0", "seatCap": 5, "pendingInvitationsCount": 1}
     assert_records_match_their_schemas(output)
+
+
+def test_users_are_read_through_the_four_listings_with_the_organization_id_each_paged_by_meta_next(clock: Sleeps) -> None:
+    # The first listing (in a team, active) takes three pages; each other listing one.
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        for offset, ids, following in PAGES:
+            http.get(users_request("true", "true", offset), list_page([{"id": f"id-{i}", "active": True} for i in ids], following))
+        http.get(users_request("true", "false"), list_page([{"id": "gone-1", "active": False}], None))
+        http.get(users_request("false", "true"), list_page([{"id": "alone-1", "active": True}], None))
+        http.get(users_request("false", "false"), list_page([], None))
+        output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh)
+    sent = [(r.url.split("?")[0], dict(sorted(parse_qsl(r.url.split("?")[1])))) for r in http.sent if "/users" in r.url]
+    assert [(q["teamMember"], q["active"], q["offset"]) for _, q in sent] == [
+        ("true", "true", "0"), ("true", "true", "100"), ("true", "true", "200"),
+        ("true", "false", "0"), ("false", "true", "0"), ("false", "false", "0"),
+    ]  # fmt: skip
+    assert all(q["organizationId"] == ORG_ID and q["limit"] == "100" for _, q in sent)
+    assert [message.record.data["id"] for message in output.records] == [*(f"id-{i}" for i in range(250)), "gone-1", "alone-1"]
+    assert_records_match_their_schemas(output)
+
+
+def test_a_user_keeps_active_and_team_as_sent_and_gets_them_from_its_listing_only_where_it_lacks_them(clock: Sleeps) -> None:
+    newer = {"id": "u-new", "role": "TeamLead", "team": {"id": "t1", "name": "A"}, "allowedTeams": [{"id": "t1", "name": "A"}]}
+    stated = {"id": "u-old", "role": "member", "active": True, "teamMember": True}  # contradicts its listing: kept
+    with VerifiedHttpMocker() as http:
+        mock_users(http, {("true", "false"): list_page([newer], None), ("false", "false"): list_page([stated], None)})
+        output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh)
+    assert [message.record.data for message in output.records] == [
+        {"teamMember": True, "active": False, **newer},
+        {"id": "u-old", "role": "member", "active": True, "teamMember": True},
+    ]
+    assert_records_match_their_schemas(output)
+
+
+def test_a_user_served_by_two_listings_fails_the_stream_naming_the_user_and_both_listings(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        # The read stops at the second listing: the other two are never asked for.
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(users_request("true", "true"), list_page([{"id": "u1"}], None))
+        http.get(users_request("true", "false"), list_page([{"id": "u1"}], None))
+        output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    assert [message.record.data["id"] for message in output.records] == ["u1"]
+    assert output.errors[0].trace.error.message == (
+        "Tabnine api/v1/organization/users listed user 'u1' under teamMember=true&active=true and again under "
+        "teamMember=true&active=false: the server does not filter users by teamMember and active as documented (or the "
+        "user changed during the sync), so whether each user is active and in a team cannot be told. Retry the sync; if "
+        "it fails again, report it to Tabnine."
+    )
 
 
 @pytest.mark.parametrize("previous_state", [{"__ab_full_refresh_sync_complete": True}, {"__ab_no_cursor_state_message": True}])
@@ -201,7 +272,8 @@ def test_an_empty_page_whose_meta_next_still_says_more_fails_instead_of_looping(
 
 def test_a_page_without_data_is_an_error_naming_the_endpoint_never_silently_empty(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
-        http.get(HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}), json_response({"users": []}))
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(users_request("true", "true"), json_response({"users": []}))
         output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
     message = output.errors[0].trace.error.message
     assert "Tabnine" in message and "api/v1/organization/users" in message and "'data'" in message
@@ -324,9 +396,9 @@ def test_usage_windows_align_to_the_granularity_in_utc_from_inclusive_to_exclusi
         http.get(organization, organization_response())
         sent = []
         for start, end in windows:
-            request = usage_request(USAGE_V2, start, end, granularity)
+            request = usage_request(USAGE_V2, start, end)
             sent.append(request)
-            http.get(request, usage_response(start, end, granularity))
+            http.get(request, usage_response(start, end))
         output = read_streams(config, [USAGE_STREAM])
         for request in sent:
             http.assert_number_of_calls(request, 1)
@@ -406,7 +478,7 @@ def test_usage_resumes_from_state_minus_the_lookback(
     with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         for start, end in windows:
-            http.get(usage_request(USAGE_V2, start, end, granularity), usage_response(start, end, granularity))
+            http.get(usage_request(USAGE_V2, start, end), usage_response(start, end))
         # Any earlier window would find no mock and fail the read.
         output = read_streams(config, [USAGE_STREAM], state={USAGE_STREAM: {"period_start": state}})
     assert not output.errors
@@ -424,6 +496,122 @@ def test_a_usage_body_without_usage_data_is_an_error_naming_the_endpoint(clock: 
     message = output.errors[0].trace.error.message
     assert "api/v2/organization/usage" in message and "usage.data" in message
     assert not output.state_messages
+
+
+WEEK = ("2026-06-01T00:00:00Z", "2026-06-08T00:00:00Z")
+MODEL = {"model": "7f1c9a52-0d3e-4b8e-9a11-2c5d6e7f8091", "messages": 12, "uniqueUsers": 4, "inputTokens": 9000, "outputTokens": 2100}
+
+
+def usage_body(*buckets: Dict[str, Any]) -> HttpResponse:
+    return json_response({"organizationId": ORG_ID, "from": WEEK[0], "to": WEEK[1], "usage": {"granularity": "all", "data": list(buckets)}})
+
+
+def read_week(*buckets: Dict[str, Any], expecting_exception: bool = False) -> EntrypointOutput:
+    """The week of 2026-06-01 (granularity weekly), answered with ``buckets``."""
+    config = tabnine_config(start_date="2026-06-01", end_date="2026-06-07", tabnine={"granularity": "weekly"})
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(usage_request(USAGE_V2, *WEEK), usage_body(*buckets))
+        return read_streams(config, [USAGE_STREAM], expecting_exception=expecting_exception)
+
+
+def day_bucket(day: int, **fields: Any) -> Dict[str, Any]:
+    return {"from": f"2026-06-{day:02d}T00:00:00.000Z", "to": f"2026-06-{day + 1:02d}T00:00:00.000Z", "activeUsers": day, **fields}
+
+
+def test_one_bucket_answering_a_window_asked_with_granularity_all_has_the_window_as_its_period_and_keeps_its_models(
+    clock: Sleeps,
+) -> None:
+    # The server's own from/to (milliseconds, or clipped to the first day with data) change no key.
+    bucket = {**day_bucket(2), "chat": {"messages": 12, "models": [MODEL]}, "agent": {"messages": 3, "models": [MODEL]}}
+    output = read_week(bucket)
+    assert [message.record.data for message in output.records] == [
+        {
+            "organizationId": ORG_ID,
+            **bucket,
+            "period_start": "2026-06-01T00:00:00+00:00",
+            "period_end": "2026-06-08T00:00:00+00:00",
+            "granularity": "weekly",
+        }
+    ]
+    assert stream_states(output) == [{"period_start": "2026-06-01T00:00:00+00:00"}]
+    assert_records_match_their_schemas(output)
+
+
+def test_several_buckets_answering_one_window_are_each_emitted_with_their_own_from_and_to_as_the_period(clock: Sleeps) -> None:
+    output = read_week(day_bucket(1), day_bucket(2), day_bucket(5))
+    records = [message.record.data for message in output.records]
+    assert [(r["period_start"], r["period_end"], r["granularity"], r["activeUsers"]) for r in records] == [
+        ("2026-06-01T00:00:00+00:00", "2026-06-02T00:00:00+00:00", "weekly", 1),
+        ("2026-06-02T00:00:00+00:00", "2026-06-03T00:00:00+00:00", "weekly", 2),
+        ("2026-06-05T00:00:00+00:00", "2026-06-06T00:00:00+00:00", "weekly", 5),
+    ]
+    assert stream_states(output) == [{"period_start": "2026-06-01T00:00:00+00:00"}]  # the window's, once it is read
+    assert [log.log.message for log in output.logs if "buckets for the window" in log.log.message] == [
+        "Tabnine api/v2/organization/usage answered 3 buckets for the window from 2026-06-01T00:00:00+00:00 asked with "
+        "granularity=all; each is emitted with its own from/to as its period."
+    ]
+    assert_records_match_their_schemas(output)
+
+
+def test_several_buckets_when_one_lacks_from_fail_naming_the_field_and_emit_nothing(clock: Sleeps) -> None:
+    output = read_week(day_bucket(1), {"to": "2026-06-03T00:00:00Z", "activeUsers": 2}, expecting_exception=True)
+    assert not output.records and not output.state_messages
+    assert output.errors[0].trace.error.message == (
+        "Tabnine api/v2/organization/usage answered 2 buckets for one window, and bucket 1 has no date-time 'from' "
+        "(it has: activeUsers, to); with several buckets each one's from/to is its period. No bucket is emitted under a "
+        "period that could collide with another; report it to Tabnine."
+    )
+
+
+@pytest.mark.parametrize(
+    "buckets",
+    [
+        [day_bucket(1), day_bucket(1, activeUsers=9)],  # two under one key
+        [day_bucket(1), {"from": "2026-06-01T12:00:00Z", "to": "2026-06-03T00:00:00Z"}],  # overlapping
+        [day_bucket(1), day_bucket(7, to="2026-06-09T00:00:00Z")],  # past the window
+    ],
+    ids=["same-from", "overlapping", "outside-the-window"],
+)
+def test_several_buckets_that_overlap_or_leave_the_window_fail_instead_of_counting_twice(
+    clock: Sleeps, buckets: List[Dict[str, Any]]
+) -> None:
+    output = read_week(*buckets, expecting_exception=True)
+    assert not output.records and not output.state_messages
+    message = output.errors[0].trace.error.message
+    assert message.startswith(
+        "Tabnine api/v2/organization/usage answered 2 buckets for the window from 2026-06-01T00:00:00+00:00 to "
+        "2026-06-08T00:00:00+00:00, and the one from "
+    ), message
+    assert "overlaps another or lies outside the window" in message
+
+
+def test_v1_buckets_keep_productivity_factor_instruct_and_agent_chat_and_agent_fields_typed_by_the_schema(clock: Sleeps) -> None:
+    v1 = {
+        **day_bucket(3),
+        "productivityFactor": 0.4375,
+        "instruct": {"acceptedCount": 7},
+        "agentChat": {"interactions": 5},
+        "agentAgent": {"interactions": 2},
+    }
+    config = tabnine_config(start_date="2026-06-01", end_date="2026-06-07", tabnine={"granularity": "weekly"})
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(ORGANIZATION), organization_response())
+        http.get(usage_request(USAGE_V2, *WEEK), not_found())
+        http.get(usage_request(USAGE_V1, *WEEK), usage_body(v1))
+        output = read_streams(config, [USAGE_STREAM])
+    (record,) = [message.record.data for message in output.records]
+    assert {key: record[key] for key in ("productivityFactor", "instruct", "agentChat", "agentAgent", "period_start")} == {
+        "productivityFactor": 0.4375,
+        "instruct": {"acceptedCount": 7},
+        "agentChat": {"interactions": 5},
+        "agentAgent": {"interactions": 2},
+        "period_start": "2026-06-01T00:00:00+00:00",
+    }
+    schema = load_schema(USAGE_STREAM)["properties"]
+    assert schema["productivityFactor"]["type"] == ["null", "number"]
+    assert [(schema[field]["type"], schema[field]["format"]) for field in ("from", "to")] == [(["null", "string"], "date-time")] * 2
+    assert_records_match_their_schemas(output)
 
 
 # --- errors, retries, secrets, check --------------------------------------------------------
@@ -468,10 +656,7 @@ def test_the_token_is_sent_as_bearer_and_no_secret_reaches_any_output_line(clock
             HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}),
             json_response({"error": f"token {SECRET} is not valid"}, status=401),
         )
-        http.get(
-            HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}),
-            HttpResponse(f"<html>{SECRET}</html>", status_code=404),
-        )
+        http.get(users_request("true", "true"), HttpResponse(f"<html>{SECRET}</html>", status_code=404))
         output = read_streams(
             tabnine_config(), ["tabnine_organization", "tabnine_teams", "tabnine_users"], sync_mode=SyncMode.full_refresh,
             expecting_exception=True,
@@ -503,12 +688,13 @@ def test_all_five_streams_read_side_by_side_in_one_sync(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1"}], None))
-        http.get(HttpRequest(USERS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "u1"}], None))
+        for listing in LISTINGS:
+            http.get(users_request(*listing), list_page([{"id": f"u-{'-'.join(listing)}"}], None))
         http.get(utilizations_request("2026-06"), json_response([utilization(2026, 5)]))
         http.get(usage_request(USAGE_V2, *day), usage_response(*day))
         output = read_streams(config, [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM])
     assert not output.errors
     assert sorted(message.record.stream for message in output.records) == sorted(
-        [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM]
+        [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM, *["tabnine_users"] * 3]  # a user per listing
     )
     assert_records_match_their_schemas(output)

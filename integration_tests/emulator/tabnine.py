@@ -40,6 +40,10 @@ MAX_PAGE = 100
 PAGING_FAULTS = ("endless", "stuck")
 #: The values of ``Options.item_fault``.
 ITEM_FAULTS = ("no_key", "not_object", "repeat_item")
+#: The values of ``Options.user_shape``.
+USER_SHAPES = ("v1", "newer")
+#: The newer spec's roles (``Role``).
+ROLES = ("Member", "TeamLead", "Manager", "Admin")
 
 
 @dataclass
@@ -61,12 +65,28 @@ class Options:
     #: ``not_object``: the items are strings; ``repeat_item``: every page after the first starts
     #: one item early, so the last item of the page before comes again.
     item_fault: Optional[str] = None
+    #: Users: ``teamMember`` and ``active`` required, as seed 003 marks them (400 "Validation
+    #: Error" without them); by default both are optional filters, as in the newer spec.
+    users_flags_required: bool = False
+    #: Users: ``organizationId`` required (400 "Validation Error" without it, 404 for another
+    #: organisation), as a Tabnine engineer's notes report of the live API.
+    users_organization_required: bool = False
+    #: Users: ``teamMember`` and ``active`` accepted but not applied, every listing serves everyone.
+    users_filters_ignored: bool = False
+    #: The User object: ``v1`` (with ``active``, ``role`` admin|member, ``allowedTeams`` as ids) or
+    #: ``newer`` (no ``active``; ``role`` one of ``ROLES``; ``team`` and ``allowedTeams`` as teams).
+    user_shape: str = "v1"
+    #: Organisation usage asked with ``granularity=all``: one bucket spanning the window (default),
+    #: or, switched on, one bucket per UTC day in it (a server that cuts at its own boundaries).
+    multi_bucket: bool = False
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
             raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
         if self.item_fault not in (None, *ITEM_FAULTS):
             raise ValueError(f"unknown item_fault {self.item_fault!r}; one of {', '.join(ITEM_FAULTS)}")
+        if self.user_shape not in USER_SHAPES:
+            raise ValueError(f"unknown user_shape {self.user_shape!r}; one of {', '.join(USER_SHAPES)}")
 
     @property
     def api_key(self) -> str:
@@ -75,6 +95,11 @@ class Options:
 
 def _error(status: int, error: str, message: str) -> ApiError:
     return ApiError(Reply(status, {"error": error, "message": message, "status": status}))
+
+
+def _validation_error(*errors: str) -> ApiError:
+    """The live API's 400 for a missing query parameter, as reported (an ``error`` object)."""
+    return ApiError(Reply(400, {"error": {"message": "Validation Error", "errors": list(errors), "status": 400}}))
 
 
 def _z(moment: datetime) -> str:
@@ -205,12 +230,35 @@ class Tabnine(VendorEmulator):
             "organizationId": self.organization_id(),
             "usersCount": sum(1 for u in range(self.options.users) if self._user_team(u) == index),
             "isDefaultTeam": index == 0,
+            # Since 6.3; a team without a cap has none.
+            "seatCap": None if index % 4 == 1 else 10 + stable_int(self.seed, "seat-cap", index) % 50,
+            "pendingInvitationsCount": stable_int(self.seed, "invitations", index) % 4,
         }
         if index % 3 == 2:
             team["syncedGroupId"] = f"okta-group-{index}"
         return team
 
     def user(self, index: int) -> Dict[str, Any]:
+        """One user, in ``Options.user_shape``."""
+        return self._v1_user(index) if self.options.user_shape == "v1" else self._newer_user(index)
+
+    def _newer_user(self, index: int) -> Dict[str, Any]:
+        """The newer spec's User: no ``active``; ``team`` and ``allowedTeams`` are Team objects."""
+        user = {key: value for key, value in self._v1_user(index).items() if key != "active"}
+        user["role"] = "Admin" if index == 0 else ROLES[stable_int(self.seed, "role", index) % 3]
+        team = self._user_team(index)
+        if team is not None:
+            whole = {k: v for k, v in self.team(team).items() if k in ("id", "name", "organizationId", "isDefaultTeam")}
+            user["team"], user["allowedTeams"] = whole, [whole]
+        return user
+
+    def listed_user(self, index: int) -> Dict[str, Any]:
+        """A user as a correct connector records it: the object as served, with ``teamMember`` and
+        ``active`` from the listing that serves it where the object has neither."""
+        listing = {"teamMember": self._user_team(index) is not None, "active": self._user_active(index)}
+        return {**listing, **self.user(index)}
+
+    def _v1_user(self, index: int) -> Dict[str, Any]:
         team = self._user_team(index)
         active = self._user_active(index)
         user: Dict[str, Any] = {
@@ -256,10 +304,42 @@ class Tabnine(VendorEmulator):
             },
             "chat": {"conversations": active * (roll // 17 % 6), "messages": active * (roll // 19 % 25)},
             "agent": {"sessions": active * (roll // 23 % 3), "toolCalls": active * (roll // 29 % 40)},
+            # v1 only (pre-6.2 history): instruct, and agent chat and agentic mode apart.
+            "instruct": {"acceptedCount": active * (roll // 31 % 5)},
+            "agentChat": {"interactions": active * (roll // 37 % 7)},
+            "agentAgent": {"interactions": active * (roll // 41 % 4)},
         }
 
-    def bucket(self, start: datetime, end: datetime, version: int, scope: str = "org") -> Optional[Dict[str, Any]]:
-        """The bucket ``[start, end)``, or ``None`` when the server has no history in it."""
+    def model_id(self, index: int) -> str:
+        """A model's uuid (Tabnine sends uuids and publishes no mapping to names)."""
+        digits = f"{stable_int(self.seed, 'model', index):016x}{stable_int(self.seed, 'model', index, 2):016x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+    def _models(self, included: List[date], scope: str, group: str) -> List[Dict[str, Any]]:
+        """The per-model breakdown of ``group`` (chat or agent) over the days ``included``:
+        sums, and ``uniqueUsers`` the busiest day's (a lower bound, as ``activeUsers``)."""
+        models = []
+        for index in range(3):
+            rolls = [stable_int(self.seed, "model-usage", scope, group, index, d) for d in included]
+            users = [roll % (self.options.users // (index + 2) + 1) for roll in rolls]
+            messages = [u * (1 + roll // 7 % 9) for u, roll in zip(users, rolls, strict=True)]
+            models.append(
+                {
+                    "model": self.model_id(index),
+                    "messages": sum(messages),
+                    "uniqueUsers": max(users),
+                    "inputTokens": sum(m * (900 + roll // 11 % 400) for m, roll in zip(messages, rolls, strict=True)),
+                    "outputTokens": sum(m * (200 + roll // 13 % 300) for m, roll in zip(messages, rolls, strict=True)),
+                }
+            )
+        return models
+
+    def bucket(
+        self, start: datetime, end: datetime, version: int, scope: str = "org", with_models: bool = False
+    ) -> Optional[Dict[str, Any]]:
+        """The bucket ``[start, end)``, or ``None`` when the server has no history in it. v2's chat
+        and agent carry ``models[]`` ``with_models`` (the 6.3 spec: with ``granularity=all`` only);
+        v1 has no agent object, and ``productivityFactor``, ``instruct``, ``agentChat``, ``agentAgent``."""
         included = [d for d in days(start.date(), (end - timedelta(microseconds=1)).date()) if start <= _midnight(d) < end]
         if version == 1 and self.options.v2_available:
             included = [d for d in included if d < self.upgraded_on()]
@@ -267,10 +347,25 @@ class Tabnine(VendorEmulator):
             return None
         per_day = [self._day_usage(d, scope) for d in included]
         bucket: Dict[str, Any] = {"from": _z(start), "to": _z(end), "activeUsers": max(u["activeUsers"] for u in per_day)}
-        groups = ("codeCompletions", "chat") if version == 1 else ("codeCompletions", "chat", "agent")
+        v1_groups = ("codeCompletions", "chat", "instruct", "agentChat", "agentAgent")
+        groups = v1_groups if version == 1 else ("codeCompletions", "chat", "agent")
         for group in groups:
             bucket[group] = {key: sum(u[group][key] for u in per_day) for key in per_day[0][group]}
+        if version == 1:
+            completions = bucket["codeCompletions"]
+            bucket["productivityFactor"] = round(completions["accepted"] / max(1, completions["suggestions"]), 4)
+        elif with_models:
+            for group in ("chat", "agent"):
+                bucket[group]["models"] = self._models(included, scope, group)
         return bucket
+
+    def answer_buckets(
+        self, start: datetime, end: datetime, granularity: str, version: int, series: str = "org"
+    ) -> List[Tuple[datetime, datetime, Dict[str, Any]]]:
+        """The buckets one usage request for ``[start, end)`` is answered, with their bounds."""
+        cut = "daily" if granularity == "all" and self.options.multi_bucket else granularity
+        buckets = [(a, b, self.bucket(a, b, version, series, with_models=granularity == "all")) for a, b in _windows(start, end, cut)]
+        return [(a, b, bucket) for a, b, bucket in buckets if bucket is not None]
 
     # -- routes
 
@@ -305,15 +400,27 @@ class Tabnine(VendorEmulator):
         ]
 
     def _users(self, request: Request) -> Reply:
+        self._check_user_listing(request)
         flags = []
         for name in ("teamMember", "active"):
             value = request.param(name)
             if value not in (None, "true", "false"):
                 raise _error(400, "Bad Request", f"{name} must be true or false")
-            flags.append(None if value is None else value == "true")
+            flags.append(None if value is None or self.options.users_filters_ignored else value == "true")
         selected = self.selected_users(*flags)
         page, meta = self._page(request, len(selected))
         return Reply(200, {"data": self._broken([self.user(selected[i]) for i in page]), "meta": meta})
+
+    def _check_user_listing(self, request: Request) -> None:
+        """The parameters ``Options.users_flags_required`` and ``users_organization_required`` ask for."""
+        missing = [name for name in ("teamMember", "active") if self.options.users_flags_required and request.param(name) is None]
+        if self.options.users_organization_required and not request.param("organizationId"):
+            missing.append("organizationId")
+        if missing:
+            raise _validation_error(*(f"{name}: Required" for name in missing))
+        owner = request.param("organizationId")
+        if owner and self.options.users_organization_required and owner != self.organization_id():
+            raise _error(404, "Not Found", "Organization not found")
 
     def _broken(self, items: List[Dict[str, Any]]) -> List[Any]:
         """A page's items as ``Options.item_fault`` breaks them."""
@@ -357,8 +464,8 @@ class Tabnine(VendorEmulator):
         if granularity not in GRANULARITIES:
             raise _error(400, "Bad Request", f"granularity must be one of {', '.join(GRANULARITIES)}")
         series = "org" if scope == "org" else f"{scope}:{owner}"  # team and user usage: their own numbers
-        buckets = [self.bucket(a, b, version, series) for a, b in _windows(start, end, granularity)]
-        usage = {"granularity": granularity, "data": [b for b in buckets if b is not None]}
+        buckets = self.answer_buckets(start, end, granularity, version, series)
+        usage = {"granularity": granularity, "data": [bucket for _, _, bucket in buckets]}
         return Reply(200, {id_param: owner, "from": _z(start), "to": _z(end), "usage": usage})
 
     # -- ground truth
@@ -368,15 +475,18 @@ class Tabnine(VendorEmulator):
     ) -> List[Dict[str, Any]]:
         """Full-refresh streams: the objects as served. ``tabnine_account_utilizations``: every
         month from the one holding ``start_date`` (default: 31 days ago) to the one holding
-        ``end_date`` or today, each with ``month_start``. ``tabnine_organization_usage``: one
-        bucket per finished ``granularity`` period, with ``organizationId``, ``period_start``,
-        ``period_end`` and ``granularity``, from v2 (v1 on an old server)."""
+        ``end_date`` or today, each with ``month_start``. ``tabnine_organization_usage``: the
+        bucket answering each finished ``granularity`` period asked with ``granularity=all``, with
+        ``organizationId``, ``period_start``, ``period_end`` (the window's; with
+        ``Options.multi_bucket``, each bucket's own when a window has several) and ``granularity``,
+        from v2 (v1 on an old server). ``tabnine_users``: each user once, as
+        :meth:`listed_user`."""
         if stream == "tabnine_organization":
             return [self.organization()]
         if stream == "tabnine_teams":
             return [self.team(i) for i in range(self.options.teams)]
         if stream == "tabnine_users":
-            return [self.user(u) for u in range(self.options.users)]
+            return [self.listed_user(u) for u in range(self.options.users)]
         records: List[Dict[str, Any]] = []
         now = self.world.now()
         if stream == "tabnine_account_utilizations":
@@ -392,9 +502,10 @@ class Tabnine(VendorEmulator):
         if stream == "tabnine_organization_usage":
             version = 2 if self.options.v2_available else 1
             for start, end in planned_periods(PERIOD_UNITS[granularity], timezone.utc, now, start_date, end_date):
-                bucket = self.bucket(start, end, version)
-                if bucket is not None:
-                    period = {"period_start": start.isoformat(), "period_end": end.isoformat()}
+                buckets = self.answer_buckets(start, end, "all", version)
+                for a, b, bucket in buckets:
+                    bounds = (a, b) if len(buckets) > 1 else (start, end)
+                    period = {"period_start": bounds[0].isoformat(), "period_end": bounds[1].isoformat()}
                     records.append({"organizationId": self.organization_id(), **bucket, **period, "granularity": granularity})
             return records
         raise KeyError(stream)
@@ -448,7 +559,11 @@ def _bench_plan(days: int) -> Callable[[Tabnine], BenchPlan]:
         endpoints = (
             BenchEndpoint("/api/v1/organization", 1),
             BenchEndpoint("/api/v1/organization/teams", paged_requests(options.teams, MAX_PAGE)),
-            BenchEndpoint("/api/v1/organization/users", paged_requests(options.users, MAX_PAGE)),
+            # Four listings (teamMember x active), each paged on its own.
+            BenchEndpoint(
+                "/api/v1/organization/users",
+                sum(paged_requests(len(vendor.selected_users(t, a)), MAX_PAGE) for t in (True, False) for a in (True, False)),
+            ),
             BenchEndpoint("/api/v1/organization/account-utilizations", 1),
             BenchEndpoint("/api/v2/organization/usage", len(planned_periods("day", timezone.utc, datetime.now(timezone.utc), first, last))),
         )

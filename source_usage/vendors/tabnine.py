@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple, TypeVar
 
 import pendulum
 import requests
@@ -53,6 +53,20 @@ GRANULARITIES: Mapping[str, Granularity] = {
     "monthly": Granularity.MONTH,
 }
 DEFAULT_GRANULARITY = "daily"
+#: What the usage endpoints are asked for: one bucket spanning the whole window. The 6.3 spec gives
+#: the per-model breakdowns (``models[]``) only with ``all``, and one bucket per window leaves no
+#: guess about how Tabnine aligns its own weeks and months (undocumented): the connector cuts the
+#: windows itself, in UTC, and the configured granularity only decides their length.
+REQUEST_GRANULARITY = "all"
+
+#: The four listings of ``/api/v1/organization/users`` that together hold every user: in a team or
+#: not, active or deactivated. Seed 003 marks both flags required; the newer spec makes them
+#: optional but does not say what a server filters by when they are left out. Always asking the
+#: four costs three requests a sync more than one unfiltered listing (users are a few pages), and
+#: never depends on a default filter that could leave deactivated or teamless users out silently.
+USER_LISTINGS: Sequence[Mapping[str, str]] = tuple(
+    {"teamMember": team_member, "active": active} for team_member in ("true", "false") for active in ("true", "false")
+)
 
 #: How a private installation with the wrong host (or a path Tabnine does not serve) looks.
 WRONG_HOST_HINT = "the host in tabnine.base_url may be wrong (a private installation serves the console on its own host)"
@@ -263,11 +277,70 @@ class TabnineTeams(PagedTabnineStream):
 
 
 class TabnineUsers(PagedTabnineStream):
-    """``tabnine_users``: one record per user, active and deactivated (no ``active`` filter sent)."""
+    """``tabnine_users``: one record per user, active and deactivated, in a team or not.
+
+    Read through the four :data:`USER_LISTINGS`, each paged, and always with ``organizationId``:
+    the specs do not list it, but a Tabnine engineer's notes report the live endpoint answering 400
+    "Validation Error" without it. A record is the user as sent; ``active`` and ``teamMember``
+    are added from the listing that served the user only where the object lacks them (the newer
+    User has no ``active``), so what the server states in the object always wins.
+    """
 
     name = "tabnine_users"
     primary_key = "id"
     endpoint = USERS_PATH
+
+    def __init__(self, connection: Connection, organization: OrganizationLookup) -> None:
+        self.organization = organization
+        #: The listing that served each user id in this read, e.g. ``teamMember=true&active=false``.
+        self.listed_under: Dict[Any, str] = {}
+        super().__init__(connection)
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[StreamData]:
+        keys = self.key_guard()  # one guard for the four listings: each user once
+        self.listed_under = {}
+        for listing in USER_LISTINGS:
+            yield from self.read_request(sync_mode, cursor_field, listing, stream_state, keys)
+        keys.report()
+
+    def request_params(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> MutableMapping[str, Any]:
+        params = super().request_params(stream_state, stream_slice, next_page_token)
+        return {**params, "organizationId": self.organization.organization_id(), **(stream_slice or {})}
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        listing: Mapping[str, str] = kwargs.get("stream_slice") or {}
+        for user in json_body(response)["data"]:
+            self.check_listed_once(user, listing)
+            stated = {flag: value == "true" for flag, value in listing.items()}
+            yield {**stated, **user}
+
+    def check_listed_once(self, user: Mapping[str, Any], listing: Mapping[str, str]) -> None:
+        """A user served by two different listings fails the stream: the ``active`` and
+        ``teamMember`` taken from the first would then be a guess (a server that ignores the
+        filters serves every user in every listing). The same listing serving a user twice (a
+        page repeated) is the key guard's to leave out."""
+        label = "&".join(f"{flag}={value}" for flag, value in listing.items())
+        if user.get("id") is None:
+            return  # the key guard names the missing field
+        first = self.listed_under.setdefault(user["id"], label)
+        if first != label:
+            message = (
+                f"{self.where} listed user '{user['id']}' under {first} and again under {label}: the server does "
+                "not filter users by teamMember and active as documented (or the user changed during the sync), so "
+                "whether each user is active and in a team cannot be told. Retry the sync; if it fails again, report it to Tabnine."
+            )
+            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
 class TabnineAccountUtilizations(PeriodStream):
@@ -335,7 +408,9 @@ class TabnineOrganizationUsage(PeriodStream):
     """``tabnine_organization_usage``: one record per usage bucket, one request per window.
 
     A window is one period of the configured granularity in UTC, asked for as ``from`` (inclusive)
-    and ``to`` (exclusive), on the path the :class:`UsagePathFallback` names.
+    and ``to`` (exclusive) with ``granularity=all`` (:data:`REQUEST_GRANULARITY`), on the path the
+    :class:`UsagePathFallback` names. The answer's bucket is kept whole (``models[]`` included) and
+    the window is its period; an answer of several buckets is read as :func:`bucket_periods` says.
     """
 
     name = "tabnine_organization_usage"
@@ -347,6 +422,7 @@ class TabnineOrganizationUsage(PeriodStream):
         self.granularity_name = granularity_name
         self.organization = organization
         self.fallback = UsagePathFallback()
+        self.warned_multi_bucket = False
         super().__init__(connection, plan)
 
     @property
@@ -390,7 +466,7 @@ class TabnineOrganizationUsage(PeriodStream):
             "organizationId": self.organization.organization_id(),
             "from": utc_z(stream_slice["period_start"]),
             "to": utc_z(stream_slice["period_end"]),
-            "granularity": self.granularity_name,
+            "granularity": REQUEST_GRANULARITY,
         }
 
     def malformed(self, body: Any) -> Optional[str]:
@@ -405,14 +481,78 @@ class TabnineOrganizationUsage(PeriodStream):
         self.fallback.raise_if_missing(response)
         body = json_body(response)
         organization_id = body.get("organizationId") or self.organization.organization_id()
-        for bucket in body["usage"]["data"]:
+        buckets: List[Mapping[str, Any]] = body["usage"]["data"]
+        periods = bucket_periods(buckets, stream_slice, self.where)
+        if len(buckets) > 1 and not self.warned_multi_bucket:
+            self.warned_multi_bucket = True
+            logger.warning(
+                f"{self.where} answered {len(buckets)} buckets for the window from {stream_slice['period_start']} asked "
+                f"with granularity={REQUEST_GRANULARITY}; each is emitted with its own from/to as its period."
+            )
+        for bucket, (start, end) in zip(buckets, periods, strict=True):
             yield {
                 "organizationId": organization_id,
                 **bucket,
-                "period_start": stream_slice["period_start"],
-                "period_end": stream_slice["period_end"],
+                "period_start": start,
+                "period_end": end,
+                # The length of the windows asked for (the config's), whatever the bucket spans:
+                # with period_start it is the record's key, stable across syncs.
                 "granularity": self.granularity_name,
             }
+
+
+def bucket_periods(buckets: Sequence[Mapping[str, Any]], window: Mapping[str, Any], where: str) -> List[Tuple[str, str]]:
+    """The period of each bucket of one window's answer.
+
+    One bucket (what ``granularity=all`` promises) has the window as its period, whatever its own
+    ``from``/``to`` say (a server's own formatting or clipping changes no key). Several buckets
+    each have their own ``from``/``to``, which must lie in the window and not overlap: two records
+    under one key, or one bucket counted in two windows, would change the numbers silently.
+    """
+    if len(buckets) <= 1:
+        return [(str(window["period_start"]), str(window["period_end"]))] * len(buckets)
+    first, end = utc_moment(str(window["period_start"])), utc_moment(str(window["period_end"]))
+    assert first is not None and end is not None, "a window is always two instants"
+    spans = [bucket_span(bucket, index, len(buckets), where) for index, bucket in enumerate(buckets)]
+    previous_end = first
+    for start, stop in sorted(spans):
+        if start < previous_end or stop > end or stop <= start:
+            raise bucket_error(
+                f"{where} answered {len(buckets)} buckets for the window from {window['period_start']} to "
+                f"{window['period_end']}, and the one from {start.isoformat()} to {stop.isoformat()} overlaps "
+                "another or lies outside the window"
+            )
+        previous_end = stop
+    return [(start.isoformat(), stop.isoformat()) for start, stop in spans]
+
+
+def bucket_span(bucket: Mapping[str, Any], index: int, count: int, where: str) -> Tuple[DateTime, DateTime]:
+    """A bucket's own ``[from, to)`` in UTC, or an error naming the field it lacks."""
+    span = []
+    for field in ("from", "to"):
+        value = bucket.get(field)
+        moment = utc_moment(value) if isinstance(value, str) else None
+        if moment is None:
+            raise bucket_error(
+                f"{where} answered {count} buckets for one window, and bucket {index} has no date-time '{field}' "
+                f"(it has: {', '.join(sorted(bucket)) or 'none'}); with several buckets each one's from/to is its period"
+            )
+        span.append(moment)
+    return span[0], span[1]
+
+
+def utc_moment(value: str) -> Optional[DateTime]:
+    """An ISO-8601 instant in UTC, or ``None`` when ``value`` is not one."""
+    try:
+        moment = pendulum.parse(value)
+    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+        return None
+    return moment.in_timezone("UTC") if isinstance(moment, DateTime) else None
+
+
+def bucket_error(what: str) -> AirbyteTracedException:
+    message = f"{what}. No bucket is emitted under a period that could collide with another; report it to Tabnine."
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
 #: The config section's schema.
@@ -466,7 +606,7 @@ class Tabnine(Vendor):
         return [
             organization,
             TabnineTeams(connection),
-            TabnineUsers(connection),
+            TabnineUsers(connection, organization.lookup),
             # Months from the one holding the start up to the current one (unfinished, but served).
             TabnineAccountUtilizations(connection, settings.plan(title, TIMEZONE, Granularity.MONTH, with_current=True)),
             TabnineOrganizationUsage(
