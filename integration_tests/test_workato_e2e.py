@@ -27,6 +27,7 @@ import pytest
 from integration_tests.assertions import assert_matches, assert_succeeded, keyed, records_before_last_state
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
+from integration_tests.emulator.workato import UsageQuery
 from integration_tests.runner import SCHEMAS, configured_catalog
 
 TOKEN = "wk-e2e-\"secret\\7d2e91c0b4"  # a quote and a backslash: characters JSON and repr escape
@@ -184,9 +185,10 @@ def test_full_sync_of_listed_workspaces_equals_the_ground_truth(connector: Check
         assert_matches(stream, records, many_workspaces.ground_truth(stream, start_date=start, end_date=end, interval="day"))
         validator = jsonschema.Draft7Validator(json.loads((SCHEMAS / f"{stream}.json").read_text()))
         assert not [error.message for record in records for error in validator.iter_errors(record)]
-    # The listing: once per sync for both streams, page by page until the short page.
+    # The listing: once per sync for both streams, page by page until a page comes back empty
+    # (the emulator, like Workato's documents, names no next page).
     listing = many_workspaces.log.entries(LISTING_PATH)
-    assert [(e.query["page"], e.query["per_page"], e.status) for e in listing] == [(["1"], ["100"], 200), (["2"], ["100"], 200)]
+    assert [(e.query["page"], e.query["per_page"], e.status) for e in listing] == [([str(n)], ["100"], 200) for n in (1, 2, 3)]
     everyone = [many_workspaces.vendor("workato").workspace_id(i) for i in range(150)]
     for stream in STREAMS:
         requests = usage_requests(many_workspaces, stream)
@@ -198,7 +200,8 @@ def test_full_sync_of_listed_workspaces_equals_the_ground_truth(connector: Check
 
 def test_full_sync_of_configured_ids_equals_the_ground_truth(connector: CheckedConnector, many_workspaces: Emulator) -> None:
     vendor = many_workspaces.vendor("workato")
-    # 120 known ids and one unknown: two chunks; the external ids name workspace 1 a second time.
+    # 120 known ids and one unknown; the external ids name workspace 0 (not among the ids), workspace
+    # 1 a second time, and no workspace at all.
     workspace_ids = [vendor.workspace_id(i) for i in range(150) if i % 5] + [999_999]
     external_ids = ["cust-00000", "cust-00001", "cust-99999"]
     start, end = dates(2)
@@ -207,19 +210,22 @@ def test_full_sync_of_configured_ids_equals_the_ground_truth(connector: CheckedC
     run = connector.read(settings, configured_catalog(STREAMS, "full_refresh"))
 
     assert_succeeded(run)
+    # Every workspace once per window, by id: the configured ids, then those the listing gives the external ids.
+    asked = [*workspace_ids, vendor.workspace_id(0)]
     for stream in STREAMS:
         truth = many_workspaces.ground_truth(
             stream, start_date=start, end_date=end, interval="day", workspace_ids=workspace_ids, external_ids=external_ids
         )
         assert_matches(stream, run.records(stream), truth)
         requests = usage_requests(many_workspaces, stream)
-        assert len(requests) == 2 * 3, f"{stream}: per window two chunks of workspace ids and one of external ids"
-        assert all(len(e.body.get(field, [])) <= 100 for e in requests for field in ID_FIELDS)
-        for field, configured in (("workspace_ids", workspace_ids), ("external_ids", external_ids)):
-            sent = ids_by_window(requests, field)
-            assert len(sent) == 2 and all(sorted(ids) == sorted(configured) for ids in sent.values()), f"{stream}: {field}"
+        assert len(requests) == 2 * 2, f"{stream}: per window two chunks (100 + 22) of workspace ids"
+        assert not [e.body for e in requests if "external_ids" in e.body], "external ids are never sent"
+        sent = ids_by_window(requests)
+        assert len(sent) == 2 and all(ids == asked for ids in sent.values()), f"{stream}: each workspace once a window"
     assert {record["workspace_id"] for record in run.records(WORKSPACES)} == {vendor.workspace_id(i) for i in range(150) if i % 5 or i == 0}
-    assert not many_workspaces.log.entries(LISTING_PATH), "configured ids need no listing"
+    # One listing for both streams, to resolve the external ids; the one no workspace has is named.
+    assert [e.query["page"] for e in many_workspaces.log.entries(LISTING_PATH)] == [["1"], ["2"], ["3"]]
+    assert run.stdout.count("'workato.external_ids' names 'cust-99999', which no customer workspace has; no usage is read for it.") == 1
 
 
 @pytest.mark.parametrize(
@@ -282,7 +288,7 @@ def test_request_bodies_hold_only_the_window_ids_and_interval_and_the_recipe_str
                 assert set(body) == PLAIN_BODY | {"workspace_ids"}, body
             else:
                 assert set(body) == PLAIN_BODY | {"workspace_ids", "group_by"} and body["group_by"] == "recipe", body
-            assert body["interval"] == "day"
+            assert body["interval"] == "none", "one window, one bucket: the configured interval is the window's length"
 
 
 def test_a_name_pattern_is_sent_and_leaves_deleted_recipes_out(connector: CheckedConnector, workato: Emulator) -> None:
@@ -338,7 +344,7 @@ def test_incremental_sync_rereads_only_the_lookback_in_whole_periods(
         truth = workato.ground_truth(stream, start_date=reread_from, end_date=end, interval=interval)
         assert_matches(stream, second.records(stream), truth)
         assert second.states(stream)[-1] == {"period_start": planned[stream][-1][0]}
-    assert len(workato.log.entries(LISTING_PATH)) == 1, "the next sync lists the workspaces again, once"
+    assert [e.query["page"] for e in workato.log.entries(LISTING_PATH)] == [["1"], ["2"]], "the next sync lists the workspaces again, once"
 
 
 def test_killed_sync_resumes_from_its_last_states(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
@@ -413,7 +419,7 @@ def test_sync_with_faults_equals_the_ground_truth(connector: CheckedConnector, m
     for stream in STREAMS:
         assert_matches(stream, run.records(stream), many_workspaces.ground_truth(stream, start_date=start, end_date=end, interval="day"))
     answered = [e.query["page"] for e in many_workspaces.log.entries(LISTING_PATH) if e.status == 200 and not e.fault]
-    assert answered == [["1"], ["2"]], "the listing's page with invalid JSON is asked for again, nothing more"
+    assert answered == [["1"], ["2"], ["3"]], "the listing's page with invalid JSON is asked for again, nothing more"
 
 
 def test_no_secret_reaches_the_output(connector: CheckedConnector, workato: Emulator) -> None:
@@ -471,8 +477,9 @@ def test_rows_without_workspace_id_fail_the_stream_naming_the_field_and_no_recor
     assert message.startswith(
         "Workato api/v2/managed_users/statistics/usage answered an item without 'workspace_id', a field of the stream's primary key"
     ), message
+    # The row's own fields, not the columns the connector adds.
     fields = message.split("(the item has: ")[1].split("). ")[0].split(", ")
-    assert "task_count" in fields and "workspace_id: null" in fields, message
+    assert fields == ["external_id", "failed_job_count", "recipe_count", "successful_job_count", "task_count", "workspace_name"], message
 
 
 def test_workspace_ids_named_twice_are_read_once_with_a_warning(connector: CheckedConnector, workato: Emulator) -> None:
@@ -486,3 +493,95 @@ def test_workspace_ids_named_twice_are_read_once_with_a_warning(connector: Check
     assert [e.body["workspace_ids"] for e in workato.log.entries(USAGE_PATH)] == [ids[:2]]
     assert_matches(WORKSPACES, run.records(WORKSPACES), workato.ground_truth(WORKSPACES, start_date=start, end_date=end, workspace_ids=ids))
     assert "'workato.workspace_ids' names 1 ids more than once; each is read once." in run.stdout
+
+
+# --------------------------------------------------------------------------- where Workato's documents are silent
+
+
+def test_windows_in_a_zone_other_than_the_admin_workspaces_give_the_exact_numbers(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    # The connector configured with Kolkata (+05:30), the admin workspace counting in Los Angeles:
+    # each of the connector's days straddles two of Workato's days. Asked for with the day as the
+    # interval, every workspace would come back twice a window; with none, once, and exact.
+    options = {"api_token": TOKEN, "timezone": ZONE_NAME, "configured_timezone": "Asia/Kolkata"}
+    split = emulator_factory(seed=24, rate_limits=False, workato=options)
+    section = split.vendor("workato").connector_section(split.url)
+    assert section["timezone"] == "Asia/Kolkata"
+    start, end = dates(2)
+    settings = {**config(split, start, end), "workato": {**config(split, start, end)["workato"], "timezone": "Asia/Kolkata"}}
+
+    run = connector.read(settings, configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        truth = split.ground_truth(stream, start_date=start, end_date=end, interval="day", timezone="Asia/Kolkata")
+        assert_matches(stream, run.records(stream), truth)
+        assert len(truth) > 0 and all(record["period_start"].endswith("T00:00:00+05:30") for record in truth)
+        assert {e.body["interval"] for e in usage_requests(split, stream)} == {"none"}
+    assert "already read" not in run.stdout, "no row was left out"
+    # What a day bucket would have answered for the first window: two rows a workspace, which add up to the record.
+    first = min(run.records(WORKSPACES), key=lambda record: (record["period_start"], record["workspace_id"]))
+    body = {"from": first["period_start"], "to": first["period_end"], "workspace_ids": [first["workspace_id"]], "interval": "day"}
+    buckets = split.vendor("workato")._rows(UsageQuery.parse(split.vendor("workato"), body))
+    assert len(buckets) == 2 and sum(row["task_count"] for row in buckets) == first["task_count"]
+
+
+def test_job_counts_named_as_other_workato_endpoints_name_them_give_the_exact_numbers(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    renamed = emulator_factory(seed=25, rate_limits=False, workato={"api_token": TOKEN, "timezone": ZONE_NAME, "row_names": "job_counts"})
+    start, end = dates(2)
+
+    run = connector.read(config(renamed, start, end), configured_catalog(STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in STREAMS:
+        records = run.records(stream)
+        assert_matches(stream, records, renamed.ground_truth(stream, start_date=start, end_date=end, interval="day"))
+        assert all(record["successful_job_count"] == record["job_succeeded_count"] for record in records)
+        assert all(record["failed_job_count"] == record["job_failed_count"] for record in records)
+        assert sum(record["successful_job_count"] for record in records) > 0
+
+
+def test_rows_whose_workspace_id_is_named_differently_fail_the_stream_naming_the_field(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    options = {"api_token": TOKEN, "timezone": ZONE_NAME, "row_names": "workspace_key"}
+    renamed = emulator_factory(seed=25, rate_limits=False, workato=options)
+    start, end = dates(1)
+
+    run = connector.run("read", timeout=30, config=config(renamed, start, end), catalog=configured_catalog(STREAMS))
+
+    assert run.returncode != 0, run.describe()
+    assert run.records() == [] and all(run.states(stream) == [] for stream in STREAMS)
+    prefix = "Workato api/v2/managed_users/statistics/usage answered an item without 'workspace_id', a field of the stream's primary key"
+    messages = [e["message"] for e in run.errors() if e["message"].startswith(prefix)]
+    assert len(messages) == 2, run.describe()  # each stream fails on its first row
+    for message in messages:
+        assert "managed_user_id" in message.split("(the item has: ")[1].split("). ")[0].split(", "), message
+
+
+@pytest.mark.parametrize(
+    ("listing", "pages"),
+    [({"listing_page_cap": 40}, 5), ({"listing_next_page": "body"}, 2), ({"listing_next_page": "header"}, 3)],
+    ids=["short-pages-that-are-not-the-last", "next-page-in-the-body", "x-next-page-header"],
+)
+def test_the_listing_reads_every_workspace_whatever_its_paging_signal(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory, listing: Dict[str, Any], pages: int
+) -> None:
+    # 150 workspaces. Capped at 40 a page, every page is short: four of them, then an empty one.
+    # With next_page, null on page 2 ends it; with X-Next-Page, page 2 has none: an empty page 3 ends it.
+    options = {"api_token": TOKEN, "timezone": ZONE_NAME, "workspaces": 150, **listing}
+    served = emulator_factory(seed=26, rate_limits=False, workato=options)
+    start, end = dates(1)
+
+    run = connector.read(config(served, start, end), configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    assert [e.query["page"] for e in served.log.entries(LISTING_PATH)] == [[str(n)] for n in range(1, pages + 1)]
+    assert served.vendor("workato").listing_requests() == pages
+    everyone = [served.vendor("workato").workspace_id(i) for i in range(150)]
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), served.ground_truth(stream, start_date=start, end_date=end, interval="day"))
+        assert all(ids == everyone for ids in ids_by_window(usage_requests(served, stream)).values()), f"{stream}: every workspace once"

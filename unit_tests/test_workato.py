@@ -8,7 +8,8 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import freezegun
@@ -51,10 +52,9 @@ def la_day(day: str) -> str:
     return f"{day}T00:00:00-07:00"
 
 
-def usage_body(
-    start: str, end: str, ids: Ids = (1, 2), field: str = "workspace_ids", interval: str = "day", **extra: Any
-) -> Dict[str, Any]:
-    return {"from": start, "to": end, field: list(ids), "interval": interval, **extra}
+def usage_body(start: str, end: str, ids: Ids = (1, 2), **extra: Any) -> Dict[str, Any]:
+    """A usage request's body: one window, asked for as one bucket (``interval: none``) whatever the configured interval."""
+    return {"from": start, "to": end, "workspace_ids": list(ids), "interval": "none", **extra}
 
 
 def usage_request(start: str, end: str, ids: Ids = (1, 2), **kwargs: Any) -> HttpRequest:
@@ -65,20 +65,39 @@ def usage(rows: Optional[List[Dict[str, Any]]]) -> HttpResponse:
     return HttpResponse(json.dumps({"data": rows}))
 
 
+def counts(tasks: int) -> Dict[str, int]:
+    """The four counts of a row, under the assumed names."""
+    return {"task_count": tasks, "recipe_count": 1, "successful_job_count": tasks // 2, "failed_job_count": 1}
+
+
 def workspace_row(workspace_id: int, **fields: Any) -> Dict[str, Any]:
-    return {"workspace_id": workspace_id, "workspace_name": f"ws-{workspace_id}", "task_count": 10 * workspace_id, **fields}
+    return {"workspace_id": workspace_id, "workspace_name": f"ws-{workspace_id}", **counts(10 * workspace_id), **fields}
 
 
 def recipe_row(workspace_id: int, recipe_id: int, **fields: Any) -> Dict[str, Any]:
-    return {"workspace_id": workspace_id, "recipe_id": recipe_id, "recipe_name": f"r-{recipe_id}", "task_count": 1, **fields}
+    return {"workspace_id": workspace_id, "recipe_id": recipe_id, "recipe_name": f"r-{recipe_id}", **counts(1), **fields}
 
 
 def managed_users_request(page: int, per_page: int = 100) -> HttpRequest:
     return HttpRequest(MANAGED_USERS, query_params={"page": str(page), "per_page": str(per_page)})
 
 
-def managed_users(ids: Ids) -> HttpResponse:
-    return HttpResponse(json.dumps({"result": [{"id": i, "external_id": f"ext-{i}", "name": f"c{i}"} for i in ids]}))
+def managed_users(
+    ids: Iterable[int], externals: Optional[Dict[int, str]] = None, headers: Optional[Dict[str, str]] = None, **body: Any
+) -> HttpResponse:
+    """A page of the customer listing: ``ids`` with their external ids (default ``ext-<id>``),
+    and ``body`` fields beside ``result`` (a ``next_page``)."""
+    externals = externals or {}
+    rows = [{"id": i, "external_id": externals.get(i, f"ext-{i}"), "name": f"c{i}"} for i in ids]
+    return HttpResponse(json.dumps({"result": rows, **body}), headers=headers or {})
+
+
+def listing(http: VerifiedHttpMocker, *pages: HttpResponse, per_page: int = 100) -> List[HttpRequest]:
+    """Mock the listing's pages 1, 2, ... with ``pages``; returns their requests."""
+    requests_ = [managed_users_request(number, per_page) for number in range(1, len(pages) + 1)]
+    for request, page in zip(requests_, pages, strict=True):
+        http.get(request, page)
+    return requests_
 
 
 def usage_bodies(http: VerifiedHttpMocker) -> List[Dict[str, Any]]:
@@ -107,11 +126,11 @@ def frozen_at(moment: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sleeps]:
         yield sleeps
 
 
-def windows_sent(config: Dict[str, Any], expected: List[Tuple[str, str]], interval: str) -> List[Tuple[str, str]]:
+def windows_sent(config: Dict[str, Any], expected: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
     """Read the workspace stream answering exactly ``expected`` windows; return the windows sent."""
     with VerifiedHttpMocker() as http:
         for start, end in expected:
-            http.post(usage_request(start, end, interval=interval), usage([workspace_row(1)]))
+            http.post(usage_request(start, end), usage([workspace_row(1)]))
         output = read_streams(config, [WORKSPACE])
         sent = [(body["from"], body["to"]) for body in usage_bodies(http)]
     assert not output.errors, output.errors
@@ -181,7 +200,7 @@ def test_windows_align_to_the_intervals_calendar_boundaries_in_the_configured_zo
 ) -> None:
     config = workato_config(start_date=start_date, end_date=end_date, workato={"interval": interval, "timezone": KOLKATA})
     with frozen_at(now, monkeypatch):
-        assert windows_sent(config, expected, interval) == expected
+        assert windows_sent(config, expected) == expected
     if interval == "week":
         assert all(datetime.fromisoformat(start).weekday() == 0 for start, _ in expected)  # Mondays
 
@@ -210,7 +229,7 @@ def test_a_dst_change_yields_windows_with_no_gap_and_no_overlap(monkeypatch: pyt
         start_date, end_date = "2026-03-08", "2026-03-08"
     config = workato_config(start_date=start_date, end_date=end_date, workato={"interval": interval})
     with frozen_at("2026-03-20T12:00:00Z", monkeypatch):
-        sent = windows_sent(config, expected, interval)
+        sent = windows_sent(config, expected)
     assert sent == expected
     instants = [(datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in sent]
     for (_, end), (next_start, _) in pairwise(instants):
@@ -230,14 +249,14 @@ def test_only_finished_periods_in_the_configured_zone_are_read_and_a_future_end_
     config = workato_config(start_date="2026-06-07", end_date="2026-12-31")
     expected = [(la_day("2026-06-07"), la_day("2026-06-08")), (la_day("2026-06-08"), la_day("2026-06-09"))]
     with frozen_at("2026-06-10T03:00:00Z", monkeypatch):
-        assert windows_sent(config, expected, "day") == expected
+        assert windows_sent(config, expected) == expected
 
 
 def test_a_period_that_ends_after_end_date_is_not_read(clock: Sleeps) -> None:
     # May ends after end_date 05-30: only April is a whole month up to end_date.
     config = workato_config(start_date="2026-04-01", end_date="2026-05-30", workato={"interval": "month"})
     expected = [(la_day("2026-04-01"), la_day("2026-05-01"))]
-    assert windows_sent(config, expected, "month") == expected
+    assert windows_sent(config, expected) == expected
 
 
 # --- request bodies -------------------------------------------------------------------------
@@ -250,45 +269,100 @@ def test_workspace_body_with_no_filter_holds_only_from_to_ids_and_interval(clock
         output = read_streams(workato_config(start_date="2026-06-09"), [WORKSPACE])
         bodies = usage_bodies(http)
     assert len(output.records) == 1 and not output.errors
-    assert bodies == [{"from": la_day("2026-06-09"), "to": la_day("2026-06-10"), "workspace_ids": [1, 2], "interval": "day"}]
+    assert bodies == [{"from": la_day("2026-06-09"), "to": la_day("2026-06-10"), "workspace_ids": [1, 2], "interval": "none"}]
 
 
-def test_external_ids_alone_keep_the_body_minimal_too(clock: Sleeps) -> None:
+@pytest.mark.parametrize(
+    "interval, start_date, end_date, window",
+    [
+        ("hour", "2026-06-10", None, (la_day("2026-06-10"), "2026-06-10T01:00:00-07:00")),  # 01:00 in LA: one hour is over
+        ("day", "2026-06-09", "2026-06-09", (la_day("2026-06-09"), la_day("2026-06-10"))),
+        ("week", "2026-06-01", "2026-06-07", (la_day("2026-06-01"), la_day("2026-06-08"))),
+        ("month", "2026-05-01", "2026-05-31", (la_day("2026-05-01"), la_day("2026-06-01"))),
+    ],
+)
+def test_each_usage_request_covers_exactly_one_window_with_interval_none_whatever_the_configured_interval(
+    monkeypatch: pytest.MonkeyPatch, interval: str, start_date: str, end_date: Optional[str], window: Tuple[str, str]
+) -> None:
+    # With the window's length as interval, Workato would cut the window into buckets of the admin
+    # workspace's zone: two rows of one workspace whenever the configured zone is not exactly that one.
+    config = workato_config(start_date=start_date, end_date=end_date, workato={"interval": interval})
+    row = workspace_row(1, task_count=42, successful_job_count=40, failed_job_count=2, recipe_count=3)
+    with frozen_at("2026-06-10T08:00:00Z", monkeypatch), VerifiedHttpMocker() as http:
+        http.post(usage_request(*window), usage([row]))
+        output = read_streams(config, [WORKSPACE])
+        bodies = usage_bodies(http)
+    assert [body["interval"] for body in bodies] == ["none"]
+    (record,) = records(output, WORKSPACE)
+    assert (record["period_start"], record["period_end"], record["interval"]) == (*window, interval)
+    assert [record[name] for name in COUNTS] == [42, 3, 40, 2]
+
+
+def test_external_ids_are_resolved_through_the_listing_and_asked_for_by_id_in_a_minimal_body(clock: Sleeps) -> None:
     config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [], "external_ids": ["acme", "globex"]})
     with VerifiedHttpMocker() as http:
-        http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), ["acme", "globex"], field="external_ids"), usage([]))
+        listing(http, managed_users([5, 6, 7], {5: "acme", 6: "globex", 7: "initech"}), managed_users([]))
+        http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), [5, 6]), usage([workspace_row(5), workspace_row(6)]))
         output = read_streams(config, [WORKSPACE])
         bodies = usage_bodies(http)
     assert not output.errors
-    assert set(bodies[0]) == {"from", "to", "external_ids", "interval"}
+    assert bodies == [{"from": la_day("2026-06-09"), "to": la_day("2026-06-10"), "workspace_ids": [5, 6], "interval": "none"}]
+    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [5, 6]
 
 
-def test_workspace_ids_and_external_ids_go_in_separate_requests(clock: Sleeps) -> None:
-    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [1], "external_ids": ["acme"]})
+def test_a_workspace_named_by_id_and_by_external_id_is_asked_for_once_by_id(clock: Sleeps) -> None:
+    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [1, 7], "external_ids": ["acme"]})
     window = (la_day("2026-06-09"), la_day("2026-06-10"))
     with VerifiedHttpMocker() as http:
-        by_id = usage_request(*window, [1])
-        by_external = usage_request(*window, ["acme"], field="external_ids")
-        http.post(by_id, usage([workspace_row(1)]))
-        http.post(by_external, usage([workspace_row(7, external_id="acme")]))
+        pages = listing(http, managed_users([7], {7: "acme"}), managed_users([]))  # once for both streams
+        http.post(usage_request(*window, [1, 7]), usage([workspace_row(1), workspace_row(7, external_id="acme")]))
+        http.post(usage_request(*window, [1, 7], group_by="recipe"), usage([recipe_row(1, 11), recipe_row(7, 71)]))
+        output = read_streams(config, BOTH)
+        for page in pages:
+            http.assert_number_of_calls(page, 1)
+    assert not output.errors
+    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [1, 7]
+    assert [(record["workspace_id"], record["recipe_id"]) for record in records(output, RECIPE)] == [(1, 11), (7, 71)]
+
+
+def test_an_external_id_no_workspace_has_is_a_warning_naming_it_once_and_the_others_are_read(clock: Sleeps) -> None:
+    config = workato_config(workato={"workspace_ids": [], "external_ids": ["nobody", "acme", "gone"]})
+    with VerifiedHttpMocker() as http:
+        listing(http, managed_users([5, 6], {5: "acme", 6: "globex"}), managed_users([]))
+        for day, next_day in (("2026-06-08", "2026-06-09"), ("2026-06-09", "2026-06-10")):
+            http.post(usage_request(la_day(day), la_day(next_day), [5]), usage([workspace_row(5)]))
         output = read_streams(config, [WORKSPACE])
-        http.assert_number_of_calls(by_id, 1)
-        http.assert_number_of_calls(by_external, 1)
-    assert sorted(record["workspace_id"] for record in records(output, WORKSPACE)) == [1, 7]
+    assert not output.errors
+    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [5, 5]
+    warnings = [line for line in all_output_lines(output).splitlines() if "which no customer workspace has" in line]
+    assert len(warnings) == 1, warnings
+    assert (
+        "Workato: 'workato.external_ids' names 'nobody', 'gone', which no customer workspace has; no usage is read for it." in warnings[0]
+    )
+    assert states(output) == [la_day("2026-06-08"), la_day("2026-06-09")]
+
+
+def test_only_unknown_external_ids_read_no_usage_rather_than_every_workspace(clock: Sleeps) -> None:
+    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [], "external_ids": ["nobody"]})
+    with VerifiedHttpMocker() as http:  # any usage request would match no mock
+        listing(http, managed_users([5, 6]), managed_users([]))
+        output = read_streams(config, [WORKSPACE])
+    assert not output.errors and not output.records
+    assert output.is_in_logs("names 'nobody', which no customer workspace has")
     assert states(output) == [la_day("2026-06-09")]
 
 
-def test_a_workspace_named_by_id_and_by_external_id_is_one_record_per_window(clock: Sleeps) -> None:
-    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [7], "external_ids": ["acme"]})
-    window = (la_day("2026-06-09"), la_day("2026-06-10"))
+def test_a_listing_without_external_id_fails_naming_the_field_when_external_ids_are_configured(clock: Sleeps) -> None:
+    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": [], "external_ids": ["acme"]})
     with VerifiedHttpMocker() as http:
-        http.post(usage_request(*window, [7]), usage([workspace_row(7, external_id="acme")]))
-        http.post(usage_request(*window, ["acme"], field="external_ids"), usage([workspace_row(7, external_id="acme")]))
-        http.post(usage_request(*window, [7], group_by="recipe"), usage([recipe_row(7, 11)]))
-        http.post(usage_request(*window, ["acme"], field="external_ids", group_by="recipe"), usage([recipe_row(7, 11)]))
-        output = read_streams(config, BOTH)
-    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [7]
-    assert [(record["workspace_id"], record["recipe_id"]) for record in records(output, RECIPE)] == [(7, 11)]
+        http.get(managed_users_request(1), HttpResponse(json.dumps({"result": [{"id": 5, "customer_ref": "acme", "name": None}]})))
+        http.get(managed_users_request(2), managed_users([]))
+        output = read_streams(config, [WORKSPACE], expecting_exception=True)
+    assert not output.records and not output.state_messages
+    assert output.errors[0].trace.error.message == (
+        "Workato api/managed_users answered workspaces without 'external_id', which 'workato.external_ids' is matched against "
+        "(a workspace has: customer_ref, id, name: null); the vendor's answer may have changed shape."
+    )
 
 
 def test_name_patterns_are_sent_when_set_and_group_by_only_by_the_recipe_stream(clock: Sleeps) -> None:
@@ -339,12 +413,10 @@ def test_more_than_100_ids_are_split_and_state_moves_once_per_window_after_every
 
 
 def test_without_ids_every_workspace_is_listed_once_per_sync_paged_and_shared_by_both_streams(clock: Sleeps) -> None:
-    listed = list(range(1, 106))  # a full page of 100, then 5: the short page is the last
+    listed = list(range(1, 106))  # a full page of 100, then 5, then an empty page: the end
     config = workato_config(workato={"workspace_ids": []})
     with VerifiedHttpMocker() as http:
-        first_page, second_page = managed_users_request(1), managed_users_request(2)
-        http.get(first_page, managed_users(listed[:100]))
-        http.get(second_page, managed_users(listed[100:]))
+        first_page, second_page, third_page = listing(http, managed_users(listed[:100]), managed_users(listed[100:]), managed_users([]))
         usage_requests = []
         for day, next_day in (("2026-06-08", "2026-06-09"), ("2026-06-09", "2026-06-10")):
             for chunk in (listed[:100], listed[100:]):
@@ -353,20 +425,19 @@ def test_without_ids_every_workspace_is_listed_once_per_sync_paged_and_shared_by
                     http.post(request, usage([recipe_row(chunk[0], 1)] if extra else [workspace_row(chunk[0])]))
                     usage_requests.append(request)
         output = read_streams(config, BOTH)
-        http.assert_number_of_calls(first_page, 1)
-        http.assert_number_of_calls(second_page, 1)
+        for page in (first_page, second_page, third_page):
+            http.assert_number_of_calls(page, 1)
         for request in usage_requests:
             http.assert_number_of_calls(request, 1)
     assert not output.errors
     assert len(records(output, WORKSPACE)) == 4 and len(records(output, RECIPE)) == 4
-    assert output.is_in_logs("all 105 customer workspaces")
+    assert output.is_in_logs("Workato: 105 customer workspaces listed.")
 
 
 def test_a_workspace_listed_on_two_pages_is_asked_for_once(clock: Sleeps) -> None:
     # Workspace 100 moved onto page 2 as well, because one was created while paging.
     with VerifiedHttpMocker() as http:
-        http.get(managed_users_request(1), managed_users(list(range(1, 101))))
-        http.get(managed_users_request(2), managed_users([100, 101]))
+        listing(http, managed_users(list(range(1, 101))), managed_users([100, 101]), managed_users([]))
         request = usage_request(la_day("2026-06-09"), la_day("2026-06-10"), list(range(1, 101)))
         rest = usage_request(la_day("2026-06-09"), la_day("2026-06-10"), [101])
         http.post(request, usage([workspace_row(1)]))
@@ -377,16 +448,87 @@ def test_a_workspace_listed_on_two_pages_is_asked_for_once(clock: Sleeps) -> Non
     assert not output.errors and len(output.records) == 2
 
 
-def test_a_listing_that_ignores_page_fails_instead_of_listing_for_ever(clock: Sleeps) -> None:
+def listed_ids(expected: List[int], *pages: HttpResponse) -> Tuple[List[int], EntrypointOutput]:
+    """List the workspaces through ``pages`` (pages 1, 2, ...) and read one day of the
+    ``expected`` ids (one request: any other ids match no mock); the pages requested, and the output."""
     with VerifiedHttpMocker() as http:
-        http.get(managed_users_request(1), managed_users(list(range(1, 101))))
-        http.get(managed_users_request(2), managed_users(list(range(1, 101))))  # page 1 again
+        listing(http, *pages)
+        http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), expected), usage([]))
+        output = read_streams(workato_config(start_date="2026-06-09", workato={"workspace_ids": []}), [WORKSPACE])
+        requested = [int(parse_qs(urlparse(r.url or "").query)["page"][0]) for r in http.sent_to(MANAGED_USERS)]
+    return requested, output
+
+
+def test_a_short_listing_page_is_not_the_last_the_listing_ends_with_an_empty_page(clock: Sleeps) -> None:
+    # A server that caps a page at 40 whatever per_page asks: every page is short, none is the last.
+    pages = (managed_users(range(1, 41)), managed_users(range(41, 81)), managed_users(range(81, 91)), managed_users([]))
+    requested, output = listed_ids(list(range(1, 91)), *pages)
+    assert requested == [1, 2, 3, 4]
+    assert not output.errors and output.is_in_logs("Workato: 90 customer workspaces listed.")
+
+
+def test_the_listing_follows_next_page_in_the_body_and_ends_where_it_is_null(clock: Sleeps) -> None:
+    pages = (
+        managed_users(range(1, 41), next_page=2),
+        managed_users(range(41, 81), next_page="3"),
+        managed_users(range(81, 91), next_page=None),
+    )
+    requested, output = listed_ids(list(range(1, 91)), *pages)
+    assert requested == [1, 2, 3]  # no empty page: null says page 3 was the last
+    assert not output.errors
+
+
+def test_the_listing_follows_an_x_next_page_header(clock: Sleeps) -> None:
+    pages = (managed_users(range(1, 41), headers={"X-Next-Page": "2"}), managed_users(range(41, 51)), managed_users([]))
+    requested, output = listed_ids(list(range(1, 51)), *pages)
+    # Page 2 names no next page, which says nothing about the end: page 3, empty, is asked for.
+    assert requested == [1, 2, 3]
+    assert not output.errors
+
+
+@pytest.mark.parametrize(
+    "pages, what",
+    [
+        ([managed_users([1, 2], next_page=1)], "next_page names page 1, which is not after page 1 (page at page 1, per_page 100)"),
+        ([managed_users([1, 2], headers={"X-Next-Page": "1"})],
+         "X-Next-Page names page 1, which is not after page 1 (page at page 1, per_page 100)"),
+        ([managed_users([1, 2], next_page=2), managed_users([], next_page=3)],
+         "an empty page says there is more (next_page or X-Next-Page) (page at page 2, per_page 100)"),
+        ([managed_users([1, 2]), managed_users([1, 2])], "the page repeats the previous page (page at page 2, per_page 100)"),
+    ],
+    ids=["next-page-that-does-not-move", "header-that-does-not-move", "empty-page-that-says-more", "repeated-page"],
+)  # fmt: skip
+def test_a_listing_whose_paging_would_not_end_fails_naming_the_endpoint(clock: Sleeps, pages: List[HttpResponse], what: str) -> None:
+    with VerifiedHttpMocker() as http:
+        listing(http, *pages)
         output = read_streams(workato_config(workato={"workspace_ids": []}), [WORKSPACE], expecting_exception=True)
     assert not output.records and not output.state_messages
     assert output.errors[0].trace.error.message == (
-        "Workato api/managed_users: paging does not end: the page repeats the previous page (page at page 2, per_page 100). "
+        f"Workato api/managed_users: paging does not end: {what}. "
         "The vendor's answers are inconsistent; retry later or report it to the vendor."
     )
+
+
+def test_a_next_page_that_is_no_page_number_fails_naming_the_signal(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        listing(http, managed_users([1, 2], next_page="/api/managed_users?page=2"))
+        output = read_streams(workato_config(workato={"workspace_ids": []}), [WORKSPACE], expecting_exception=True)
+    assert output.errors[0].trace.error.message == (
+        "Workato api/managed_users: the answer's next_page is '/api/managed_users?page=2', not a page number; "
+        "the vendor's paging may have changed."
+    )
+
+
+def test_a_listed_workspace_without_id_fails_naming_the_field_and_the_rows_fields(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.get(managed_users_request(1), HttpResponse(json.dumps({"result": [{"customer_id": 5, "external_id": "acme", "name": None}]})))
+        output = read_streams(workato_config(workato={"workspace_ids": []}), [WORKSPACE], expecting_exception=True)
+    assert not output.records
+    message = output.errors[0].trace.error.message
+    assert message.startswith(
+        "Workato api/managed_users answered with a malformed body: "
+        "workspace 0 of 'result' has no 'id' (it has: customer_id, external_id, name: null)."
+    ), message
 
 
 def test_a_rejected_token_while_listing_is_a_config_error_naming_workato(clock: Sleeps) -> None:
@@ -405,6 +547,7 @@ def test_the_listing_waits_for_retry_after_on_429(clock: Sleeps) -> None:
     limited = HttpResponse("{}", status_code=429, headers={"Retry-After": "30"})
     with VerifiedHttpMocker() as http:
         http.get(managed_users_request(1), [limited, managed_users([1])])
+        http.get(managed_users_request(2), managed_users([]))
         http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), [1]), usage([workspace_row(1)]))
         output = read_streams(workato_config(start_date="2026-06-09", workato={"workspace_ids": []}), [WORKSPACE])
     assert len(output.records) == 1 and not output.errors
@@ -434,6 +577,85 @@ def test_a_record_keeps_the_row_whole_and_adds_period_interval_keys_and_typed_co
     }  # fmt: skip
     assert isinstance(record["recipe_count"], int)
     jsonschema.validate(record, load_schema(WORKSPACE))
+
+
+def read_one_day(rows: List[Dict[str, Any]], stream: str = WORKSPACE, expecting_exception: bool = False) -> EntrypointOutput:
+    """Read 06-09 of ``stream`` answered with ``rows``."""
+    extra = {"group_by": "recipe"} if stream == RECIPE else {}
+    with VerifiedHttpMocker() as http:
+        http.post(usage_request(la_day("2026-06-09"), la_day("2026-06-10"), **extra), usage(rows))
+        return read_streams(workato_config(start_date="2026-06-09"), [stream], expecting_exception=expecting_exception)
+
+
+def test_a_row_without_workspace_id_fails_naming_the_field_and_listing_the_rows_own_fields(clock: Sleeps) -> None:
+    # As if Workato named the field otherwise: asked for by id, every row would otherwise share the key (None,).
+    renamed = {"managed_user_id": 1, "workspace_name": "ws-1", **counts(10)}
+    output = read_one_day([renamed, {**renamed, "managed_user_id": 2}], expecting_exception=True)
+    assert not output.records and not output.state_messages
+    assert output.errors[0].trace.error.message == (
+        "Workato api/v2/managed_users/statistics/usage answered an item without 'workspace_id', a field of the stream's primary key "
+        "(the item has: failed_job_count, managed_user_id, recipe_count, successful_job_count, task_count, workspace_name). "
+        "No record is emitted without its key; the vendor's answer may have changed shape."
+    )
+
+
+def test_a_recipe_row_without_recipe_id_fails_naming_the_field(clock: Sleeps) -> None:
+    row = {"workspace_id": 1, "id": 11, "recipe_id": None, **counts(1)}
+    output = read_one_day([row], RECIPE, expecting_exception=True)
+    assert not output.records
+    assert output.errors[0].trace.error.message == (
+        "Workato api/v2/managed_users/statistics/usage answered an item without 'recipe_id', a field of the stream's primary key "
+        "(the item has: failed_job_count, id, recipe_count, recipe_id: null, successful_job_count, task_count, workspace_id). "
+        "No record is emitted without its key; the vendor's answer may have changed shape."
+    )
+
+
+def test_job_counts_named_as_other_workato_endpoints_name_them_give_the_exact_counts(clock: Sleeps) -> None:
+    row = {"workspace_id": 1, "task_count": 120, "recipe_count": 4, "job_succeeded_count": 30, "job_failed_count": "3"}
+    output = read_one_day([row])
+    (record,) = records(output, WORKSPACE)
+    assert record == {
+        **row, "period_start": la_day("2026-06-09"), "period_end": la_day("2026-06-10"), "interval": "day",
+        "successful_job_count": 30, "failed_job_count": 3,
+    }  # fmt: skip
+    jsonschema.validate(record, load_schema(WORKSPACE))
+
+
+def test_a_row_without_a_count_under_any_of_its_names_fails_naming_the_count_and_the_rows_fields(clock: Sleeps) -> None:
+    row = {"workspace_id": 1, "task_count": 120, "recipe_count": 4, "job_succeeded_count": 30, "jobs_failed": 3}
+    output = read_one_day([row], expecting_exception=True)
+    assert not output.records and not output.state_messages
+    assert output.errors[0].trace.error.message == (
+        "Workato api/v2/managed_users/statistics/usage answered a row with no 'failed_job_count' or 'job_failed_count', "
+        "the 'failed_job_count' count (the row has: job_succeeded_count, jobs_failed, recipe_count, task_count, workspace_id). "
+        "Workato does not publish the fields of a usage row; rather than emit the count as null, the sync stops: "
+        "the connector needs the row's new field names."
+    )
+
+
+def test_a_row_with_both_names_of_a_count_disagreeing_fails_instead_of_picking_one(clock: Sleeps) -> None:
+    row = {**workspace_row(1), "successful_job_count": 5, "job_succeeded_count": 7}
+    output = read_one_day([row], expecting_exception=True)
+    assert not output.records
+    message = output.errors[0].trace.error.message
+    assert message.startswith(
+        "Workato api/v2/managed_users/statistics/usage answered a row with different values under 'successful_job_count' or "
+        "'job_succeeded_count', the 'successful_job_count' count (the row has: "
+    ), message
+
+
+def test_a_second_row_for_one_workspace_in_one_window_fails_instead_of_being_dropped(clock: Sleeps) -> None:
+    # Each workspace is asked for once per window: a second row (a second bucket) would be an undercount if dropped.
+    output = read_one_day([workspace_row(1, period="2026-06-09T00:00:00-07:00"), workspace_row(2), workspace_row(1, task_count=3)],
+                          expecting_exception=True)  # fmt: skip
+    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [1, 2]
+    assert not output.state_messages, "the window is not checkpointed"
+    message = output.errors[0].trace.error.message
+    assert message.startswith(
+        "Workato api/v2/managed_users/statistics/usage answered a second row for period_start 2026-06-09T00:00:00-07:00, workspace_id 1 "
+        "in the period from 2026-06-09T00:00:00-07:00, although each workspace is asked for once per window (the second record has: "
+    ), message
+    assert message.endswith("Neither row is known to be the right one; the vendor's answer may have changed shape."), message
 
 
 def test_the_period_comes_from_the_window_even_when_a_row_names_another(clock: Sleeps) -> None:
@@ -497,7 +719,7 @@ def test_resume_starts_after_the_cursor_minus_the_lookback_in_whole_periods(cloc
     expected = [(la_day(start), la_day(end)) for start, end in pairwise(weeks)]
     with VerifiedHttpMocker() as http:
         for start, end in expected:
-            http.post(usage_request(start, end, interval="week"), usage([workspace_row(1)]))
+            http.post(usage_request(start, end), usage([workspace_row(1)]))
         output = read_streams(config, [WORKSPACE], state={WORKSPACE: {"period_start": la_day("2026-05-25")}})
         sent = [(body["from"], body["to"]) for body in usage_bodies(http)]
     assert sent == expected
@@ -624,9 +846,7 @@ def check(config: Dict[str, Any]) -> Tuple[Status, str]:
         ({"workspace_ids": ["abc"]}, "'workato.workspace_ids.0' must be an integer."),
     ],
 )
-def test_a_bad_field_fails_check_with_one_sentence_naming_it_and_read_with_a_config_error(
-    section: Dict[str, Any], sentence: str
-) -> None:
+def test_a_bad_field_fails_check_with_one_sentence_naming_it_and_read_with_a_config_error(section: Dict[str, Any], sentence: str) -> None:
     config = workato_config(workato=section)
     assert check(config) == (Status.FAILED, sentence)
     output = read_streams(config, [WORKSPACE], expecting_exception=True)

@@ -32,7 +32,6 @@ from integration_tests.emulator.core import (
     VendorEmulator,
     Window,
     floor_period,
-    listed_requests,
     next_period,
     paged_requests,
     planned_periods,
@@ -48,7 +47,18 @@ MAX_PER_PAGE = 100
 PAGING_FAULTS = ("repeat",)
 #: The values of ``Options.item_fault``.
 ITEM_FAULTS = ("no_key",)
+#: The values of ``Options.row_names``: usage row fields under names other than the assumed ones.
+#: ``job_counts``: the job counts as other Workato endpoints (recipes, jobs) name them;
+#: ``workspace_key``: ``workspace_id`` named ``managed_user_id``.
+ROW_NAMES: Dict[str, Dict[str, str]] = {
+    "job_counts": {"successful_job_count": "job_succeeded_count", "failed_job_count": "job_failed_count"},
+    "workspace_key": {"workspace_id": "managed_user_id"},
+}
+#: The values of ``Options.listing_next_page``: where ``GET /api/managed_users`` names its next page.
+LISTING_SIGNALS = ("body", "header")
 METRICS = ("task_count", "successful_job_count", "failed_job_count")
+#: The counts of a row under the assumed names: the connector's typed columns.
+COUNT_COLUMNS = ("task_count", "recipe_count", "successful_job_count", "failed_job_count")
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
 RECIPE_PREFIXES = ("[PROD]", "[TEST]", "[DEV]")
 RECIPE_VERBS = ("Sync orders", "Create invoice", "Update contacts", "Notify Slack", "Export report")
@@ -71,12 +81,32 @@ class Options:
     paging_fault: Optional[str] = None
     #: Broken usage rows (``None``: none). ``no_key``: no row has its ``workspace_id``.
     item_fault: Optional[str] = None
+    #: Usage row fields named otherwise than assumed (``None``: as assumed); see ``ROW_NAMES``.
+    row_names: Optional[str] = None
+    #: The zone the connector is configured with (``connector_section``), when it is not the
+    #: admin workspace's ``timezone`` (``None``: the same). Its windows then straddle the admin
+    #: zone's buckets: an ``interval`` other than ``none`` answers a workspace once per bucket.
+    configured_timezone: Optional[str] = None
+    #: ``GET /api/managed_users`` serves at most this many rows a page whatever ``per_page`` asks
+    #: (``None``: ``per_page``): short pages that are not the last.
+    listing_page_cap: Optional[int] = None
+    #: How ``GET /api/managed_users`` names the next page (``None``: it does not): ``body``, a
+    #: ``next_page`` field (null on the last page); ``header``, an ``X-Next-Page`` header
+    #: (absent on the last page).
+    listing_next_page: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
             raise ValueError(f"unknown paging_fault {self.paging_fault!r}; one of {', '.join(PAGING_FAULTS)}")
         if self.item_fault not in (None, *ITEM_FAULTS):
             raise ValueError(f"unknown item_fault {self.item_fault!r}; one of {', '.join(ITEM_FAULTS)}")
+        if self.row_names not in (None, *ROW_NAMES):
+            raise ValueError(f"unknown row_names {self.row_names!r}; one of {', '.join(ROW_NAMES)}")
+        if self.listing_next_page not in (None, *LISTING_SIGNALS):
+            raise ValueError(f"unknown listing_next_page {self.listing_next_page!r}; one of {', '.join(LISTING_SIGNALS)}")
+        if self.listing_page_cap is not None and self.listing_page_cap < 1:
+            raise ValueError("listing_page_cap must be at least 1")
+        ZoneInfo(self.configured_timezone or self.timezone)  # an unknown zone fails here, not mid-request
 
     @property
     def api_key(self) -> str:
@@ -102,8 +132,9 @@ class Workato(VendorEmulator):
     paged_options = {"workspaces": 12, "recipes": 6}
 
     def connector_section(self, url: str) -> Dict[str, Any]:
-        # Workato counts periods in the Embed admin workspace's zone: the connector must use the same.
-        return {"api_token": self.options.api_token, "base_url": url, "timezone": self.options.timezone}
+        # Workato counts periods in the Embed admin workspace's zone: the connector should use the
+        # same, and with ``configured_timezone`` does not.
+        return {"api_token": self.options.api_token, "base_url": url, "timezone": self.configured_zone.key}
 
     def requested_day(self, request: LoggedRequest) -> Optional[str]:
         # The window's start, sent with the admin zone's offset: its date is the local day.
@@ -127,6 +158,11 @@ class Workato(VendorEmulator):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.options.timezone)
+
+    @property
+    def configured_zone(self) -> ZoneInfo:
+        """The zone the connector is configured with (``connector_section``)."""
+        return ZoneInfo(self.options.configured_timezone or self.options.timezone)
 
     def routes(self) -> List[Route]:
         return [
@@ -246,6 +282,8 @@ class Workato(VendorEmulator):
         rows = self._rows(UsageQuery.parse(self, body))
         if self.options.item_fault == "no_key":
             rows = [{name: value for name, value in row.items() if name != "workspace_id"} for row in rows]
+        renamed = ROW_NAMES.get(self.options.row_names or "", {})
+        rows = [{renamed.get(name, name): value for name, value in row.items()} for row in rows]
         return Reply(200, {"data": rows or None})
 
     def _managed_users(self, request: Request) -> Reply:
@@ -258,6 +296,7 @@ class Workato(VendorEmulator):
             raise _bad_request(f"page must be >= 1 and per_page from 1 to {MAX_PER_PAGE}")
         if self.options.paging_fault == "repeat":
             page = 1  # a server that ignores page
+        per_page = min(per_page, self.options.listing_page_cap or per_page)  # pages of the served size
         first = (page - 1) * per_page
         indices = range(first, min(first + per_page, self.options.workspaces))
         result = [
@@ -270,6 +309,24 @@ class Workato(VendorEmulator):
             }
             for i in indices
         ]
+        return self._listing_page(result, page, more=first + per_page < self.options.workspaces)
+
+    def listing_requests(self, per_page: int = MAX_PER_PAGE) -> int:
+        """The requests a correct connector lists every workspace with: it follows a named next
+        page, and without one pages until a page comes back empty (a short page need not be last)."""
+        served = min(per_page, self.options.listing_page_cap or per_page)
+        pages = math.ceil(self.options.workspaces / served)
+        if self.options.listing_next_page == "body":
+            return max(1, pages)  # the last page's null next_page ends the listing
+        return pages + 1  # nothing on the last page says so: an empty page after it ends the listing
+
+    def _listing_page(self, result: List[Dict[str, Any]], page: int, more: bool) -> Reply:
+        """A page of the listing, naming the next page where ``listing_next_page`` says."""
+        following = page + 1 if more else None
+        if self.options.listing_next_page == "body":
+            return Reply(200, {"result": result, "next_page": following})
+        if self.options.listing_next_page == "header" and following is not None:
+            return Reply(200, {"result": result}, {"X-Next-Page": str(following)})
         return Reply(200, {"result": result})
 
     # -- ground truth
@@ -284,14 +341,18 @@ class Workato(VendorEmulator):
         external_ids: Sequence[str] = (),
         recipe_name_pattern: Optional[str] = None,
         folder_name_pattern: Optional[str] = None,
+        timezone: Optional[str] = None,
         **unused: Any,
     ) -> List[Dict[str, Any]]:
         """One record per period and workspace (or recipe): the row whole, plus ``period_start``,
-        ``period_end`` (the period asked for) and ``interval``. The workspace stream counts deleted recipes
-        unless a name pattern is set (a correct connector sends a plain body for it)."""
+        ``period_end`` (the period asked for), ``interval`` and the typed counts. Periods are
+        planned in ``timezone``, the connector's (default: ``configured_zone``), and each is
+        asked for with ``interval: none``, as a correct connector does: exact counts of that
+        window, whatever the admin zone. The workspace stream counts deleted recipes unless a
+        name pattern is set (a correct connector sends a plain body for it)."""
         if stream not in self.streams:
             raise KeyError(stream)
-        body: Dict[str, Any] = {"interval": interval}
+        body: Dict[str, Any] = {"interval": "none"}
         if workspace_ids or external_ids:
             body.update(workspace_ids=list(workspace_ids), external_ids=list(external_ids))
         else:
@@ -302,11 +363,14 @@ class Workato(VendorEmulator):
         if stream == "workato_recipe_usage":
             body["group_by"] = "recipe"
         records = []
-        for start, end in planned_periods(interval, self.zone, self.world.now(), start_date, end_date):
+        zone = ZoneInfo(timezone) if timezone else self.configured_zone
+        renamed = ROW_NAMES.get(self.options.row_names or "", {})
+        for start, end in planned_periods(interval, zone, self.world.now(), start_date, end_date):
             query = UsageQuery.parse(self, {**body, "from": start.isoformat(), "to": end.isoformat()}, max_ids=None)
             for row in self._rows(query):
                 period = {"period_start": start.isoformat(), "period_end": end.isoformat(), "interval": interval}
-                records.append({**row, **period})
+                counts = {name: row[name] for name in COUNT_COLUMNS}  # the typed columns, whatever the row's names
+                records.append({**{renamed.get(name, name): value for name, value in row.items()}, **counts, **period})
         return records
 
 
@@ -427,7 +491,7 @@ def _bench_plan(days: int) -> Callable[[Workato], BenchPlan]:
         live_recipes = sum(not vendor.recipe(ws, index)["deleted"] for ws in range(workspaces) for index in range(recipes))
         usage = 2 * periods * paged_requests(workspaces, MAX_IDS)  # both streams share the one budget of usage requests
         endpoints = (
-            BenchEndpoint("/api/managed_users", listed_requests(workspaces, MAX_PER_PAGE), "listing", vendor.rate_limit("managed_users")),
+            BenchEndpoint("/api/managed_users", vendor.listing_requests(), "listing", vendor.rate_limit("managed_users")),
             BenchEndpoint("/api/v2/managed_users/statistics/usage", usage, "usage", vendor.rate_limit("usage")),
         )
         expected = {"workato_workspace_usage": periods * workspaces, "workato_recipe_usage": periods * live_recipes}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import orjson
 from airbyte_cdk.models import FailureType
@@ -143,3 +143,59 @@ class PageNumberPager(Pager):
         full = len(items) >= self.size
         return {"page": int(self.position["page"]) + 1, "per_page": self.size} if full else None
 
+
+
+class NextPageNumberPager(Pager):
+    """``page``/``per_page`` sent by the client; the answer may name the next page's number, in a
+    body field or in a response header (the field wins when both are there).
+
+    - A named next page is followed; the body field present and null says the page was the last.
+    - An answer that names no next page says nothing about the end: pages continue until one comes
+      back empty. A server may cap a page below ``per_page``, so a short page need not be the last;
+      the empty page costs one request, a short page taken for the last loses every later one.
+
+    Besides every pager's loops, a named next page that is not after the current one is a loop.
+    """
+
+    def __init__(self, where: str, size: int, next_field: str, next_header: str) -> None:
+        self.next_field = next_field
+        self.next_header = next_header
+        self.signal = f"{next_field} or {next_header}"
+        #: The headers of the answer being advanced past (:meth:`answered`): the body has none.
+        self.headers: Mapping[str, str] = {}
+        super().__init__(where, size)
+
+    def first_position(self) -> Dict[str, Any]:
+        return {"page": 1, "per_page": self.size}
+
+    def answered(self, headers: Mapping[str, str]) -> None:
+        """Hand over the headers of the answer :meth:`advance` is about to read."""
+        self.headers = headers
+
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        current = int(self.position["page"])
+        if isinstance(body, dict) and self.next_field in body:
+            named, source = body[self.next_field], self.next_field
+        else:
+            named, source = self.header(self.next_header), self.next_header
+            if named is None:  # no signal at all: only an empty page ends the listing
+                return {"page": current + 1, "per_page": self.size} if items else None
+        if named is None:
+            return None
+        following = self.page_number(named, source)
+        if following <= current:
+            raise self.loop(f"{source} names page {following}, which is not after page {current}")
+        return {"page": following, "per_page": self.size}
+
+    def header(self, name: str) -> Optional[str]:
+        """A header of the answer by name, whatever its case; ``None`` when absent or blank."""
+        value = next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+        return value if value and value.strip() else None
+
+    def page_number(self, value: Any, source: str) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        message = f"{self.where}: the answer's {source} is {value!r}, not a page number; the vendor's paging may have changed."
+        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)

@@ -3,8 +3,11 @@
 One endpoint, ``POST /api/v2/managed_users/statistics/usage``, read twice: grouped by workspace
 and grouped by recipe. Its times are in the Embed admin workspace's time zone (a config value),
 so the connector asks for one window per configured interval, aligned to that interval's
-calendar boundaries in that zone, with ``interval`` equal to the window's length: each row of an
-answer is then one workspace (or recipe) in that window, and the window is the record's period.
+calendar boundaries in that zone, with ``interval: none``: each row of an answer is then one
+workspace (or recipe) in exactly that window, and the window is the record's period. (With the
+window's length as ``interval``, Workato would cut the window into its own buckets, counted in the
+admin workspace's zone: a configured zone that is not exactly that one makes every window
+straddle two buckets, and a workspace comes back twice.)
 
 All usage endpoints together allow 1,000 requests/minute per Embed admin workspace; listing the
 customer workspaces (``GET /api/managed_users``) is a customer-management endpoint with its own
@@ -14,12 +17,16 @@ Deleted recipes are counted only when the body has nothing but ``from``, ``to``,
 ``interval``. The workspace stream sends exactly that unless a name pattern is configured; the
 recipe stream must send ``group_by: recipe`` and therefore never sees deleted recipes.
 
-Assumed where Workato's documents are silent (see the project's vendor notes): the body is
-JSON with id lists as JSON arrays; at most ``IDS_PER_REQUEST`` ids per request; ``to`` is the
-exclusive end of the window; rows carry ``workspace_id``, ``recipe_id`` and the four counts
-under the names in ``COUNTS``; ``GET /api/managed_users`` pages with ``page``/``per_page`` and
-answers ``{"result": [{"id", ...}]}``, its last page being the first one with fewer rows than
-asked for.
+Assumed where Workato's documents are silent (see the project's vendor notes), each so that a
+wrong guess fails the stream instead of changing a number: the body is JSON with id lists as JSON
+arrays; at most ``IDS_PER_REQUEST`` ids per request; ``to`` is the exclusive end of the window;
+rows carry ``workspace_id`` and ``recipe_id`` (a row without one fails, naming it and the row's
+fields) and the four counts under the names in ``COUNT_NAMES`` (a count under none of its names
+fails the same way: never a silent null); one row per workspace (or recipe) and window (a second
+one fails). ``GET /api/managed_users`` pages with ``page``/``per_page`` and answers
+``{"result": [{"id", "external_id", ...}]}``; it is read as the Singer tap for Workato reads it
+(a ``next_page`` field or an ``X-Next-Page`` header names the next page), and without either
+signal until a page comes back empty.
 """
 
 from __future__ import annotations
@@ -31,13 +38,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import json_body, list_problem
-from source_usage.core.paging import PageNumberPager, Pager
+from source_usage.core.keys import KeyGuard
+from source_usage.core.paging import NextPageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, UsageStream, chunked
@@ -77,6 +85,22 @@ PATTERN_MIN_LENGTH = 3
 
 #: The counts of a row (assumed names), also typed as top-level integer columns.
 COUNTS = ("task_count", "recipe_count", "successful_job_count", "failed_job_count")
+#: The names a usage row may give each count, first the assumed one. Workato publishes none; its
+#: other endpoints (recipes, jobs) name job counts ``job_succeeded_count``/``job_failed_count``,
+#: so a row may well use those. A count under none of its names fails the stream.
+COUNT_NAMES: Mapping[str, Tuple[str, ...]] = {
+    "task_count": ("task_count",),
+    "recipe_count": ("recipe_count",),
+    "successful_job_count": ("successful_job_count", "job_succeeded_count"),
+    "failed_job_count": ("failed_job_count", "job_failed_count"),
+}
+#: The ``interval`` of every usage request. Workato documents ``none`` among its values; sent
+#: rather than left out because the default of an omitted ``interval`` is not documented, and it
+#: keeps the body within "``from``, ``to``, the ids and ``interval``" (deleted recipes count).
+WINDOW_INTERVAL = "none"
+#: Where ``GET /api/managed_users`` may name its next page (as the Singer tap for Workato reads it).
+NEXT_PAGE_FIELD = "next_page"
+NEXT_PAGE_HEADER = "X-Next-Page"
 
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
@@ -109,6 +133,11 @@ def with_columns(row: Mapping[str, Any], columns: Mapping[str, Any]) -> Dict[str
     return record
 
 
+def row_fields(row: Mapping[str, Any]) -> str:
+    """The fields a vendor row has, for a message (as the core's key guard lists them)."""
+    return ", ".join(sorted(name if value is not None else f"{name}: null" for name, value in row.items())) or "none"
+
+
 def timezone_problem(field: str, value: Optional[str]) -> Optional[str]:
     """Anything but an IANA name, including names the host's zoneinfo folder alone knows
     (``localtime``): the zone Workato counts in is the workspace's, never the host's."""
@@ -131,7 +160,13 @@ class ManagedUsers(UsageStream):
         super().__init__(connection)
 
     def new_pager(self) -> Pager:
-        return PageNumberPager(self.where, size=self.per_page)
+        return NextPageNumberPager(self.where, self.per_page, next_field=NEXT_PAGE_FIELD, next_header=NEXT_PAGE_HEADER)
+
+    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
+        # The core hands the pager the body only; the X-Next-Page signal is a header.
+        if isinstance(self.pager, NextPageNumberPager):
+            self.pager.answered(response.headers)
+        return super().next_page_token(response)
 
     def page_items(self, body: Any) -> Sequence[Any]:
         return body["result"]
@@ -144,8 +179,10 @@ class ManagedUsers(UsageStream):
         if problem:
             return problem
         for index, row in enumerate(body["result"]):
+            if not isinstance(row, dict):
+                return f"workspace {index} of 'result' is not an object"
             if row.get("id") is None:
-                return f"workspace {index} of 'result' has no 'id'"
+                return f"workspace {index} of 'result' has no 'id' (it has: {row_fields(row)})"
         return None
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
@@ -153,43 +190,100 @@ class ManagedUsers(UsageStream):
 
 
 class CustomerWorkspaces:
-    """Every customer workspace id, listed at most once per sync and shared by both streams.
+    """The customer workspaces (id and external id), listed at most once per sync and shared by
+    both streams: every workspace id when none is configured, and the ids behind configured
+    external ids, so that each workspace is asked for once, by id.
 
-    Both usage streams need the list when no ids are configured, and they may be read in
-    parallel threads; the lock makes the second wait for the first's listing instead of
-    listing again. A failed listing is remembered too, so the second stream fails at once
-    with the same error instead of spending the same retries on the 60 requests/minute limit.
+    Both usage streams need the list, and they may be read in parallel threads; the lock makes
+    the second wait for the first's listing instead of listing again. A failed listing is
+    remembered too, so the second stream fails at once with the same error instead of spending
+    the same retries on the 60 requests/minute limit.
     """
 
     def __init__(self, listing: ManagedUsers) -> None:
         self._listing = listing
         self._lock = threading.Lock()
-        self._ids: Optional[List[Union[int, str]]] = None
+        self._rows: Optional[List[Mapping[str, Any]]] = None
         self._error: Optional[AirbyteTracedException] = None
+        self._resolved: Dict[Tuple[str, ...], List[Union[int, str]]] = {}
 
     def ids(self) -> List[Union[int, str]]:
+        """Every customer workspace's id, each once, in listing order."""
+        return list(dict.fromkeys(row["id"] for row in self.rows()))
+
+    def resolve(self, external_ids: Sequence[str]) -> List[Union[int, str]]:
+        """The ids of the workspaces with these external ids, worked out (and warned about) once."""
+        wanted = tuple(external_ids)
+        rows = self.rows()
         with self._lock:
-            if self._ids is None and self._error is None:
+            if wanted not in self._resolved:
+                self._resolved[wanted] = self._resolve(rows, wanted)
+            return self._resolved[wanted]
+
+    def rows(self) -> List[Mapping[str, Any]]:
+        with self._lock:
+            if self._rows is None and self._error is None:
                 try:
-                    self._ids = self._list()
+                    self._rows = self._list()
                 except AirbyteTracedException as error:
                     self._error = error
             if self._error is not None:
                 raise self._error
-            assert self._ids is not None
-            return self._ids
+            assert self._rows is not None
+            return self._rows
 
-    def _list(self) -> List[Union[int, str]]:
-        rows = self._listing.read_records(SyncMode.full_refresh, stream_slice={})
-        # parse_response yields the ``result`` rows as they are, which malformed() checked carry an id.
-        # A workspace created while paging can shift another onto the next page too: asked for twice,
-        # it would give duplicate rows, so each id is kept once, in listing order.
-        ids = list(dict.fromkeys(row["id"] for row in rows if isinstance(row, Mapping)))
-        if ids:
-            logger.info(f"Workato: reading usage of all {len(ids)} customer workspaces.")
+    def _list(self) -> List[Mapping[str, Any]]:
+        # malformed() checked that every ``result`` row is an object with an id. A workspace
+        # created while paging can shift another onto the next page too: ids() keeps each once.
+        rows = [row for row in self._listing.read_records(SyncMode.full_refresh, stream_slice={}) if isinstance(row, Mapping)]
+        count = len({row["id"] for row in rows})
+        if count:
+            logger.info(f"Workato: {count} customer workspaces listed.")
         else:
             logger.warning("Workato: the Embed admin workspace has no customer workspaces; there is no usage to read.")
-        return ids
+        return rows
+
+    def _resolve(self, rows: Sequence[Mapping[str, Any]], wanted: Tuple[str, ...]) -> List[Union[int, str]]:
+        if rows and not any("external_id" in row for row in rows):
+            # Every configured external id would look unknown: a renamed field, not missing customers.
+            message = (
+                f"{self._listing.where} answered workspaces without 'external_id', which 'workato.external_ids' "
+                f"is matched against (a workspace has: {row_fields(rows[0])}); the vendor's answer may have changed shape."
+            )
+            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+        by_external: Dict[str, List[Union[int, str]]] = {}
+        for row in rows:
+            if isinstance(row.get("external_id"), (str, int)) and not isinstance(row.get("external_id"), bool):
+                by_external.setdefault(str(row["external_id"]), []).append(row["id"])
+        unknown = [external for external in wanted if external not in by_external]
+        if unknown:
+            # A warning, neither a silent drop (a typo would go unnoticed) nor a failure: a customer
+            # offboarded since the config was written must not stop every other customer's sync,
+            # and Workato itself answers an unknown workspace id with no row, not an error.
+            names = ", ".join(f"'{external}'" for external in unknown)
+            logger.warning(f"Workato: 'workato.external_ids' names {names}, which no customer workspace has; no usage is read for it.")
+        return list(dict.fromkeys(id_ for external in wanted for id_ in by_external.get(external, [])))
+
+
+class OneRowPerKey(KeyGuard):
+    """A period's keys, where a second row of one key fails the stream instead of being left out.
+
+    Each workspace is asked for once per window with ``interval: none``, so Workato has no reason
+    to answer a key twice: a second row would be a second bucket or a changed answer, and leaving
+    it out (or adding it up) would change the numbers without anyone seeing it.
+    """
+
+    def admit(self, record: Mapping[str, Any]) -> bool:
+        if super().admit(record):
+            return True
+        key = ", ".join(f"{field} {record.get(field)}" for field in self.key_fields)
+        within = f" in {self.period}" if self.period else ""
+        message = (
+            f"{self.where} answered a second row for {key}{within}, although each workspace is asked for once per "
+            f"window (the second record has: {row_fields(record)}). Neither row is known to be the right one; the vendor's "
+            "answer may have changed shape."
+        )
+        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
 @dataclass(frozen=True)
@@ -216,6 +310,8 @@ class WorkatoUsageStream(PeriodStream):
     cursor_field = "period_start"
     #: ``group_by`` of the body; ``None`` leaves Workato's default (``workspace``).
     group_by: ClassVar[Optional[str]] = None
+    #: The row fields of the primary key (besides ``period_start``, the window's).
+    row_keys: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, connection: Connection, plan: PeriodPlan, query: UsageQuery, workspaces: CustomerWorkspaces) -> None:
         self.query = query
@@ -225,25 +321,25 @@ class WorkatoUsageStream(PeriodStream):
     def cursor_value(self, period: Period) -> str:
         return period.start_iso
 
-    def id_lists(self) -> List[Tuple[str, Sequence[Union[int, str]]]]:
-        """The body field and ids to ask for: the configured ones, else every customer workspace.
+    def workspace_ids(self) -> List[Union[int, str]]:
+        """The workspaces to ask for, each once, by id: the configured ids and those of the
+        configured external ids (resolved through the listing), else every customer workspace.
 
-        Workspace ids and external ids go in separate requests, because the API takes one or the
-        other (and the deleted-recipe rule allows only one of them).
+        External ids are never sent: a workspace named both ways would be answered twice, and a
+        second row of one key must fail the period (:class:`OneRowPerKey`), not be dropped.
         """
-        configured: List[Tuple[str, Sequence[Union[int, str]]]] = [
-            ("workspace_ids", self.query.workspace_ids),
-            ("external_ids", self.query.external_ids),
-        ]
-        present = [(field, ids) for field, ids in configured if ids]
-        return present or [("workspace_ids", self.workspaces.ids())]
+        query = self.query
+        if not query.workspace_ids and not query.external_ids:
+            return self.workspaces.ids()
+        resolved = self.workspaces.resolve(query.external_ids) if query.external_ids else []
+        return list(dict.fromkeys([*query.workspace_ids, *resolved]))
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-        # A workspace named both by id and by external id is answered twice in a window; the
-        # period's key guard (core.keys) emits its record once.
-        for field, ids in self.id_lists():
-            for chunk in chunked(ids, IDS_PER_REQUEST):
-                yield {**period_slice, "id_field": field, "ids": chunk}
+        for chunk in chunked(self.workspace_ids(), IDS_PER_REQUEST):
+            yield {**period_slice, "ids": chunk}
+
+    def key_guard(self, period: str = "") -> KeyGuard:
+        return OneRowPerKey(self.where, self.key_fields, period)
 
     def request_body_json(
         self,
@@ -255,8 +351,9 @@ class WorkatoUsageStream(PeriodStream):
         body: Dict[str, Any] = {
             "from": stream_slice["period_start"],
             "to": stream_slice["period_end"],
-            stream_slice["id_field"]: stream_slice["ids"],
-            "interval": self.query.interval.value,
+            "workspace_ids": stream_slice["ids"],
+            # One row per workspace for exactly this window; see WINDOW_INTERVAL.
+            "interval": WINDOW_INTERVAL,
         }
         # Any further field makes Workato leave out deleted recipes, so only what the config asks for.
         body.update(self.query.patterns)
@@ -283,12 +380,46 @@ class WorkatoUsageStream(PeriodStream):
                 "period_end": stream_slice["period_end"],
                 "interval": self.query.interval.value,
                 **self.key_columns(row),
-                **{name: as_count(row.get(name)) for name in COUNTS},
+                **self.counts(row),
             }
             yield with_columns(row, columns)
 
     def key_columns(self, row: Mapping[str, Any]) -> Dict[str, Any]:
-        return {"workspace_id": row.get("workspace_id")}
+        """The row's key fields; a row without one fails, listing the row's own fields (not the
+        columns the connector adds), since Workato does not publish the row's field names."""
+        for field in self.row_keys:
+            if row.get(field) is None:
+                raise self.key_guard().missing(row, field)
+        return {field: row[field] for field in self.row_keys}
+
+    def counts(self, row: Mapping[str, Any]) -> Dict[str, Optional[int]]:
+        """The four counts as integers, each from the first of its names the row has.
+
+        A count under none of its names fails the stream: a null column would read as "no
+        usage" where Workato may just have named it differently. A value that is there but not
+        an integer stays null, its raw value kept (``with_columns``).
+        """
+        counts: Dict[str, Optional[int]] = {}
+        for column, names in COUNT_NAMES.items():
+            present = [name for name in names if name in row]
+            if not present:
+                raise self.unknown_count(row, column, names)
+            if len({repr(row[name]) for name in present}) > 1:
+                raise self.unknown_count(row, column, names, conflicting=present)
+            counts[column] = as_count(row[present[0]])
+        return counts
+
+    def unknown_count(
+        self, row: Mapping[str, Any], column: str, names: Sequence[str], conflicting: Sequence[str] = ()
+    ) -> AirbyteTracedException:
+        named = " or ".join(f"'{name}'" for name in names)
+        what = f"different values under {named}" if conflicting else f"no {named}"
+        message = (
+            f"{self.where} answered a row with {what}, the '{column}' count (the row has: {row_fields(row)}). "
+            "Workato does not publish the fields of a usage row; rather than emit the count as null, the sync stops: "
+            "the connector needs the row's new field names."
+        )
+        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
 class WorkatoWorkspaceUsage(WorkatoUsageStream):
@@ -297,6 +428,7 @@ class WorkatoWorkspaceUsage(WorkatoUsageStream):
 
     name = "workato_workspace_usage"
     primary_key = ["period_start", "workspace_id"]
+    row_keys = ("workspace_id",)
 
 
 class WorkatoRecipeUsage(WorkatoUsageStream):
@@ -306,9 +438,7 @@ class WorkatoRecipeUsage(WorkatoUsageStream):
     name = "workato_recipe_usage"
     primary_key = ["period_start", "workspace_id", "recipe_id"]
     group_by = "recipe"
-
-    def key_columns(self, row: Mapping[str, Any]) -> Dict[str, Any]:
-        return {"workspace_id": row.get("workspace_id"), "recipe_id": row.get("recipe_id")}
+    row_keys = ("workspace_id", "recipe_id")
 
 
 #: A name pattern of the config; Workato ignores shorter ones.
