@@ -4,7 +4,7 @@ paging fault breaks paging as switched. In-process over real HTTP; the connector
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, List, Optional, Set
 
 import pytest
 import requests
@@ -99,12 +99,111 @@ def test_workato_rate_limit_is_429_with_retry_after(emulator_factory: EmulatorFa
     assert 1 <= int(answers[2].headers["Retry-After"]) <= 60
 
 
-def test_workato_ground_truth_is_what_the_api_serves(pinned: Emulator) -> None:
+def test_workato_ground_truth_is_what_the_api_serves_for_one_window_asked_with_interval_none(pinned: Emulator) -> None:
     truth = pinned.ground_truth("workato_recipe_usage", start_date="2026-06-01", end_date="2026-06-01")
     rows = usage(pinned, **{"from": "2026-06-01T00:00:00-07:00", "to": "2026-06-02T00:00:00-07:00"},
-                 interval="day", workspace_ids=list(range(100_000, 100_012)), group_by="recipe")  # fmt: skip
+                 interval="none", workspace_ids=list(range(100_000, 100_012)), group_by="recipe")  # fmt: skip
     assert [{k: v for k, v in r.items() if k not in ("period_start", "period_end", "interval")} for r in truth] == rows
     assert truth[0]["period_start"] == "2026-06-01T00:00:00-07:00" and truth[0]["period_end"] == "2026-06-02T00:00:00-07:00"
+    assert {r["interval"] for r in truth} == {"day"}, "the record's interval is the configured one, the window's length"
+
+
+# --------------------------------------------------------------------------- variants where Workato's documents are silent
+
+KOLKATA_DAY = {"from": "2026-06-01T00:00:00+05:30", "to": "2026-06-02T00:00:00+05:30"}
+
+
+def test_workato_a_window_in_another_zone_straddles_two_admin_zone_buckets_unless_interval_is_none(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    split = emulator_factory(seed=3, now=PINNED, rate_limits=False, workato={"configured_timezone": "Asia/Kolkata"})
+    ids = {"workspace_ids": [100_000, 100_001]}
+    by_day = usage(split, **KOLKATA_DAY, **ids, interval="day")
+    # Kolkata's 06-01 runs from 11:30 on 05-31 to 11:30 on 06-01 in Los Angeles: two buckets, each workspace twice.
+    assert [(r["workspace_id"], r["period"]) for r in by_day] == [
+        (ws, f"2026-{day}T00:00:00-07:00") for day in ("05-31", "06-01") for ws in (100_000, 100_001)
+    ]
+    whole = usage(split, **KOLKATA_DAY, **ids, interval="none")
+    assert [r["workspace_id"] for r in whole] == [100_000, 100_001] and all("period" not in r for r in whole)
+    for row in whole:
+        for metric in ("task_count", "successful_job_count", "failed_job_count"):
+            assert row[metric] == sum(r[metric] for r in by_day if r["workspace_id"] == row["workspace_id"]), metric
+    # The connector is configured with the other zone, and the ground truth plans its windows there.
+    assert split.vendor("workato").connector_section("http://x")["timezone"] == "Asia/Kolkata"
+    truth = split.ground_truth("workato_workspace_usage", start_date="2026-06-01", end_date="2026-06-01", workspace_ids=ids["workspace_ids"])
+    assert [(r["period_start"], r["task_count"]) for r in truth] == [(KOLKATA_DAY["from"], row["task_count"]) for row in whole]
+
+
+@pytest.mark.parametrize(
+    ("row_names", "absent", "present"),
+    [
+        ("job_counts", {"successful_job_count", "failed_job_count"}, {"workspace_id", "job_succeeded_count", "job_failed_count"}),
+        ("workspace_key", {"workspace_id"}, {"managed_user_id", "successful_job_count", "failed_job_count"}),
+    ],
+)
+def test_workato_row_names_name_usage_row_fields_otherwise(
+    emulator_factory: EmulatorFactory, row_names: str, absent: Set[str], present: Set[str]
+) -> None:
+    plain = emulator_factory(seed=3, now=PINNED, rate_limits=False)
+    renamed = emulator_factory(seed=3, now=PINNED, rate_limits=False, workato={"row_names": row_names})
+    window = {"from": "2026-06-01T00:00:00-07:00", "to": "2026-06-02T00:00:00-07:00", "workspace_ids": [100_000], "interval": "none"}
+    for group_by in ("workspace", "recipe"):
+        (before, *_), (after, *_) = usage(plain, **window, group_by=group_by), usage(renamed, **window, group_by=group_by)
+        assert not absent & set(after) and present <= set(after), after
+        assert sorted(before.values(), key=repr) == sorted(after.values(), key=repr), "the same values, other names"
+    # The ground truth is what a correct connector makes of them: the raw fields, and the typed columns.
+    (truth, *_) = renamed.ground_truth("workato_workspace_usage", start_date="2026-06-01", end_date="2026-06-01", workspace_ids=[100_000])
+    assert present <= set(truth) and {"task_count", "recipe_count", "successful_job_count", "failed_job_count"} <= set(truth)
+
+
+def listing_pages(emulator: Emulator, per_page: int = 100, pages: int = 6) -> List[requests.Response]:
+    return [call(emulator, "GET", "/api/managed_users", params={"page": n, "per_page": per_page}) for n in range(1, pages + 1)]
+
+
+def test_workato_listing_page_cap_serves_short_pages_that_are_not_the_last(emulator_factory: EmulatorFactory) -> None:
+    capped = emulator_factory(seed=3, rate_limits=False, workato={"workspaces": 150, "listing_page_cap": 40})
+    answers = listing_pages(capped)
+    assert [len(a.json()["result"]) for a in answers] == [40, 40, 40, 30, 0, 0]
+    ids = [row["id"] for a in answers for row in a.json()["result"]]
+    assert ids == [capped.vendor("workato").workspace_id(i) for i in range(150)]
+    assert all("next_page" not in a.json() and "X-Next-Page" not in a.headers for a in answers)
+    assert capped.vendor("workato").listing_requests() == 5  # four pages, then the empty one
+
+
+def test_workato_listing_next_page_names_the_next_page_in_the_body_null_on_the_last(emulator_factory: EmulatorFactory) -> None:
+    served = emulator_factory(seed=3, rate_limits=False, workato={"workspaces": 150, "listing_next_page": "body"})
+    answers = listing_pages(served, pages=2)
+    assert [(len(a.json()["result"]), a.json()["next_page"]) for a in answers] == [(100, 2), (50, None)]
+    assert served.vendor("workato").listing_requests() == 2
+
+
+def test_workato_listing_next_page_header_names_the_next_page_absent_on_the_last(emulator_factory: EmulatorFactory) -> None:
+    options = {"workspaces": 150, "listing_next_page": "header", "listing_page_cap": 60}
+    served = emulator_factory(seed=3, rate_limits=False, workato=options)
+    answers = listing_pages(served, pages=3)
+    assert [(len(a.json()["result"]), a.headers.get("X-Next-Page")) for a in answers] == [(60, "2"), (60, "3"), (30, None)]
+    assert all("next_page" not in a.json() for a in answers)
+    assert served.vendor("workato").listing_requests() == 4  # the last page says nothing: an empty page 4 ends it
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("row_names", "sideways"), ("listing_next_page", "footer"), ("listing_page_cap", 0), ("configured_timezone", "Mars/Olympus")],
+)
+def test_workato_an_unknown_variant_is_refused(option: str, value: Any) -> None:
+    with pytest.raises((ValueError, KeyError)):
+        Emulator(workato={option: value})
+
+
+def test_command_line_switches_the_workato_variants() -> None:
+    flags = ("--workato-listing-next-page", "header", "--workato-listing-page-cap", "5", "--workato-row-names", "job_counts")
+    with command_line("--rate-limit", "off", "--port", "0", *flags) as url:
+        headers = {"Authorization": "Bearer workato-emulator-token"}
+        page = requests.get(url + "/api/managed_users", params={"page": 1, "per_page": 100}, headers=headers, timeout=10)
+        assert len(page.json()["result"]) == 5 and page.headers["X-Next-Page"] == "2"
+        body = {**KOLKATA_DAY, "workspace_ids": [100_000], "interval": "none"}
+        (row,) = requests.post(url + WORKATO_USAGE, json=body, headers=headers, timeout=10).json()["data"]
+        assert "job_succeeded_count" in row and "successful_job_count" not in row
 
 
 # --------------------------------------------------------------------------- paging faults (Options.paging_fault)
