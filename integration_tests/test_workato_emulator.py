@@ -130,7 +130,7 @@ def test_workato_a_window_in_another_zone_straddles_two_admin_zone_buckets_unles
             assert row[metric] == sum(r[metric] for r in by_day if r["workspace_id"] == row["workspace_id"]), metric
     # The connector is configured with the other zone, and the ground truth plans its windows there.
     assert split.vendor("workato").connector_section("http://x")["timezone"] == "Asia/Kolkata"
-    truth = split.ground_truth("workato_workspace_usage", start_date="2026-06-01", end_date="2026-06-01", workspace_ids=ids["workspace_ids"])
+    truth = split.ground_truth("workato_workspace_usage", start_date="2026-06-01", end_date="2026-06-01", **ids)
     assert [(r["period_start"], r["task_count"]) for r in truth] == [(KOLKATA_DAY["from"], row["task_count"]) for row in whole]
 
 
