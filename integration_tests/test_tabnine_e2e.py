@@ -49,6 +49,8 @@ USERS_PATH = "/api/v1/organization/users"
 UTILIZATIONS_PATH = "/api/v1/organization/account-utilizations"
 USAGE_V2_PATH = "/api/v2/organization/usage"
 USAGE_V1_PATH = "/api/v1/organization/usage"
+#: The four listings of users, in the order the connector reads them (teamMember, active).
+LISTINGS = [("true", "true"), ("true", "false"), ("false", "true"), ("false", "false")]
 
 
 @pytest.fixture
@@ -94,6 +96,26 @@ def day_range(first: date, last: date) -> List[str]:
 
 def month_start(day: date) -> str:
     return day.replace(day=1).isoformat()
+
+
+def listing_pages(emulator: Emulator) -> List[Tuple[str, str, str]]:
+    """``(teamMember, active, offset)`` of every page of the four listings of users, in order."""
+    vendor = emulator.vendor("tabnine")
+    pages = []
+    for team_member, active in LISTINGS:
+        count = len(vendor.selected_users(team_member == "true", active == "true"))
+        pages += [(team_member, active, str(offset)) for offset in range(0, max(1, count), 100)]
+    return pages
+
+
+def listed(requests: Sequence[LoggedRequest]) -> List[Tuple[str, str, str]]:
+    return [(e.query["teamMember"][0], e.query["active"][0], e.query["offset"][0]) for e in requests]
+
+
+def weeks(count: int) -> Tuple[date, date]:
+    """``count`` whole UTC weeks (Monday to Sunday), the last one ended at least two days ago."""
+    last_sunday = today() - timedelta(days=2 + (today() - timedelta(days=2)).isoweekday() % 7)
+    return last_sunday - timedelta(days=7 * count - 1), last_sunday
 
 
 # --------------------------------------------------------------------------- check, discover
@@ -165,19 +187,25 @@ def test_full_sync_of_the_five_streams_equals_the_ground_truth(connector: Checke
         assert not [error.message for record in records for error in validator.iter_errors(record)]
     assert len(run.records(TEAMS)) == 230 and len(run.records(USERS)) == 350
     assert any(not user["active"] for user in run.records(USERS)), "deactivated users too"
-    # Every page once, following meta.next; users unfiltered.
+    # Every page once, following meta.next; users through the four listings (273, 27, 45 and 5
+    # users: 3 + 1 + 1 + 1 pages), each with the organisation's id.
     assert [(e.query["offset"], e.query["limit"]) for e in answered(tabnine, TEAMS_PATH)] == [([str(o)], ["100"]) for o in (0, 100, 200)]
     users = answered(tabnine, USERS_PATH)
-    assert [e.query["offset"] for e in users] == [[str(o)] for o in (0, 100, 200, 300)]
-    assert not any("active" in e.query or "teamMember" in e.query for e in users)
-    # One usage request per UTC day, [from, to) touching; the organisation id read once for it.
+    assert listed(users) == listing_pages(tabnine) == [
+        ("true", "true", "0"), ("true", "true", "100"), ("true", "true", "200"),
+        ("true", "false", "0"), ("false", "true", "0"), ("false", "false", "0"),
+    ]  # fmt: skip
+    assert all(e.query["organizationId"] == [tabnine.vendor("tabnine").organization_id()] for e in users)
+    # One usage request per UTC day, [from, to) touching, as one bucket (granularity=all); the
+    # organisation id read once for it and the users.
     usage = answered(tabnine, USAGE_V2_PATH)
     assert usage_days(usage) == day_range(start, end)
     for e in usage:
         day = date.fromisoformat(e.query["from"][0][:10])
         assert e.query["from"] == [f"{day}T00:00:00Z"] and e.query["to"] == [f"{day + timedelta(days=1)}T00:00:00Z"], e.query
-        assert e.query["granularity"] == ["daily"]
+        assert e.query["granularity"] == ["all"]
     assert not tabnine.log.entries(USAGE_V1_PATH)
+    assert [e.status for e in tabnine.log.entries(ORGANIZATION_PATH) if e.path == ORGANIZATION_PATH] == [200]
     assert [e.query["startDate"] for e in answered(tabnine, UTILIZATIONS_PATH)] == [[start.strftime("%Y-%m")]]
 
 
@@ -323,10 +351,10 @@ def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpo
     messages = [e["message"] for e in run.errors()]
     assert any("Tabnine" in m and USERS_PATH.lstrip("/") in m and "pag" in m.lower() for m in messages), run.describe()
     assert run.states(USERS) == [], "a stream that did not end is not checkpointed"
-    # 350 users are 4 pages; past them, a page or two at most before the error.
+    # The first listing's 273 users are 3 pages; past them, a page or two at most before the error.
     requests = [e for e in tabnine.log.entries(USERS_PATH) if e.path == USERS_PATH]
-    assert [e.query["offset"] for e in requests[:4]] == [[str(o)] for o in (0, 100, 200, 300)]
-    assert 4 <= len(requests) <= 5, [e.query["offset"] for e in requests]
+    assert listed(requests[:3]) == [("true", "true", str(o)) for o in (0, 100, 200)]
+    assert 3 <= len(requests) <= 4 and listed(requests)[-1][:2] == ("true", "true"), listed(requests)
 
 
 # --------------------------------------------------------------------------- hostile answers
@@ -369,5 +397,106 @@ def test_a_user_repeated_across_pages_is_emitted_once(connector: CheckedConnecto
 
     assert_succeeded(run)
     assert_matches(USERS, run.records(USERS), tabnine.ground_truth(USERS))
-    # The second page starts one user early, so the last user of the first page comes twice.
+    # The second page of the first listing starts one user early, so the last user of its first
+    # page comes twice (the other listings are one page each).
     assert "Tabnine api/v1/organization/users: left out 1 item whose key was already read; each key is emitted once." in run.stdout
+
+
+# --------------------------------------------------------------------------- usage as one bucket per window
+
+
+def test_usage_asks_each_window_once_with_granularity_all_and_keeps_its_per_model_breakdowns(
+    connector: CheckedConnector, tabnine: Emulator
+) -> None:
+    start, end = weeks(3)
+
+    run = connector.read(config(tabnine, start, end, granularity="weekly"), configured_catalog([USAGE]))
+
+    assert_succeeded(run)
+    records = run.records(USAGE)
+    assert_matches(USAGE, records, tabnine.ground_truth(USAGE, start_date=start, end_date=end, granularity="weekly"))
+    mondays = [start + timedelta(days=7 * n) for n in range(3)]
+    assert [r["period_start"] for r in records] == [f"{monday}T00:00:00+00:00" for monday in mondays]
+    assert {r["granularity"] for r in records} == {"weekly"}
+    assert all(len(r["chat"]["models"]) == len(r["agent"]["models"]) == 3 for r in records), "models[] kept whole"
+    usage = answered(tabnine, USAGE_V2_PATH)
+    assert [(e.query["from"], e.query["to"], e.query["granularity"]) for e in usage] == [
+        ([f"{monday}T00:00:00Z"], [f"{monday + timedelta(days=7)}T00:00:00Z"], ["all"]) for monday in mondays
+    ]
+
+
+@pytest.mark.parametrize("v2_available", [True, False], ids=["v2", "v1-fallback"])
+def test_several_buckets_answering_one_window_are_each_emitted_with_their_own_period_never_two_under_one_key(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory, v2_available: bool
+) -> None:
+    # The server cuts each week asked with granularity=all into its days: 7 buckets per request.
+    server = emulator_factory(seed=33, tabnine={"api_token": TOKEN, "multi_bucket": True, "v2_available": v2_available})
+    start, end = weeks(2)
+
+    run = connector.read(config(server, start, end, granularity="weekly"), configured_catalog([USAGE]))
+
+    assert_succeeded(run)
+    truth = server.ground_truth(USAGE, start_date=start, end_date=end, granularity="weekly")
+    assert len(truth) == 14 and {r["granularity"] for r in truth} == {"weekly"}
+    assert_matches(USAGE, run.records(USAGE), truth)
+    assert [r["period_start"][:10] for r in run.records(USAGE)] == day_range(start, end)
+    path = USAGE_V2_PATH if v2_available else USAGE_V1_PATH
+    assert usage_days(answered(server, path)) == [start.isoformat(), (start + timedelta(days=7)).isoformat()]
+    assert run.states(USAGE)[-1] == {"period_start": f"{start + timedelta(days=7)}T00:00:00+00:00"}
+
+
+# --------------------------------------------------------------------------- users, whatever the server requires
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {"users_flags_required": True},
+        {"users_organization_required": True},
+        {"user_shape": "newer"},
+        {"users_flags_required": True, "users_organization_required": True, "user_shape": "newer"},
+    ],
+    ids=["flags-optional", "flags-required", "organization-id-required", "newer-user-shape", "all-three"],
+)
+def test_every_user_is_read_once_with_active_and_team_membership_as_the_server_states_them(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory, variant: Dict[str, Any]
+) -> None:
+    server = emulator_factory(seed=34, tabnine={"api_token": TOKEN, "teams": 4, "users": 230, **variant})
+    start, end = dates(1)
+
+    run = connector.read(config(server, start, end), configured_catalog([USERS], "full_refresh"))
+
+    assert_succeeded(run)
+    records = run.records(USERS)
+    assert_matches(USERS, records, server.ground_truth(USERS))
+    vendor = server.vendor("tabnine")
+    # Active and deactivated, in a team or not: the four kinds, and each user's own state.
+    assert Counter((r["teamMember"], r["active"]) for r in records) == {
+        (team_member, active): len(vendor.selected_users(team_member, active)) for team_member in (True, False) for active in (True, False)
+    }
+    assert all(("team" in r) == r["teamMember"] for r in records)
+    assert listed(answered(server, USERS_PATH)) == listing_pages(server)
+    assert [e.status for e in server.log.entries(USERS_PATH)] == [200] * len(listing_pages(server)), "no request refused"
+    validator = jsonschema.Draft7Validator(json.loads((SCHEMAS / f"{USERS}.json").read_text()))
+    assert not [error.message for record in records for error in validator.iter_errors(record)]
+
+
+def test_a_server_that_ignores_the_user_filters_fails_the_users_stream_naming_the_user_and_both_listings(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    # Every listing serves every user: the active and team membership taken from a listing would be a guess.
+    server = emulator_factory(seed=35, tabnine={"api_token": TOKEN, "teams": 2, "users": 30, "users_filters_ignored": True})
+    start, end = dates(1)
+
+    run = connector.run("read", timeout=30, config=config(server, start, end), catalog=configured_catalog([USERS], "full_refresh"))
+
+    assert run.returncode != 0, run.describe()
+    first = server.vendor("tabnine").user(0)["id"]
+    expected = (
+        f"Tabnine api/v1/organization/users listed user '{first}' under teamMember=true&active=true and again under "
+        "teamMember=true&active=false: the server does not filter users by teamMember and active as documented"
+    )
+    assert any(e["message"].startswith(expected) for e in run.errors()), run.describe()
+    assert len(run.records(USERS)) == 30, "the first listing's users, once each"
+    assert run.states(USERS) == []
