@@ -6,6 +6,7 @@ import json
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import requests
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessageSerializer, AirbyteStateMessage, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
@@ -44,6 +45,18 @@ def read_streams(
             builder.with_stream_state(name, dict(value))
         state_messages = builder.build()
     return read(SourceUsage(), dict(config), catalog.build(), state_messages, expecting_exception=expecting_exception)
+
+
+def run_entrypoint(args: List[str], source: Optional[SourceUsage] = None) -> EntrypointOutput:
+    """Run a command (``["check", "--config", path]``, ...) through the CDK's own entrypoint, in
+    process, with public pieces only: what it prints, and the error it ends with as a trace."""
+    entrypoint = AirbyteEntrypoint(source or SourceUsage())
+    messages: List[str] = []
+    try:
+        messages.extend(entrypoint.run(entrypoint.parse_args(args)))
+    except Exception as error:  # noqa: BLE001 - the output carries it as a trace message
+        return EntrypointOutput(messages=messages, uncaught_exception=error)
+    return EntrypointOutput(messages=messages)
 
 
 def all_output_lines(output: EntrypointOutput) -> str:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, Type
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
+from airbyte_cdk.test.entrypoint_wrapper import discover
 
 from source_usage import SourceUsage
 from source_usage.run import UsageEntrypoint
-from unit_tests.helpers import SECRET, jiandaoyun_config
+from unit_tests.helpers import SECRET, jiandaoyun_config, run_entrypoint
 
 
 def run_usage_entrypoint(args: List[str]) -> List[AirbyteMessage]:
@@ -113,6 +112,5 @@ def test_check_against_an_unreachable_host_fails_in_one_sentence_within_30_secon
 def test_in_process_check_of_the_cdk_wrapper_agrees(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"start_date": "2026-06-01"}))
-    entrypoint = AirbyteEntrypoint(SourceUsage())  # the CDK's own entrypoint, not UsageEntrypoint
-    output = EntrypointOutput(messages=list(entrypoint.run(entrypoint.parse_args(["check", "--config", str(path)]))))
+    output = run_entrypoint(["check", "--config", str(path)])  # the CDK's own entrypoint, not UsageEntrypoint
     assert output.connection_status_messages[0].connectionStatus.status.value == "FAILED"

@@ -10,12 +10,12 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, FailureType, Type
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from source_usage import SourceUsage
 from source_usage.run import UsageEntrypoint
 from unit_tests.conftest import Sleeps
-from unit_tests.helpers import SECRET, jiandaoyun_config
+from unit_tests.helpers import SECRET, jiandaoyun_config, run_entrypoint
 
 MEMBERS = "jiandaoyun_member_usage"
 RESET_STREAM = "reset the stream's state (Airbyte: Connection > Settings > Reset) or start without --state."
@@ -70,7 +70,7 @@ def run(command: str, config: Dict[str, Any], files: Files, state: Optional[Any]
         args += ["--catalog", files.write("catalog", catalog(MEMBERS))]
         if state is not None:
             args += ["--state", files.write("state", state)]
-    return _run_command(SourceUsage(), args, expecting_exception=True)
+    return run_entrypoint(args)
 
 
 def the_config_error(output: EntrypointOutput) -> str:
