@@ -115,3 +115,139 @@ def test_command_line_switches_the_tabnine_paging_fault() -> None:
         assert answer.status_code == 200, answer.text
         teams = answer.json()
         assert teams["data"] == [] and teams["meta"]["next"] == {"limit": 10, "offset": 20}
+
+
+# --------------------------------------------------------------------------- usage as one bucket (granularity=all)
+
+WEEK = {"from": "2026-06-01T00:00:00Z", "to": "2026-06-08T00:00:00Z", "granularity": "all"}
+
+
+def usage_buckets(emulator: Emulator, path: str = "/api/v2/organization/usage", **params: str) -> List[Dict[str, Any]]:
+    query = {"organizationId": emulator.vendor("tabnine").organization_id(), **WEEK, **params}
+    answer = call(emulator, "GET", path, params=query)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["usage"]["granularity"] == query["granularity"]
+    buckets: List[Dict[str, Any]] = body["usage"]["data"]
+    return buckets
+
+
+def test_tabnine_granularity_all_answers_one_bucket_spanning_the_window_with_per_model_breakdowns(pinned: Emulator) -> None:
+    (week,) = usage_buckets(pinned)
+    daily = usage_buckets(pinned, granularity="daily")
+    assert (week["from"], week["to"]) == ("2026-06-01T00:00:00.000Z", "2026-06-08T00:00:00.000Z")
+    assert week["codeCompletions"]["suggestions"] == sum(d["codeCompletions"]["suggestions"] for d in daily)
+    for group in ("chat", "agent"):
+        models = week[group]["models"]
+        assert [set(m) for m in models] == [{"model", "messages", "uniqueUsers", "inputTokens", "outputTokens"}] * 3
+        assert len({m["model"] for m in models}) == 3 and all(len(m["model"]) == 36 for m in models)  # uuids
+        assert all("models" not in d[group] for d in daily), "the 6.3 spec: models[] with granularity=all only"
+
+
+def test_tabnine_v1_buckets_carry_productivity_factor_instruct_agent_chat_and_agent_agent(pinned: Emulator) -> None:
+    pinned.vendor("tabnine").options.v2_available = False
+    (week,) = usage_buckets(pinned, "/api/v1/organization/usage")
+    assert {"productivityFactor", "instruct", "agentChat", "agentAgent"} <= set(week) and "agent" not in week
+    assert isinstance(week["productivityFactor"], float) and set(week["instruct"]) == {"acceptedCount"}
+    assert "models" not in week["chat"], "per-model breakdowns are v2's"
+
+
+@pytest.mark.parametrize("path", ["/api/v2/organization/usage", "/api/v1/organization/usage"])
+def test_tabnine_multi_bucket_answers_granularity_all_with_one_bucket_per_utc_day(emulator_factory: EmulatorFactory, path: str) -> None:
+    server = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"multi_bucket": True, "v2_available": "v2" in path})
+    buckets = usage_buckets(server, path)
+    assert [(b["from"], b["to"]) for b in buckets] == [
+        (f"2026-06-0{day}T00:00:00.000Z", f"2026-06-0{day + 1}T00:00:00.000Z") for day in range(1, 8)
+    ]
+    one = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"v2_available": "v2" in path})
+    (week,) = usage_buckets(one, path)
+    assert week["activeUsers"] == max(b["activeUsers"] for b in buckets)
+    assert week["chat"]["messages"] == sum(b["chat"]["messages"] for b in buckets)
+    truth = server.ground_truth("tabnine_organization_usage", start_date="2026-06-01", end_date="2026-06-07", granularity="weekly")
+    assert [(r["period_start"], r["granularity"]) for r in truth] == [(f"2026-06-0{day}T00:00:00+00:00", "weekly") for day in range(1, 8)]
+
+
+def test_tabnine_ground_truth_of_usage_is_the_window_asked_with_granularity_all(pinned: Emulator) -> None:
+    (truth,) = pinned.vendor("tabnine").ground_truth(
+        "tabnine_organization_usage", start_date="2026-06-01", end_date="2026-06-07", granularity="weekly"
+    )
+    (week,) = usage_buckets(pinned)
+    assert truth == {
+        "organizationId": pinned.vendor("tabnine").organization_id(),
+        **week,
+        "period_start": "2026-06-01T00:00:00+00:00",
+        "period_end": "2026-06-08T00:00:00+00:00",
+        "granularity": "weekly",
+    }
+
+
+# --------------------------------------------------------------------------- users: required parameters and shapes
+
+USERS = "/api/v1/organization/users"
+
+
+def test_tabnine_users_flags_required_answers_400_without_team_member_and_active(emulator_factory: EmulatorFactory) -> None:
+    server = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"users": 60, "users_flags_required": True})
+    missing = call(server, "GET", USERS, params={"offset": 0, "limit": 100, "active": "true"})
+    assert missing.status_code == 400
+    assert missing.json() == {"error": {"message": "Validation Error", "errors": ["teamMember: Required"], "status": 400}}
+    both = call(server, "GET", USERS, params={"offset": 0, "limit": 100, "teamMember": "false", "active": "false"})
+    assert both.status_code == 200 and both.json()["data"]
+    assert all("team" not in user and not user["active"] for user in both.json()["data"])
+
+
+def test_tabnine_users_organization_required_answers_400_without_it_and_404_for_another(emulator_factory: EmulatorFactory) -> None:
+    server = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"users": 60, "users_organization_required": True})
+    missing = call(server, "GET", USERS, params={"offset": 0, "limit": 100})
+    assert missing.status_code == 400 and missing.json()["error"]["errors"] == ["organizationId: Required"]
+    assert call(server, "GET", USERS, params={"organizationId": "org-other"}).status_code == 404
+    right = call(server, "GET", USERS, params={"organizationId": server.vendor("tabnine").organization_id(), "limit": 100})
+    assert right.status_code == 200 and len(right.json()["data"]) == 60
+
+
+def test_tabnine_newer_user_shape_has_no_active_and_roles_and_teams_as_the_newer_spec(emulator_factory: EmulatorFactory) -> None:
+    server = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"teams": 3, "users": 60, "user_shape": "newer"})
+    users = call(server, "GET", USERS, params={"offset": 0, "limit": 100}).json()["data"]
+    assert len(users) == 60 and not any("active" in user for user in users)
+    assert {user["role"] for user in users} <= {"Member", "TeamLead", "Manager", "Admin"} and users[0]["role"] == "Admin"
+    in_team = [user for user in users if "team" in user]
+    assert in_team and all(user["allowedTeams"] == [user["team"]] and "organizationId" in user["team"] for user in in_team)
+    deactivated = call(server, "GET", USERS, params={"active": "false", "limit": 100}).json()["data"]
+    assert deactivated and all("deactivatedAt" in user for user in deactivated), "the active filter still applies"
+    truth = server.ground_truth("tabnine_users")
+    assert [(r["teamMember"], r["active"]) for r in truth[:4]] == [(True, True), (True, True), (True, True), (False, True)]
+
+
+def test_tabnine_users_filters_ignored_serves_every_user_in_every_listing(emulator_factory: EmulatorFactory) -> None:
+    server = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"users": 60, "users_filters_ignored": True})
+    ids = [
+        [user["id"] for user in call(server, "GET", USERS, params={"teamMember": t, "active": a, "limit": 100}).json()["data"]]
+        for t in ("true", "false")
+        for a in ("true", "false")
+    ]
+    assert all(listing == ids[0] for listing in ids) and len(ids[0]) == 60
+
+
+def test_tabnine_teams_carry_seat_cap_and_pending_invitations(pinned: Emulator) -> None:
+    teams = call(pinned, "GET", "/api/v1/organization/teams", params={"limit": 100}).json()["data"]
+    assert all(isinstance(team["pendingInvitationsCount"], int) for team in teams)
+    assert {type(team["seatCap"]) for team in teams} == {int, type(None)}, "a team without a cap has none"
+
+
+def test_an_unknown_tabnine_user_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown user_shape 'older'; one of v1, newer"):
+        Emulator(tabnine={"user_shape": "older"})
+
+
+def test_command_line_switches_the_tabnine_user_and_usage_variants() -> None:
+    flags = ["--rate-limit", "off", "--port", "0", "--users-flags-required", "true", "--multi-bucket", "true", "--user-shape", "newer"]
+    with command_line(*flags) as url:
+        headers = {"Authorization": "Bearer tabnine-emulator-token"}
+        refused = requests.get(url + USERS, params={"limit": 10}, headers=headers, timeout=10)
+        assert refused.status_code == 400, refused.text
+        served = requests.get(url + USERS, params={"limit": 10, "teamMember": "true", "active": "true"}, headers=headers, timeout=10)
+        assert served.status_code == 200 and not any("active" in user for user in served.json()["data"])
+        organization = requests.get(url + "/api/v1/organization", headers=headers, timeout=10).json()["id"]
+        params = {"organizationId": organization, **WEEK}
+        usage = requests.get(url + "/api/v2/organization/usage", params=params, headers=headers, timeout=10)
+        assert len(usage.json()["usage"]["data"]) == 7
