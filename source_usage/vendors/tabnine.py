@@ -583,7 +583,7 @@ SPEC: Mapping[str, Any] = {
         "granularity": {
             "type": "string",
             "title": "Usage granularity",
-            "description": "The length of one organisation-usage bucket, in UTC (weeks start on Monday).",
+            "description": "The length of one organisation-usage window, each read as one bucket, in UTC (weeks start on Monday).",
             "enum": list(GRANULARITIES),
             "default": DEFAULT_GRANULARITY,
             "order": 2,
