@@ -637,3 +637,17 @@ def test_check_with_every_metric_0_succeeds_and_logs_that_statistics_may_not_be_
     # check reads the overview of the config's last date (end_date here).
     assert statistics_warnings(run) == [f"Jiandaoyun api/v1/corp_usage/overview: every metric of {end.isoformat()} is 0. {ENABLE_THEM}"]
     assert [e.status for e in jdy.log.entries()] == [200]
+
+
+def test_a_2xx_body_with_a_rate_limit_code_is_waited_out_and_the_sync_equals_the_ground_truth(
+    connector: CheckedConnector, jdy: Emulator
+) -> None:
+    fault = jdy.faults.add("reply", path=OVERVIEW_PATH, times=1, status=200, body={"code": 8303, "msg": "frequency limit"})
+    start, end = dates(jdy, 2)
+
+    run = connector.read(config(jdy, start, end), configured_catalog([OVERVIEW]))
+
+    assert_succeeded(run)
+    assert fault.fired == 1
+    assert_matches(OVERVIEW, run.records(OVERVIEW), jdy.ground_truth(OVERVIEW, start_date=start, end_date=end))
+    assert "Sync summary: jiandaoyun_overview_usage: 3 requests, 1 retries, 1 rate-limit waits (2.0 s), 2 records." in run.stdout
