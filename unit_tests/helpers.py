@@ -8,24 +8,71 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import requests
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessageSerializer, AirbyteStateMessage, SyncMode
+from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from integration_tests.toy_vendor.connector import Toy, ToyDailyUsage
 from source_usage import SourceUsage
-
-SECRET = "jdy-SECRET-key-0123456789"
-BASE_URL = "https://api.jiandaoyun.test"
+from source_usage.core.settings import SharedSettings
+from source_usage.core.vendor import HttpOptions
 
 Responses = Union[HttpResponse, List[HttpResponse]]
 
 
-def jiandaoyun_config(**overrides: Any) -> Dict[str, Any]:
-    section = {"api_key": SECRET, "base_url": BASE_URL, "requests_per_second": 50}
-    section.update(overrides.pop("jiandaoyun", {}))
-    config = {"start_date": "2026-06-08", "end_date": "2026-06-09", "lookback_days": 0, "jiandaoyun": section, **overrides}
+#: The toy vendor's token and host in :func:`toy_config` (the toy lives in the test suite, see
+#: ``integration_tests/toy_vendor``): what the shared machinery's tests read with.
+TOY_SECRET = "toy-SECRET-token-0123456789"
+TOY_URL = "https://toy.test"
+TOY_STREAM = "toy_daily_usage"
+
+
+def toy_config(**overrides: Any) -> Dict[str, Any]:
+    """A valid config of the toy vendor (06-08 and 06-09, no lookback); ``toy={...}`` updates its
+    section, any other keyword a top-level field (``None`` removes it)."""
+    section = {"api_token": TOY_SECRET, "base_url": TOY_URL}
+    section.update(overrides.pop("toy", {}))
+    config = {"start_date": "2026-06-08", "end_date": "2026-06-09", "lookback_days": 0, "toy": section, **overrides}
     return {key: value for key, value in config.items() if value is not None}
+
+
+def toy_source(*vendors: Toy) -> SourceUsage:
+    """The source with the toy vendor only (or the given toy vendors)."""
+    return SourceUsage(vendors=list(vendors) or [Toy()])
+
+
+class ToySeatUsage(ToyDailyUsage):
+    name = "toy_seat_usage"
+    endpoint = "toy/v1/seats"
+
+
+class ToyAppUsage(ToyDailyUsage):
+    name = "toy_app_usage"
+    endpoint = "toy/v1/apps"
+
+
+class ThreeEndpointToy(Toy):
+    """The toy vendor with two more streams like its own, each at its own endpoint: for reading
+    several streams side by side."""
+
+    def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
+        connection, plan = self.connection(section, http), self.plan(settings)
+        return [kind(connection, plan) for kind in (ToyDailyUsage, ToySeatUsage, ToyAppUsage)]
+
+
+#: The streams of :class:`ThreeEndpointToy` and their endpoints.
+TOY_ENDPOINTS: Dict[str, str] = {kind.name: kind.endpoint for kind in (ToyDailyUsage, ToySeatUsage, ToyAppUsage)}
+
+
+def toy_request(day: str, endpoint: str = ToyDailyUsage.endpoint) -> HttpRequest:
+    return HttpRequest(f"{TOY_URL}/{endpoint}", query_params={"day": day})
+
+
+def toy_page(*teams: str) -> HttpResponse:
+    """A toy answer: one item per team."""
+    return HttpResponse(json.dumps({"items": [{"team": team, "count": 1} for team in teams]}))
 
 
 def read_streams(
@@ -34,6 +81,7 @@ def read_streams(
     state: Optional[Mapping[str, Mapping[str, Any]]] = None,
     sync_mode: SyncMode = SyncMode.incremental,
     expecting_exception: bool = False,
+    source: Optional[SourceUsage] = None,
 ) -> EntrypointOutput:
     catalog = CatalogBuilder()
     for name in streams:
@@ -44,7 +92,8 @@ def read_streams(
         for name, value in state.items():
             builder.with_stream_state(name, dict(value))
         state_messages = builder.build()
-    return read(SourceUsage(), dict(config), catalog.build(), state_messages, expecting_exception=expecting_exception)
+    source = source or SourceUsage()
+    return read(source, dict(config), catalog.build(), state_messages, expecting_exception=expecting_exception)
 
 
 def run_entrypoint(args: List[str], source: Optional[SourceUsage] = None) -> EntrypointOutput:

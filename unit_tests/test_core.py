@@ -4,6 +4,7 @@ sections, reading side by side. One test per promised behaviour, exact values.""
 from __future__ import annotations
 
 import logging
+import pkgutil
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import pendulum
@@ -13,6 +14,7 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
+import source_usage.vendors as vendors_package
 from source_usage import SourceUsage
 from source_usage.core.paging import NextOffsetPager, PageNumberPager, Pager, PagingLoop, SinglePage, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
@@ -20,12 +22,12 @@ from source_usage.core.reading import SideBySide
 from source_usage.core.settings import SharedSettings
 from source_usage.core.vendor import HttpOptions, Vendor, VendorIdentity
 from source_usage.spec import SHARED_PROPERTIES, connection_specification
-from source_usage.vendors.jiandaoyun import DEFAULT_BASE_URL as JIANDAOYUN_BASE_URL
-from source_usage.vendors.jiandaoyun import Jiandaoyun
+from source_usage.vendors import all_vendors
 
-MEMBERS = "Jiandaoyun api/v1/corp_usage/member_metrics"
-TEAMS = "Tabnine api/v1/organization/teams"
-MANAGED_USERS = "Workato api/managed_users"
+#: Where a pager is, as messages name it: ``<vendor> <endpoint>``.
+MEMBERS = "Toy api/members"
+TEAMS = "Toy api/teams"
+MANAGED_USERS = "Toy api/users"
 INCONSISTENT = "The vendor's answers are inconsistent; retry later or report it to the vendor."
 
 
@@ -87,7 +89,7 @@ def test_page_number_pager_ends_on_an_empty_first_page() -> None:
 
 
 def test_a_single_page_sends_no_position_and_has_no_next() -> None:
-    pager = SinglePage("Jiandaoyun api/v1/corp_usage/overview")
+    pager = SinglePage("Toy api/overview")
     assert pager.position == {}
     assert pager.advance({"has_next": True, "meta": {"next": {"offset": 5}}}, items(1)) is None
 
@@ -98,7 +100,7 @@ def test_a_single_page_sends_no_position_and_has_no_next() -> None:
 def test_an_empty_page_that_says_has_next_is_a_paging_loop() -> None:
     pager = SkipLimitPager(MEMBERS, size=100, more_field="has_next")
     assert loop_message(pager, {"has_next": True}, []) == (
-        "Jiandaoyun api/v1/corp_usage/member_metrics: paging does not end: an empty page says there is more "
+        f"{MEMBERS}: paging does not end: an empty page says there is more "
         f"(has_next) (page at skip 0, limit 100). {INCONSISTENT}"
     )
 
@@ -107,7 +109,7 @@ def test_an_empty_page_with_a_meta_next_is_a_paging_loop() -> None:
     pager = NextOffsetPager(TEAMS, size=100)
     assert pager.advance({"meta": {"next": {"offset": 100}}}, items(1)) == {"offset": 100, "limit": 100}
     assert loop_message(pager, {"meta": {"next": {"offset": 200}}}, []) == (
-        "Tabnine api/v1/organization/teams: paging does not end: an empty page says there is more "
+        f"{TEAMS}: paging does not end: an empty page says there is more "
         f"(meta.next) (page at offset 100, limit 100). {INCONSISTENT}"
     )
 
@@ -117,7 +119,7 @@ def test_a_page_that_repeats_the_previous_one_is_a_paging_loop() -> None:
     pager = PageNumberPager(MANAGED_USERS, size=2)
     pager.advance({}, items(1, 2))
     assert loop_message(pager, {}, items(1, 2)) == (
-        f"Workato api/managed_users: paging does not end: the page repeats the previous page (page at page 2, per_page 2). {INCONSISTENT}"
+        f"{MANAGED_USERS}: paging does not end: the page repeats the previous page (page at page 2, per_page 2). {INCONSISTENT}"
     )
 
 
@@ -138,7 +140,7 @@ def test_the_same_items_on_a_last_page_end_the_read_without_an_error() -> None:
 def test_a_meta_next_that_stays_on_the_same_offset_is_a_paging_loop() -> None:
     pager = NextOffsetPager(TEAMS, size=100)
     assert loop_message(pager, {"meta": {"next": {"offset": 0, "limit": 100}}}, items(1)) == (
-        "Tabnine api/v1/organization/teams: paging does not end: meta.next does not move forward (offset 0) "
+        f"{TEAMS}: paging does not end: meta.next does not move forward (offset 0) "
         f"(page at offset 0, limit 100). {INCONSISTENT}"
     )
 
@@ -147,7 +149,7 @@ def test_a_meta_next_that_goes_backwards_is_a_paging_loop() -> None:
     pager = NextOffsetPager(TEAMS, size=100)
     pager.advance({"meta": {"next": {"offset": 100}}}, items(1))
     assert loop_message(pager, {"meta": {"next": {"offset": 50}}}, items(2)) == (
-        "Tabnine api/v1/organization/teams: paging does not end: meta.next does not move forward (offset 50) "
+        f"{TEAMS}: paging does not end: meta.next does not move forward (offset 50) "
         f"(page at offset 100, limit 100). {INCONSISTENT}"
     )
 
@@ -282,60 +284,60 @@ def months(plan: PeriodPlan) -> List[tuple[str, bool]]:
 
 
 def test_with_current_the_running_month_is_served_but_not_finished() -> None:
-    plan = settings("2026-04-01").plan("Tabnine", "UTC", Granularity.MONTH, with_current=True)
+    plan = settings("2026-04-01").plan("Toy", "UTC", Granularity.MONTH, with_current=True)
     assert months(plan) == [("2026-04-01", True), ("2026-05-01", True), ("2026-06-01", False)]
     assert plan.stop == utc(2026, 7, 1) and plan.finished_by == utc(2026, 6, 1)
 
 
 def test_without_current_the_plan_ends_with_the_last_finished_month() -> None:
-    plan = settings("2026-04-01").plan("Tabnine", "UTC", Granularity.MONTH)
+    plan = settings("2026-04-01").plan("Toy", "UTC", Granularity.MONTH)
     assert months(plan) == [("2026-04-01", True), ("2026-05-01", True)]
 
 
 def test_with_current_an_end_date_inside_a_month_serves_that_whole_month() -> None:
-    plan = settings("2026-03-10", "2026-04-15").plan("Tabnine", "UTC", Granularity.MONTH, with_current=True)
+    plan = settings("2026-03-10", "2026-04-15").plan("Toy", "UTC", Granularity.MONTH, with_current=True)
     assert months(plan) == [("2026-03-01", True), ("2026-04-01", True)]
 
 
 def test_with_current_an_end_date_inside_the_current_month_serves_it_unfinished() -> None:
-    plan = settings("2026-05-01", "2026-06-05").plan("Tabnine", "UTC", Granularity.MONTH, with_current=True)
+    plan = settings("2026-05-01", "2026-06-05").plan("Toy", "UTC", Granularity.MONTH, with_current=True)
     assert months(plan) == [("2026-05-01", True), ("2026-06-01", False)]
 
 
 def test_without_current_an_end_date_inside_a_month_leaves_that_month_out() -> None:
-    plan = settings("2026-03-10", "2026-04-15").plan("Workato", "UTC", Granularity.MONTH)
+    plan = settings("2026-03-10", "2026-04-15").plan("Toy", "UTC", Granularity.MONTH)
     assert months(plan) == [("2026-03-01", True)]
 
 
 def test_a_future_end_date_with_current_is_clamped_to_the_running_month() -> None:
-    plan = settings("2026-05-01", "2026-12-31").plan("Tabnine", "UTC", Granularity.MONTH, with_current=True)
+    plan = settings("2026-05-01", "2026-12-31").plan("Toy", "UTC", Granularity.MONTH, with_current=True)
     assert months(plan) == [("2026-05-01", True), ("2026-06-01", False)]
 
 
 def test_the_plan_carries_the_lookback_in_whole_periods_of_its_granularity() -> None:
-    assert settings("2026-01-01", lookback_days=40).plan("Tabnine", "UTC", Granularity.MONTH).lookback_periods == 2
-    assert settings("2026-01-01", lookback_days=8).plan("Workato", "UTC", Granularity.WEEK).lookback_periods == 2
-    assert settings("2026-01-01", lookback_days=2).plan("Jiandaoyun", "Asia/Shanghai", Granularity.DAY).lookback_periods == 2
+    assert settings("2026-01-01", lookback_days=40).plan("Toy", "UTC", Granularity.MONTH).lookback_periods == 2
+    assert settings("2026-01-01", lookback_days=8).plan("Toy", "UTC", Granularity.WEEK).lookback_periods == 2
+    assert settings("2026-01-01", lookback_days=2).plan("Toy", "Asia/Shanghai", Granularity.DAY).lookback_periods == 2
 
 
 def test_days_end_with_yesterday_in_the_vendors_zone() -> None:
     # 12:00 UTC is 20:00 in UTC+8 and 05:00 in Los Angeles.
-    shanghai = settings("2026-06-08").plan("Jiandaoyun", "Asia/Shanghai", Granularity.DAY)
+    shanghai = settings("2026-06-08").plan("Toy", "Asia/Shanghai", Granularity.DAY)
     assert [period.start_iso for period in shanghai.periods()] == ["2026-06-08T00:00:00+08:00", "2026-06-09T00:00:00+08:00"]
     assert shanghai.finished_by == pendulum.datetime(2026, 6, 10, tz="Asia/Shanghai")
-    la = settings("2026-06-08").plan("Workato", "America/Los_Angeles", Granularity.DAY)
+    la = settings("2026-06-08").plan("Toy", "America/Los_Angeles", Granularity.DAY)
     assert [period.start_iso for period in la.periods()] == ["2026-06-08T00:00:00-07:00", "2026-06-09T00:00:00-07:00"]
 
 
 def test_a_start_older_than_the_vendors_history_is_moved_up_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="airbyte"):
-        plan = settings("2025-01-01", "2026-06-09").plan("Jiandaoyun", "Asia/Shanghai", Granularity.DAY, history_days=180)
+        plan = settings("2025-01-01", "2026-06-09").plan("Toy", "Asia/Shanghai", Granularity.DAY, history_days=180)
     assert plan.first == pendulum.datetime(2025, 12, 12, tz="Asia/Shanghai")
-    assert caplog.messages == ["Jiandaoyun keeps 180 days of statistics: start_date 2025-01-01 is moved up to 2025-12-12."]
+    assert caplog.messages == ["Toy keeps 180 days of statistics: start_date 2025-01-01 is moved up to 2025-12-12."]
 
 
 def test_without_start_date_the_plan_starts_30_days_before_the_latest_finished_day() -> None:
-    plan = settings(None).plan("Tabnine", "UTC", Granularity.DAY)
+    plan = settings(None).plan("Toy", "UTC", Granularity.DAY)
     assert plan.first == utc(2026, 5, 10) and plan.stop == utc(2026, 6, 10)
     assert len(plan.periods()) == 31
 
@@ -390,8 +392,11 @@ def test_a_vendors_own_order_is_replaced_by_its_position() -> None:
 
 
 def test_the_shipped_vendors_are_in_module_name_order_in_the_spec() -> None:
+    modules = sorted(info.name for info in pkgutil.iter_modules(vendors_package.__path__))
+    assert modules and [vendor.identity.key for vendor in all_vendors()] == modules  # each vendor keyed by its module
     spec = SourceUsage().spec(logging.getLogger("test")).connectionSpecification
-    assert section_orders(spec) == {"start_date": 0, "end_date": 1, "lookback_days": 2, "jiandaoyun": 3, "tabnine": 4, "workato": 5}
+    shared = {"start_date": 0, "end_date": 1, "lookback_days": 2}
+    assert section_orders(spec) == {**shared, **{module: position for position, module in enumerate(modules, start=3)}}
 
 
 def test_a_vendor_section_gets_the_specs_defaults_and_keeps_what_is_set() -> None:
@@ -414,14 +419,13 @@ def test_a_config_without_the_vendors_section_has_no_section() -> None:
     assert ToyVendor("alpha").section({"beta": {"token": "t"}}) is None
 
 
-def test_the_jiandaoyun_section_with_only_a_key_gets_every_default() -> None:
-    assert Jiandaoyun().section({"jiandaoyun": {"api_key": "k"}}) == {
-        "api_key": "k",
-        "base_url": JIANDAOYUN_BASE_URL,
-        "member_ids": [],
-        "app_ids": [],
-        "requests_per_second": 1,
-    }
+def test_every_vendor_section_with_only_its_credentials_gets_every_default_of_its_spec() -> None:
+    for vendor in all_vendors():
+        fields = vendor.spec()["properties"]
+        defaults = {name: field["default"] for name, field in fields.items() if "default" in field}
+        assert "base_url" in defaults, vendor.identity.key
+        key = vendor.identity.credentials_field
+        assert vendor.section({vendor.identity.key: {key: "k"}}) == {key: "k", **defaults}
 
 
 def test_a_vendor_connection_holds_its_identity_base_url_and_a_bearer_token() -> None:
@@ -435,9 +439,9 @@ def test_a_vendor_connection_holds_its_identity_base_url_and_a_bearer_token() ->
 
 
 def test_a_vendor_identity_names_the_fields_to_fix() -> None:
-    identity = VendorIdentity(key="workato", title="Workato", credentials_field="api_token")
-    assert identity.credentials_hint == "workato.api_token"
-    assert identity.base_url_field == "workato.base_url"
+    identity = VendorIdentity(key="toy", title="Toy", credentials_field="api_token")
+    assert identity.credentials_hint == "toy.api_token"
+    assert identity.base_url_field == "toy.base_url"
 
 
 # --- reading side by side ----------------------------------------------------------------------

@@ -16,7 +16,8 @@ from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from source_usage import SourceUsage
 from source_usage.vendors.jiandaoyun import METRICS
 from unit_tests.conftest import Sleeps
-from unit_tests.helpers import BASE_URL, SECRET, VerifiedHttpMocker, all_output_lines, jiandaoyun_config, read_streams
+from unit_tests.helpers import VerifiedHttpMocker, all_output_lines, read_streams
+from unit_tests.jiandaoyun_helpers import BASE_URL, SECRET, jiandaoyun_config
 
 MEMBERS = BASE_URL + "/api/v1/corp_usage/member_metrics"
 APPS = BASE_URL + "/api/v1/corp_usage/app_metrics"

@@ -1,4 +1,6 @@
-"""How a read runs: streams side by side, each stream's order kept, and a summary per stream."""
+"""How a read runs: streams side by side, each stream's order kept, and a summary per stream.
+
+Read on the toy vendor with three endpoints (:class:`unit_tests.helpers.ThreeEndpointToy`)."""
 
 from __future__ import annotations
 
@@ -8,28 +10,30 @@ from typing import Any, List, Sequence
 
 import pytest
 import requests
-from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http import HttpResponse
 
 from unit_tests.conftest import Sleeps
-from unit_tests.helpers import BASE_URL, VerifiedHttpMocker, jiandaoyun_config, read_streams
+from unit_tests.helpers import (
+    TOY_ENDPOINTS,
+    TOY_STREAM,
+    ThreeEndpointToy,
+    VerifiedHttpMocker,
+    read_streams,
+    toy_config,
+    toy_page,
+    toy_request,
+    toy_source,
+)
 
-STREAMS = ["jiandaoyun_member_usage", "jiandaoyun_app_usage", "jiandaoyun_overview_usage"]
+STREAMS = list(TOY_ENDPOINTS)
 DATES = ["2026-06-08", "2026-06-09"]
 
 
-ITEMS = {"member_metrics": {"member": {"member_id": "m1"}, "metrics": {}}, "app_metrics": {"app_id": "a1"}}
-
-
-def mock_all_endpoints(http: VerifiedHttpMocker, items: Sequence[str] = tuple(ITEMS)) -> None:
-    """Each of 06-08 and 06-09 answered with one item by each of the ``items`` endpoints, and by the overview."""
+def mock_all_endpoints(http: VerifiedHttpMocker, streams: Sequence[str] = tuple(STREAMS)) -> None:
+    """Each of 06-08 and 06-09 answered with one item by the endpoint of each of ``streams``."""
     for date in DATES:
-        for endpoint in items:
-            item = ITEMS[endpoint]
-            url = f"{BASE_URL}/api/v1/corp_usage/{endpoint}"
-            http.post(HttpRequest(url, body={"date": date, "skip": 0, "limit": 100}),
-                      HttpResponse(json.dumps({"date": date, "has_next": False, "items": [item]})))  # fmt: skip
-        http.post(HttpRequest(f"{BASE_URL}/api/v1/corp_usage/overview", body={"date": date}),
-                  HttpResponse(json.dumps({"date": date, "metrics": {"app": 1}})))  # fmt: skip
+        for stream in streams:
+            http.get(toy_request(date, TOY_ENDPOINTS[stream]), toy_page("t1"))
 
 
 def test_streams_of_different_endpoints_are_read_side_by_side(clock: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,7 +46,7 @@ def test_streams_of_different_endpoints_are_read_side_by_side(clock: Sleeps, mon
         mocked_send = requests.Session.send
 
         def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-            endpoint = (request.url or "").rsplit("/", 1)[-1]
+            endpoint = (request.url or "").split("?", 1)[0].rsplit("/", 1)[-1]
             if endpoint not in seen:
                 seen.append(endpoint)
                 barrier.wait()
@@ -51,45 +55,44 @@ def test_streams_of_different_endpoints_are_read_side_by_side(clock: Sleeps, mon
         # Undone before HttpMocker exits, so requests-mock restores the real send afterwards.
         with monkeypatch.context() as patch:
             patch.setattr(requests.Session, "send", send)
-            output = read_streams(jiandaoyun_config(), STREAMS)
+            output = read_streams(toy_config(), STREAMS, source=toy_source(ThreeEndpointToy()))
     assert not output.errors
     assert len(output.records) == 6
+    assert sorted(seen) == ["apps", "seats", "usage"]
 
 
 def test_each_stream_keeps_its_records_before_the_state_that_covers_them(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
         mock_all_endpoints(http)
-        output = read_streams(jiandaoyun_config(), STREAMS)
+        output = read_streams(toy_config(), STREAMS, source=toy_source(ThreeEndpointToy()))
     for stream in STREAMS:
         sequence = []
         for message in output.records_and_state_messages:
             if message.record and message.record.stream == stream:
-                sequence.append(("RECORD", message.record.data["date"]))
+                sequence.append(("RECORD", message.record.data["day"]))
             elif message.state and message.state.stream.stream_descriptor.name == stream:
-                sequence.append(("STATE", message.state.stream.stream_state.date))
+                sequence.append(("STATE", message.state.stream.stream_state.day))
         assert sequence == [("RECORD", "2026-06-08"), ("STATE", "2026-06-08"), ("RECORD", "2026-06-09"), ("STATE", "2026-06-09")]
 
 
 def test_a_failing_stream_does_not_stop_the_others_and_the_read_ends_in_error(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
-        mock_all_endpoints(http, items=["member_metrics"])
-        apps = HttpRequest(f"{BASE_URL}/api/v1/corp_usage/app_metrics", body={"date": "2026-06-08", "skip": 0, "limit": 100})
-        http.post(apps, HttpResponse(json.dumps({"code": 17017, "msg": "invalid parameter"}), status_code=400))
-        output = read_streams(jiandaoyun_config(), STREAMS, expecting_exception=True)
+        mock_all_endpoints(http, streams=[TOY_STREAM, "toy_app_usage"])
+        seats = toy_request("2026-06-08", TOY_ENDPOINTS["toy_seat_usage"])
+        http.get(seats, HttpResponse(json.dumps({"message": "invalid parameter"}), status_code=400))
+        output = read_streams(toy_config(), STREAMS, expecting_exception=True, source=toy_source(ThreeEndpointToy()))
     streams_with_records = {record.record.stream for record in output.records}
-    assert streams_with_records == {"jiandaoyun_member_usage", "jiandaoyun_overview_usage"}
-    assert any("jiandaoyun_app_usage" in (error.trace.error.message or "") for error in output.errors)
+    assert streams_with_records == {TOY_STREAM, "toy_app_usage"}
+    assert any("toy_seat_usage" in (error.trace.error.message or "") for error in output.errors)
 
 
 def test_every_read_ends_with_a_one_line_summary_per_stream(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
-        mock_all_endpoints(http, items=[])
-        http.post(HttpRequest(f"{BASE_URL}/api/v1/corp_usage/overview", body={"date": "2026-06-07"}),
-                  [HttpResponse(json.dumps({"code": 8303, "msg": "too fast"}), status_code=400),
-                   HttpResponse(json.dumps({"date": "2026-06-07", "metrics": {}}))])  # fmt: skip
-        output = read_streams(jiandaoyun_config(start_date="2026-06-07"), ["jiandaoyun_overview_usage"])
-    assert clock.waits == [2.0]  # 8303 carries no Retry-After: 1 s, and the CDK's extra second
+        for date in DATES:
+            http.get(toy_request(date), toy_page("t1"))
+        http.get(toy_request("2026-06-07"),
+                 [HttpResponse(json.dumps({"message": "too fast"}), status_code=429), toy_page("t1")])  # fmt: skip
+        output = read_streams(toy_config(start_date="2026-06-07"), [TOY_STREAM], source=toy_source())
+    assert clock.waits == [2.0]  # a 429 without Retry-After: 1 s, and the CDK's extra second
     summaries = [log.log.message for log in output.logs if log.log.message.startswith("Sync summary")]
-    assert summaries == [
-        "Sync summary: jiandaoyun_overview_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records."
-    ]
+    assert summaries == ["Sync summary: toy_daily_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records."]

@@ -1,0 +1,13 @@
+"""Tabnine's config section as users meet it. The rules every vendor shares are tested on the
+toy vendor (``test_config_and_spec.py``, ``test_config_errors.py``)."""
+
+from __future__ import annotations
+
+from source_usage import SourceUsage
+from source_usage.vendors.tabnine import Tabnine
+from unit_tests.conftest import Sleeps
+
+
+def test_tabnine_keeps_all_history_so_an_old_end_date_is_accepted(clock: Sleeps) -> None:
+    assert Tabnine.history_days is None
+    SourceUsage().validate({"start_date": "2019-01-01", "end_date": "2020-01-01", "tabnine": {"api_token": "a-token"}})
