@@ -105,9 +105,11 @@ def test_a_huge_retry_after_fails_check_at_the_wait_cap_stating_the_real_retries
         message = failed_check(run, seconds)
         path = emulator.log.entries(vendor=name)[0].path.lstrip("/")
         assert re.fullmatch(
-            rf"{TITLES[name]} {path} is rate limiting \(HTTP 429\)\. Gave up after 1 retry in 5\.\d s \(5\.0 s of it waiting\)\. "
+            rf"{TITLES[name]} {path} is rate limiting \(HTTP 429\)\. Gave up after 1 retry in \d+\.\d s \(5\.0 s of it waiting\)\. "
             rf"A request waits at most 5 s in all, and {TITLES[name]} asked to wait \d+ s more\.",
             message,
         ), message
+        # The 5 s of waiting plus two answers; a loaded machine may add a little to the stated total.
+        assert 5.0 <= stated_seconds(message, "1 retry") < 10.0
         assert 5.0 <= seconds < 15.0
         assert len(emulator.log.entries(vendor=name)) == 2
