@@ -22,7 +22,10 @@ def main(argv: list[str]) -> int:
         ("ruff", [str(venv_bin("ruff")), "check", "source_usage", "unit_tests", "integration_tests", "tools", "bench"]),
         ("mypy", [str(venv_bin("mypy")), "source_usage"]),
         ("hadolint", [str(venv_bin("hadolint")), "Dockerfile"]),
-        ("pytest", [str(python), "-m", "pytest", *pytest_args]),
+        # Most tests wait on a subprocess or a loopback server: one worker per core roughly halves
+        # the wall time. A file's tests stay on one worker (module fixtures, e.g. the standard
+        # tests' configs, are per file).
+        ("pytest", [str(python), "-m", "pytest", *(pytest_args or ["-n", "auto", "--dist", "loadfile"])]),
     ]
     for name, command in steps:
         print(f"== {name}: {' '.join(Path(part).name if i == 0 else part for i, part in enumerate(command))}", flush=True)

@@ -28,6 +28,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ResponseAction,
 )
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.limits import DeadlineExceeded, RequestLedger
 from source_usage.core.stats import RequestStats
@@ -76,6 +77,12 @@ def list_problem(body: Any, field: str) -> Optional[str]:
         if not isinstance(item, dict):
             return f"item {index} of '{field}' is not an object"
     return None
+
+
+def answer_error(message: str) -> AirbyteTracedException:
+    """An answer the connector cannot use (its shape, a paging loop, a contradiction): the stream
+    stops with a ``system_error`` whose message says what is wrong and where."""
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
 def retry(message: str) -> ErrorResolution:

@@ -23,6 +23,8 @@ import orjson
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_usage.core.errors import answer_error
+
 
 class PagingLoop(AirbyteTracedException):
     """The vendor's paging would never end."""
@@ -198,4 +200,4 @@ class NextPageNumberPager(Pager):
         if isinstance(value, str) and value.strip().isdigit():
             return int(value.strip())
         message = f"{self.where}: the answer's {source} is {value!r}, not a page number; the vendor's paging may have changed."
-        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+        raise answer_error(message)

@@ -24,7 +24,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
-from source_usage.core.errors import UsageErrorHandler, fail, json_body, list_problem
+from source_usage.core.errors import UsageErrorHandler, answer_error, fail, json_body, list_problem
 from source_usage.core.paging import NextOffsetPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
@@ -340,7 +340,7 @@ class TabnineUsers(PagedTabnineStream):
                 "not filter users by teamMember and active as documented (or the user changed during the sync), so "
                 "whether each user is active and in a team cannot be told. Retry the sync; if it fails again, report it to Tabnine."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+            raise answer_error(message)
 
 
 class TabnineAccountUtilizations(PeriodStream):
@@ -552,7 +552,7 @@ def utc_moment(value: str) -> Optional[DateTime]:
 
 def bucket_error(what: str) -> AirbyteTracedException:
     message = f"{what}. No bucket is emitted under a period that could collide with another; report it to Tabnine."
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+    return answer_error(message)
 
 
 #: The config section's schema.

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.budget import EndpointLimit, request_budget
-from source_usage.core.errors import json_body, list_problem
+from source_usage.core.errors import answer_error, json_body, list_problem
 from source_usage.core.keys import KeyGuard
 from source_usage.core.paging import NextPageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
@@ -250,7 +250,7 @@ class CustomerWorkspaces:
                 f"{self._listing.where} answered workspaces without 'external_id', which 'workato.external_ids' "
                 f"is matched against (a workspace has: {row_fields(rows[0])}); the vendor's answer may have changed shape."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+            raise answer_error(message)
         by_external: Dict[str, List[Union[int, str]]] = {}
         for row in rows:
             if isinstance(row.get("external_id"), (str, int)) and not isinstance(row.get("external_id"), bool):
@@ -283,7 +283,7 @@ class OneRowPerKey(KeyGuard):
             f"window (the second record has: {row_fields(record)}). Neither row is known to be the right one; the vendor's "
             "answer may have changed shape."
         )
-        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+        raise answer_error(message)
 
 
 @dataclass(frozen=True)
@@ -419,7 +419,7 @@ class WorkatoUsageStream(PeriodStream):
             "Workato does not publish the fields of a usage row; rather than emit the count as null, the sync stops: "
             "the connector needs the row's new field names."
         )
-        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+        return answer_error(message)
 
 
 class WorkatoWorkspaceUsage(WorkatoUsageStream):
