@@ -651,3 +651,19 @@ def test_a_2xx_body_with_a_rate_limit_code_is_waited_out_and_the_sync_equals_the
     assert fault.fired == 1
     assert_matches(OVERVIEW, run.records(OVERVIEW), jdy.ground_truth(OVERVIEW, start_date=start, end_date=end))
     assert "Sync summary: jiandaoyun_overview_usage: 3 requests, 1 retries, 1 rate-limit waits (2.0 s), 2 records." in run.stdout
+
+
+def test_a_page_of_every_member_at_once_is_read_item_by_item_and_equals_the_ground_truth(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    # A server that ignores ``limit``: 30,000 members (some 7 MB) in one page, past the size from
+    # which the connector reads a page's items one at a time (its memory: bench/run.py,
+    # jiandaoyun_one_page_*).
+    jdy = emulator_factory(seed=12, jiandaoyun={"api_key": KEY, "members": 30_000, "page_size": 30_000, "requests_per_second": None})
+    start, end = dates(jdy, 1)
+
+    run = connector.read(config(jdy, start, end), configured_catalog([MEMBERS]))
+
+    assert_succeeded(run)
+    assert_matches(MEMBERS, run.records(MEMBERS), jdy.ground_truth(MEMBERS, start_date=start, end_date=end))
+    assert [e.body["skip"] for e in jdy.log.entries(MEMBER_PATH)] == [0]

@@ -1,4 +1,4 @@
-"""source-usage: an Airbyte source for SaaS usage statistics (Jiandaoyun/Jodoo, Workato, Tabnine)."""
+"""source-usage: an Airbyte source for SaaS usage statistics, one module per vendor in ``source_usage.vendors``."""
 
 from source_usage.source import SourceUsage
 

@@ -53,7 +53,7 @@ SHARED_PROPERTIES: Dict[str, Any] = {
 
 
 def history_note(vendors: Sequence[Vendor]) -> str:
-    """How long the vendors that keep less than all history keep it, e.g. `` (Jiandaoyun keeps 180 days)``."""
+    """How long the vendors that keep less than all history keep it, e.g. `` (<Vendor> keeps 180 days)``."""
     kept = [f"{vendor.identity.title} keeps {vendor.history_days} days" for vendor in vendors if vendor.history_days is not None]
     return f" ({'; '.join(kept)})" if kept else ""
 

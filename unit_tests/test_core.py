@@ -7,8 +7,10 @@ import logging
 import pkgutil
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
+import orjson
 import pendulum
 import pytest
+import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -16,6 +18,8 @@ from pendulum import DateTime
 
 import source_usage.vendors as vendors_package
 from source_usage import SourceUsage
+from source_usage.core.bodies import LARGE_BODY, StreamedItems, large_page
+from source_usage.core.errors import json_body, list_problem
 from source_usage.core.paging import NextOffsetPager, PageNumberPager, Pager, PagingLoop, SinglePage, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.reading import SideBySide
@@ -489,3 +493,50 @@ def test_the_read_fails_as_a_config_error_only_when_every_failed_stream_did() ->
     with pytest.raises(AirbyteTracedException) as mixed:
         list(SideBySide(mixed_read, ["a", "b"]))
     assert mixed.value.failure_type == FailureType.system_error
+
+
+# --------------------------------------------------------------------------- large pages (core.bodies)
+
+
+def large_body(items: List[Any], **envelope: Any) -> bytes:
+    """A body of ``items`` under ``items`` with an envelope, padded past ``LARGE_BODY``."""
+    padding = "x" * (LARGE_BODY // max(1, len(items)) + 1)
+    return orjson.dumps({**envelope, "items": [item if not isinstance(item, dict) else {**item, "pad": padding} for item in items]})
+
+
+def test_a_large_page_is_read_item_by_item_beside_its_envelope() -> None:
+    items = [{"id": index, "n": index * 1.5} for index in range(50)]
+    content = large_body(items, date="2026-06-01", has_next=True, meta={"next": {"offset": 50}})
+
+    body = large_page(content, "items")
+
+    assert body is not None
+    envelope = {key: value for key, value in body.items() if key != "items"}
+    assert envelope == {"date": "2026-06-01", "has_next": True, "meta": {"next": {"offset": 50}}}
+    streamed = body["items"]
+    assert isinstance(streamed, StreamedItems)
+    assert [(item["id"], item["n"]) for item in streamed] == [(item["id"], item["n"]) for item in items]
+    assert [(item["id"], item["n"]) for item in streamed] == [(item["id"], item["n"]) for item in items]  # read again
+    assert len(streamed) == 50 and streamed.first_not_object() is None
+    assert streamed.fingerprint() == Pager.fingerprint(orjson.loads(content)["items"])
+
+
+def test_a_large_page_whose_items_are_not_all_objects_says_which_is_first() -> None:
+    content = large_body([{"id": 1}, "two", {"id": 3}, 4])
+
+    assert list_problem(large_page(content, "items"), "items") == "item 1 of 'items' is not an object"
+
+
+def test_a_large_body_that_is_not_a_page_is_left_to_the_whole_parse() -> None:
+    assert large_page(orjson.dumps([{"id": 1}] * 10), "items") is None
+    assert large_page(orjson.dumps({"items": {"id": 1}, "pad": "x" * LARGE_BODY}), "items") is None
+
+
+def test_json_body_reads_a_large_page_item_by_item_and_a_small_one_whole() -> None:
+    small, large = requests.Response(), requests.Response()
+    small._content = orjson.dumps({"items": [{"id": 1}]})
+    large._content = large_body([{"id": 1}, {"id": 2}])
+
+    assert json_body(small, "items") == {"items": [{"id": 1}]}
+    assert isinstance(json_body(large, "items")["items"], StreamedItems)
+    assert json_body(large) is json_body(large, "items")  # the first reading is kept

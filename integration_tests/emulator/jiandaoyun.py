@@ -169,6 +169,7 @@ class Jiandaoyun(VendorEmulator):
         # syncs of a small and a large record count, whose peak memory must not differ.
         days, members, apps, large = (3, 500, 100, 2000) if quick else (10, 2000, 500, 10_000)
         small, memory_days = 100, 10
+        one_page = 20_000 if quick else 100_000
         member = ("jiandaoyun_member_usage",)
 
         def ours(
@@ -211,6 +212,14 @@ class Jiandaoyun(VendorEmulator):
             large_run,
             peer(large_run),
             floor(f"cdk_floor_{large_name}", large * memory_days),
+            # A server that ignores ``limit`` and answers every member in one page: its items are
+            # read one at a time, so its peak memory stays near the small sync's.
+            BenchScenario(
+                f"jiandaoyun_one_page_{_records_label(one_page)}",
+                {**_bench_options(one_page, 1, None), "page_size": one_page},
+                _one_page_plan(one_page),
+                days=1,
+            ),
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -492,6 +501,19 @@ def _bench_plan(streams: Sequence[str], days: int, rps: Optional[int]) -> Callab
             expected[stream] = dates * (1 if count is None else count)
         # "Limits off" on the connector's side is its largest allowed budget.
         return BenchPlan(tuple(streams), expected, tuple(endpoints), first, last, {"requests_per_second": rps or 1000})
+
+    return plan
+
+
+def _one_page_plan(members: int) -> Callable[[Jiandaoyun], BenchPlan]:
+    """The member stream of one date, every member in the one page the server answers."""
+
+    def plan(vendor: Jiandaoyun) -> BenchPlan:
+        last = vendor.valid_dates()[1]
+        path = STREAM_PATHS["jiandaoyun_member_usage"]
+        endpoints = (BenchEndpoint(path, 1),)
+        expected = {"jiandaoyun_member_usage": members}
+        return BenchPlan(("jiandaoyun_member_usage",), expected, endpoints, last, last, {"requests_per_second": 1000})
 
     return plan
 

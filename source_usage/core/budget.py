@@ -2,7 +2,7 @@
 
 Built on the CDK's ``HttpAPIBudget``: one moving-window policy per rate-limited group of
 endpoints. One budget object is shared by all streams of a vendor, so a limit that spans
-endpoints (Workato's 1,000 requests/minute) holds across streams, and ``HttpClient`` blocks in
+endpoints (a vendor's N requests/minute over all its usage endpoints) holds across streams, and ``HttpClient`` blocks in
 ``acquire_call`` before each send.
 """
 

@@ -30,6 +30,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_usage.core.bodies import LARGE_BODY, StreamedItems, large_page
 from source_usage.core.limits import DeadlineExceeded, RequestLedger
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import VendorIdentity
@@ -42,18 +43,31 @@ class NotJson(ValueError):
     """A body that does not parse as JSON."""
 
 
-def json_body(response: requests.Response) -> Any:
-    """The response body parsed once (orjson), cached on the response for the later hooks."""
+def json_body(response: requests.Response, items_field: Optional[str] = None) -> Any:
+    """The response body parsed once, cached on the response for the later hooks.
+
+    The first call decides how (the error handler makes it, knowing its endpoint's ``items_field``):
+    a large body whose ``items_field`` is a list is read item by item (``core.bodies``), any other
+    body parsed whole (orjson).
+    """
     cached = getattr(response, _BODY_ATTRIBUTE, _NOT_PARSED)
     if cached is _NOT_PARSED:
-        try:
-            cached = orjson.loads(response.content)
-        except orjson.JSONDecodeError as error:
-            cached = NotJson(str(error))
+        cached = _parsed(response.content, items_field)
         setattr(response, _BODY_ATTRIBUTE, cached)
     if isinstance(cached, NotJson):
         raise cached
     return cached
+
+
+def _parsed(content: bytes, items_field: Optional[str]) -> Any:
+    try:
+        if items_field is not None and len(content) > LARGE_BODY:
+            large = large_page(content, items_field)
+            if large is not None:
+                return large
+        return orjson.loads(content)
+    except ValueError as error:  # orjson's JSONDecodeError and ijson's errors are ValueErrors
+        return NotJson(str(error))
 
 
 def vendor_error_text(response: requests.Response) -> str:
@@ -71,12 +85,14 @@ def vendor_error_text(response: requests.Response) -> str:
 
 def list_problem(body: Any, field: str) -> Optional[str]:
     """What is wrong unless ``body`` is an object whose ``field`` is a list of objects."""
-    if not isinstance(body, dict) or not isinstance(body.get(field), list):
+    items = body.get(field) if isinstance(body, dict) else None
+    if isinstance(items, StreamedItems):
+        index = items.first_not_object()
+    elif isinstance(items, list):
+        index = next((index for index, item in enumerate(items) if not isinstance(item, dict)), None)
+    else:
         return f"no '{field}' list"
-    for index, item in enumerate(body[field]):
-        if not isinstance(item, dict):
-            return f"item {index} of '{field}' is not an object"
-    return None
+    return None if index is None else f"item {index} of '{field}' is not an object"
 
 
 def answer_error(message: str) -> AirbyteTracedException:
@@ -115,11 +131,14 @@ class UsageErrorHandler(ErrorHandler):
         max_retries: int = 5,
         max_time: timedelta = timedelta(minutes=10),
         stats: Optional[RequestStats] = None,
+        read_body: Callable[[requests.Response], Any] = json_body,
     ) -> None:
         self.stats = stats if stats is not None else RequestStats()
         self.identity = identity
         self.endpoint = endpoint
         self._malformed = malformed
+        #: How the endpoint's bodies are read (the first reading is cached for the later hooks).
+        self._read_body = read_body
         self._max_retries = max_retries
         self.time_limit = max_time
         #: The request being sent, told every answer (see :meth:`follow`).
@@ -190,9 +209,13 @@ class UsageErrorHandler(ErrorHandler):
             f"{self.vendor} {self.endpoint} rejected the request (HTTP {status}): {vendor_error_text(response)}"
         )
 
+    def body(self, response: requests.Response) -> Any:
+        """The answer's body as its endpoint reads it (raises ``NotJson``)."""
+        return self._read_body(response)
+
     def _by_body(self, response: requests.Response) -> ErrorResolution:
         try:
-            body = json_body(response)
+            body = self.body(response)
         except NotJson:
             return retry(f"{self.vendor} {self.endpoint} answered with a body that is not JSON.")
         problem = self._malformed(body)
@@ -236,8 +259,8 @@ CDK_EXTRA_WAIT = 1.0
 class RetryAfterBackoff(BackoffStrategy):
     """How long to wait before a retry.
 
-    ``Retry-After`` when the vendor sends it. A rate-limit answer without it (Jiandaoyun's 8303
-    carries none) waits 1, 2, 4, ... seconds, so the wait is ours and measurable; other retries
+    ``Retry-After`` when the vendor sends it. A rate-limit answer without it (a vendor's own
+    "too fast" body code carries none) waits 1, 2, 4, ... seconds, so the wait is ours and measurable; other retries
     without it use the CDK's exponential backoff. The waits of one request share its
     ``max_wait`` (the ledger's ``wait_left``), so a broken header cannot park a sync for hours:
     a wait is cut to what is left, and a request with nothing left gives up, saying so. Whether

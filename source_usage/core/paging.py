@@ -23,6 +23,7 @@ import orjson
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_usage.core.bodies import StreamedItems
 from source_usage.core.errors import answer_error
 
 
@@ -72,6 +73,8 @@ class Pager(ABC):
     def fingerprint(items: Sequence[Any]) -> bytes:
         """A digest of a page's items, one item at a time (a copy of a whole large page would
         double the memory it takes)."""
+        if isinstance(items, StreamedItems):
+            return items.fingerprint()  # made in the pass that checked the items
         digest = hashlib.blake2b(digest_size=16)
         for item in items:
             digest.update(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
@@ -97,7 +100,7 @@ class SinglePage(Pager):
 
 
 class SkipLimitPager(Pager):
-    """``skip``/``limit`` sent by the client, a boolean ``more`` field in the answer (Jiandaoyun's
+    """``skip``/``limit`` sent by the client, a boolean ``more`` field in the answer (e.g.
     ``has_next``); the next ``skip`` counts the items received."""
 
     def __init__(self, where: str, size: int, more_field: str) -> None:
@@ -113,7 +116,7 @@ class SkipLimitPager(Pager):
 
 
 class NextOffsetPager(Pager):
-    """``offset``/``limit`` where the answer names the next page itself (Tabnine's
+    """``offset``/``limit`` where the answer names the next page itself (e.g.
     ``meta.next: {limit, offset}``, null on the last page). A next offset that does not move
     forward is a loop too."""
 

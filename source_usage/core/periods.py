@@ -1,8 +1,8 @@
 """Statistics periods in a vendor's own time zone.
 
 Every usage API here reports on calendar periods (a day, a week, a month, an hour) in one time
-zone that is the vendor's, never the machine's: Jiandaoyun counts days in UTC+8, Workato in the
-Embed admin workspace's zone, Tabnine in UTC. A period is a half-open interval ``[start, end)``
+zone that is the vendor's, never the machine's: a fixed zone such as UTC+8 or UTC, or one the
+user configures (the zone of the account). A period is a half-open interval ``[start, end)``
 of zone-aware instants; its ``start`` is the cursor value a stream checkpoints.
 
 Arithmetic is done on the wall clock (``add(days=1)``, ``add(months=1)``), so a day that a DST

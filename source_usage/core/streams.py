@@ -44,6 +44,9 @@ class UsageStream(HttpStream, ABC):
     #: The endpoint's path below the base URL, e.g. ``api/v1/corp_usage/overview``.
     endpoint: str
     error_handler_class: ClassVar[Type[UsageErrorHandler]] = UsageErrorHandler
+    #: The field of a page's body that holds its items (a paged endpoint); a large page's items
+    #: are then read one at a time (``core.bodies``).
+    items_field: ClassVar[Optional[str]] = None
 
     def __init__(self, connection: Connection) -> None:
         # HttpStream.__init__ builds the HTTP client and asks for the error handler and the
@@ -90,7 +93,12 @@ class UsageStream(HttpStream, ABC):
             malformed=self.malformed,
             max_retries=self.connection.http.max_retries,
             stats=self.stats,
+            read_body=self.body,
         )
+
+    def body(self, response: requests.Response) -> Any:
+        """The answer's body, parsed once; a large page's items are read one at a time."""
+        return json_body(response, self.items_field)
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
         return self.error_handler
@@ -108,7 +116,7 @@ class UsageStream(HttpStream, ABC):
 
     def page_items(self, body: Any) -> Sequence[Any]:
         """The items of one page, which the pager counts and compares (paged endpoints)."""
-        return ()
+        return body[self.items_field] if self.items_field is not None else ()
 
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
         body = json_body(response)

@@ -2,7 +2,7 @@
 
 The CDK's own check prints jsonschema's first message ("'abc' is not of type 'integer'"),
 which neither names the field nor stops at one problem; users fix configs faster when told
-``'jiandaoyun.requests_per_second' must be an integer.``
+``'<vendor>.requests_per_second' must be an integer.``
 """
 
 from __future__ import annotations

@@ -30,16 +30,16 @@ logger = logging.getLogger("airbyte")
 class VendorIdentity:
     """Who a vendor is, in every message about it."""
 
-    #: The config section, e.g. ``jiandaoyun``; stream names start with it.
+    #: The config section, e.g. ``acme``; stream names start with it.
     key: str
-    #: The vendor's name as users know it, e.g. ``Jiandaoyun``.
+    #: The vendor's name as users know it, e.g. ``Acme``.
     title: str
     #: The field of the section that holds the credentials, e.g. ``api_key``.
     credentials_field: str
 
     @property
     def credentials_hint(self) -> str:
-        """The config field to fix when the vendor rejects the credentials, e.g. ``jiandaoyun.api_key``."""
+        """The config field to fix when the vendor rejects the credentials, e.g. ``acme.api_key``."""
         return f"{self.key}.{self.credentials_field}"
 
     @property
@@ -52,8 +52,8 @@ class HttpOptions:
     """How hard and how long a request tries (seconds; see :mod:`source_usage.core.limits`)."""
 
     max_retries: int = 5
-    #: (connect, read) socket timeouts, for each socket operation. Workato documents a 40 s
-    #: server-side timeout; none of the vendors is slower.
+    #: (connect, read) socket timeouts, for each socket operation. The slowest server-side timeout
+    #: a vendor here documents is 40 s.
     timeout: Tuple[float, float] = (10.0, 60.0)
     #: One attempt in all: connect, headers and the whole body (a trickling server ends here).
     deadline: float = 90.0

@@ -95,7 +95,7 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
         if response.status_code != 400 and not response.ok:
             return None
         try:
-            body = json_body(response)
+            body = self.body(response)
         except ValueError:
             return None
         code = body.get("code") if isinstance(body, dict) else None
@@ -263,8 +263,7 @@ class JiandaoyunItemUsage(JiandaoyunStream):
     def new_pager(self) -> Pager:
         return SkipLimitPager(self.where, size=PAGE_SIZE, more_field="has_next")
 
-    def page_items(self, body: Any) -> Sequence[Any]:
-        return body["items"]
+    items_field = "items"
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         if not self.ids:

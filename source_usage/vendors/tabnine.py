@@ -249,8 +249,7 @@ class PagedTabnineStream(FullRefreshTabnineStream):
     def new_pager(self) -> Pager:
         return NextOffsetPager(self.where, size=PAGE_SIZE)
 
-    def page_items(self, body: Any) -> Sequence[Any]:
-        return body["data"]
+    items_field = "data"
 
     def malformed(self, body: Any) -> Optional[str]:
         problem = list_problem(body, "data")

@@ -168,8 +168,7 @@ class ManagedUsers(UsageStream):
             self.pager.answered(response.headers)
         return super().next_page_token(response)
 
-    def page_items(self, body: Any) -> Sequence[Any]:
-        return body["result"]
+    items_field = "result"
 
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
         return {"type": "object", "additionalProperties": True}  # internal: there is no schema file
