@@ -11,18 +11,22 @@ each; the connector is not involved.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import requests
 
 from integration_tests.conftest import EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors
-from integration_tests.emulator.core import Reply, Request, Route, SlidingWindows, Window
-from integration_tests.emulator_client import command_line, vendor_request
+from integration_tests.emulator.core import INBOUND_SHARE, Reply, Request, Route, SlidingWindows, VendorEmulator, Window, round_trip
+from integration_tests.emulator_client import ROOT, command_line, vendor_request
 from integration_tests.toy_vendor.emulator import ToyEmulator
 
 #: The toy's usage is for days that are over: a fixed clock keeps ``DAY`` one of them.
@@ -30,14 +34,22 @@ PINNED = datetime(2026, 6, 15, 20, 0, tzinfo=timezone.utc)
 DAY = "2026-06-14"
 USAGE = "/toy/v1/usage"
 TEAMS = "/toy/v1/teams"
+#: The toy's teams again, at most one request in any :data:`LIMIT_WINDOW` seconds.
+LIMITED = "/toy/v1/limited"
+LIMIT_WINDOW = 0.25
 VENDORS = sorted(discover_vendors())
 
 
 class Toy(ToyEmulator):
-    """The toy vendor, with its teams as a second endpoint (``GET`` or ``POST``, any body)."""
+    """The toy vendor, with its teams as a second endpoint (``GET`` or ``POST``, any body), and
+    as a third with a rate limit."""
 
     def routes(self) -> List[Route]:
-        return [*super().routes(), Route("GET", TEAMS, self._teams), Route("POST", TEAMS, self._teams)]
+        limited = Route("GET", LIMITED, self._teams, ("limited",))
+        return [*super().routes(), Route("GET", TEAMS, self._teams), Route("POST", TEAMS, self._teams), limited]
+
+    def rate_limit(self, name: str) -> Optional[Window]:
+        return Window(1, LIMIT_WINDOW) if name == "limited" else None
 
     def _teams(self, request: Request) -> Reply:
         return Reply(200, {"teams": [f"team-{team}" for team in range(self.options.teams)]})
@@ -188,6 +200,121 @@ def test_sliding_window_admits_again_when_the_oldest_request_leaves_it() -> None
     assert windows.admit(limit, 11.5) == pytest.approx(0.1)
 
 
+# --------------------------------------------------------------------------- the network
+
+
+def timed(call_it: Any) -> Tuple[float, requests.Response]:
+    started = time.perf_counter()
+    answer = call_it()
+    return time.perf_counter() - started, answer
+
+
+#: What a round trip on loopback may take beyond the emulated one (a loaded machine, pytest workers).
+MARGIN = 0.15
+
+
+def test_an_answer_takes_the_latency_plus_or_minus_the_jitter(emulator_factory: EmulatorFactory) -> None:
+    emulator = emulator_factory(now=PINNED, extra_vendors=EXTRA, latency_ms=200, jitter_ms=50)
+    session = requests.Session()  # one keep-alive connection: the round trip is the emulator's alone
+    headers = {"Authorization": f"Bearer {emulator.vendor('toy').options.api_key}"}
+    taken = []
+    for _ in range(3):
+        seconds, answer = timed(lambda: session.get(emulator.url + TEAMS, headers=headers, timeout=10))
+        assert answer.status_code == 200
+        taken.append(seconds)
+    assert all(0.15 <= seconds <= 0.25 + MARGIN for seconds in taken), taken
+    # Every answer, not only a served one: a path no vendor serves, a wrong key.
+    assert 0.15 <= timed(lambda: session.get(emulator.url + "/toy/v1/nowhere", timeout=10))[0] <= 0.25 + MARGIN
+    assert 0.15 <= timed(lambda: session.get(emulator.url + TEAMS, timeout=10))[0] <= 0.25 + MARGIN
+
+
+def test_round_trips_are_bounded_spread_and_the_same_for_the_same_seed_and_request() -> None:
+    trips = [round_trip(300, 50, 7, number) for number in range(1, 2001)]
+    assert all(0.25 <= trip <= 0.35 for trip in trips)
+    assert min(trips) < 0.26 and max(trips) > 0.34 and 0.295 < sum(trips) / len(trips) < 0.305
+    assert trips == [round_trip(300, 50, 7, number) for number in range(1, 2001)]
+    assert trips != [round_trip(300, 50, 8, number) for number in range(1, 2001)]
+    assert {round_trip(300, 0, 7, number) for number in range(1, 100)} == {0.3}
+
+
+@pytest.mark.parametrize("latency, jitter", [(100, 150), (-1, 0), (100, -1)])
+def test_a_round_trip_that_could_be_negative_is_refused(latency: float, jitter: float) -> None:
+    with pytest.raises(ValueError, match="must"):
+        Emulator(latency_ms=latency, jitter_ms=jitter)
+    with pytest.raises(ValueError, match="must"):
+        Emulator(extra_vendors=EXTRA, toy={"latency_ms": latency, "jitter_ms": jitter})
+
+
+def test_requests_in_flight_overlap_on_keep_alive_connections(emulator_factory: EmulatorFactory) -> None:
+    emulator = emulator_factory(now=PINNED, extra_vendors=EXTRA, latency_ms=300)
+    headers = {"Authorization": f"Bearer {emulator.vendor('toy').options.api_key}"}
+    sessions = [requests.Session() for _ in range(8)]
+    start = threading.Barrier(len(sessions))
+
+    def one(session: requests.Session) -> Tuple[float, int]:
+        start.wait()
+        seconds, answer = timed(lambda: session.get(emulator.url + TEAMS, headers=headers, timeout=10))
+        return seconds, answer.status_code
+
+    for _ in range(3):  # each session opens its connection, then keeps it
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(sessions)) as pool:
+            done = list(pool.map(one, sessions))
+        assert all(status == 200 and seconds >= 0.3 for seconds, status in done), done
+        assert time.perf_counter() - started < 0.3 + 2 * MARGIN  # about one latency, not eight
+    pools = [session.get_adapter(emulator.url).poolmanager.pools for session in sessions]
+    opened = [[pool[key].num_connections for key in pool.keys()] for pool in pools]
+    assert opened == [[1]] * len(sessions)  # keep-alive: three requests, one connection each
+
+
+def test_a_vendors_own_latency_overrides_the_emulators_and_never_holds_up_another(emulator_factory: EmulatorFactory) -> None:
+    emulator = emulator_factory(now=PINNED, extra_vendors=EXTRA, latency_ms=0, toy={"latency_ms": 300})
+    with ThreadPoolExecutor(2) as pool:
+        started = time.perf_counter()
+        slow = pool.submit(call, emulator, "GET", TEAMS)
+        time.sleep(0.05)  # the toy's request is in flight
+        fast, answer = timed(lambda: requests.get(emulator.url + "/nowhere", timeout=10))  # no vendor: the emulator's 0 ms
+        assert answer.status_code == 404 and fast < 0.1
+        assert slow.result().status_code == 200 and time.perf_counter() - started >= 0.3
+    emulator.vendor("toy").latency_ms = None  # at run time: the emulator's again
+    assert timed(lambda: call(emulator, "GET", TEAMS))[0] < 0.1
+    assert isinstance(emulator.vendor("toy").with_options(teams=1), VendorEmulator)
+
+
+def test_rate_limits_count_requests_as_they_arrive_not_as_they_are_answered(emulator_factory: EmulatorFactory) -> None:
+    # The round trip is longer than the window: requests sent within one window are both in
+    # flight, and the second is throttled all the same; one sent a window after the first, while
+    # the first is still in flight, is admitted.
+    emulator = emulator_factory(now=PINNED, extra_vendors=EXTRA, latency_ms=300)
+    with ThreadPoolExecutor(3) as pool:
+        started = time.perf_counter()
+        first = pool.submit(call, emulator, "GET", LIMITED)
+        time.sleep(0.05)
+        second = pool.submit(call, emulator, "GET", LIMITED)
+        time.sleep(LIMIT_WINDOW + 0.05 - (time.perf_counter() - started))
+        third = pool.submit(call, emulator, "GET", LIMITED)
+        statuses = [future.result().status_code for future in (first, second, third)]
+        taken = time.perf_counter() - started
+    assert statuses == [200, 429, 200]
+    assert taken >= LIMIT_WINDOW + 0.05 + 0.3  # the throttled answer, too, came a round trip later
+    arrivals = [entry.time for entry in emulator.log.entries(LIMITED)]
+    assert arrivals == sorted(arrivals) and arrivals[2] - arrivals[0] < 0.3 + MARGIN  # sent before the first was answered
+
+
+def test_with_jitter_requests_sent_one_window_apart_may_arrive_within_one(emulator_factory: EmulatorFactory) -> None:
+    # A seed whose first round trip is long and second short: sent one window apart, the second
+    # arrives (half its round trip later) well within the window of the first.
+    latency, jitter = 200, 100
+    seed = next(s for s in range(1, 1000) if round_trip(latency, jitter, s, 1) - round_trip(latency, jitter, s, 2) > 0.16)
+    emulator = emulator_factory(seed=seed, now=PINNED, extra_vendors=EXTRA, latency_ms=latency, jitter_ms=jitter)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(call, emulator, "GET", LIMITED)
+        time.sleep(LIMIT_WINDOW)
+        second = pool.submit(call, emulator, "GET", LIMITED)
+        assert [first.result().status_code, second.result().status_code] == [200, 429]
+    assert INBOUND_SHARE * 0.16 > 0.05  # what the second gains on the first, far above the scheduling noise
+
+
 # --------------------------------------------------------------------------- options
 
 
@@ -223,6 +350,23 @@ def test_command_line_prints_its_url_and_serves_every_vendor_with_the_options_it
                 default_key, given_key = answer(url, route, served.Options().api_key), answer(url, route, keys[name])
                 assert default_key == (refused.status, refused.body), (name, route.path)
                 assert given_key == answer(in_process.url, route, keys[name]), (name, route.path)
+
+
+def test_command_line_sets_every_vendors_latency_and_one_vendors_own() -> None:
+    vendors = discover_vendors()
+    routes = {name: cls(Emulator().world).routes()[0] for name, cls in vendors.items()}
+    fast = VENDORS[0]  # any one: its own latency of 0 against everyone else's 250 ms
+    flags = ["--latency-ms", "250", "--jitter-ms", "20", f"--{fast}-latency-ms", "0", f"--{fast}-jitter-ms", "0"]
+    with command_line("--port", "0", *flags) as url:
+        for name, route in routes.items():
+            seconds, _ = timed(lambda route=route: requests.request(route.method, url + route.path, timeout=10))
+            if name == fast:
+                assert seconds < 0.1, name
+            else:
+                assert 0.23 <= seconds <= 0.27 + MARGIN, name
+    refused = subprocess.run([sys.executable, "-m", "integration_tests.emulator", "--latency-ms", "10", "--jitter-ms", "20"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert refused.returncode == 2 and "must not exceed latency_ms" in refused.stderr
 
 
 def answer(url: str, route: Route, key: str) -> Any:

@@ -3,6 +3,8 @@
 Prints one line, the base URL (``http://127.0.0.1:PORT``). Every field of a vendor's
 ``Options`` is a flag, ``--VENDOR-FIELD VALUE``, and also plain
 ``--FIELD`` when no other vendor has that field. A limit of 0 is no limit.
+``--latency-ms``/``--jitter-ms`` set every answer's round trip (latency plus or minus up to the
+jitter, repeatable per seed); ``--VENDOR-latency-ms``/``--VENDOR-jitter-ms`` one vendor's.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KIND:EVERY[:PATH]",
         help=f"inject a fault on every EVERY-th request (path substring optional); KIND: {', '.join(FAULT_KINDS)}",
     )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="every answer's round trip in ms (default: 0)")
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="each round trip off by up to this many ms either way, <= --latency-ms (default: 0)"
+    )
     vendors = discover_vendors()
     counts: Dict[str, int] = {}
     for cls in vendors.values():
@@ -59,24 +65,38 @@ def _parser() -> argparse.ArgumentParser:
                 default=argparse.SUPPRESS,
                 help=f"default: {default}",
             )
+        for network in ("latency_ms", "jitter_ms"):  # every vendor's, beside its Options
+            group.add_argument(
+                f"--{name}-{network}".replace("_", "-"),
+                dest=f"{name}.{network}",
+                type=float,
+                default=argparse.SUPPRESS,
+                help=f"this vendor's {network.split('_')[0]} in ms (default: --{network})".replace("_", "-"),
+            )
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    args = vars(_parser().parse_args(argv))
+    parser = _parser()
+    args = vars(parser.parse_args(argv))
     options: Dict[str, Any] = {}  # vendor name -> its options, as Emulator keyword arguments
     for key, value in args.items():
         if "." in key:
             vendor, field = key.split(".", 1)
             options.setdefault(vendor, {})[field] = value
-    emulator = Emulator(
-        seed=args["seed"],
-        now=datetime.fromisoformat(args["now"]) if args["now"] else None,
-        rate_limits=args["rate_limit"] == "on",
-        host=args["host"],
-        port=args["port"],
-        **options,
-    )
+    try:
+        emulator = Emulator(
+            seed=args["seed"],
+            now=datetime.fromisoformat(args["now"]) if args["now"] else None,
+            rate_limits=args["rate_limit"] == "on",
+            host=args["host"],
+            port=args["port"],
+            latency_ms=args["latency_ms"],
+            jitter_ms=args["jitter_ms"],
+            **options,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     for spec in args["fault"]:
         kind, every, *path = spec.split(":", 2)
         emulator.faults.add(kind, every=int(every), path=path[0] if path else "")

@@ -108,6 +108,31 @@ class Window:
     seconds: float
 
 
+# --------------------------------------------------------------------------- the network
+
+
+def check_latency(latency_ms: float, jitter_ms: float) -> None:
+    """Refuses a round trip that could be negative: ``0 <= jitter_ms <= latency_ms``."""
+    if latency_ms < 0 or jitter_ms < 0:
+        raise ValueError(f"latency_ms and jitter_ms must be >= 0, not {latency_ms:g} and {jitter_ms:g}")
+    if jitter_ms > latency_ms:
+        raise ValueError(f"jitter_ms ({jitter_ms:g}) must not exceed latency_ms ({latency_ms:g}): a round trip is never negative")
+
+
+def round_trip(latency_ms: float, jitter_ms: float, seed: int, number: int) -> float:
+    """The round trip, in seconds, of the emulator's ``number``-th request: ``latency_ms`` plus an
+    offset spread evenly over ``[-jitter_ms, +jitter_ms]``, the same for the same seed and number."""
+    if not jitter_ms:
+        return latency_ms / 1000
+    spread = stable_int(seed, "round trip", number) / 2**64  # in [0, 1)
+    return (latency_ms + jitter_ms * (2 * spread - 1)) / 1000
+
+
+#: The share of a round trip a request spends on its way to the vendor, before the vendor sees it
+#: (and counts it against its limits); the rest is the answer's way back.
+INBOUND_SHARE = 0.5
+
+
 # --------------------------------------------------------------------------- vendors
 
 
@@ -243,9 +268,14 @@ class VendorEmulator:
     #: their period (a month) may still run; every other incremental stream's must.
     cursor_may_not_move: ClassVar[Tuple[str, ...]] = ()
 
-    def __init__(self, world: World, **options: Any) -> None:
+    def __init__(self, world: World, latency_ms: Optional[float] = None, jitter_ms: Optional[float] = None, **options: Any) -> None:
         self.world = world
         self.options: Any = self.Options(**options)
+        #: This vendor's round trip and jitter (ms); ``None``: the emulator's. Given among the
+        #: vendor's options (``VENDOR={"latency_ms": 300}``, ``--VENDOR-latency-ms 300``), kept
+        #: apart from ``Options`` since every vendor has them; may be changed at run time.
+        self.latency_ms = latency_ms
+        self.jitter_ms = jitter_ms
 
     @property
     def seed(self) -> int:
@@ -254,7 +284,8 @@ class VendorEmulator:
     def with_options(self, **changes: Any) -> VendorEmulator:
         """A copy of this vendor in the same world with some options changed (e.g. another key,
         to write a config this one rejects)."""
-        return type(self)(self.world, **{**asdict(self.options), **changes})
+        network = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms}
+        return type(self)(self.world, **{**network, **asdict(self.options), **changes})
 
     def routes(self) -> List[Route]:
         raise NotImplementedError
@@ -485,6 +516,16 @@ class Emulator:
     ``Emulator(seed=3, rate_limits=False, VENDOR={...its options...}).start()`` serves until
     :meth:`stop`; ``vendor(name).options`` and ``faults`` may be changed while it runs.
     ``extra_vendors`` are served beside this package's vendors (a vendor a test defines).
+
+    The network: every request's round trip is ``latency_ms`` plus or minus up to ``jitter_ms``
+    (spread evenly, a function of the seed and the request's number, so a run is repeatable); a
+    vendor's own ``latency_ms``/``jitter_ms`` options override them. The first
+    :data:`INBOUND_SHARE` of it passes before the vendor sees the request: that moment is its
+    arrival, when it is counted against the vendor's rate limits and answered; the rest passes
+    before the answer is sent. So at a constant latency the vendor counts requests as the client
+    sent them, one latency/2 later, and with jitter two requests sent one window apart may
+    arrive up to ``jitter_ms`` closer, as over a real network. Requests in flight wait apart (a
+    thread per connection), so they overlap; the ``slow`` fault's delay comes on top.
     """
 
     def __init__(
@@ -495,9 +536,15 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         extra_vendors: Sequence[Type[VendorEmulator]] = (),
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
         **vendor_options: Mapping[str, Any],
     ) -> None:
         self.world = World(seed=seed, now=now)
+        check_latency(latency_ms, jitter_ms)
+        #: Every vendor's round trip and its jitter (ms), unless the vendor sets its own.
+        self.latency_ms = latency_ms
+        self.jitter_ms = jitter_ms
         classes = discover_vendors(extra_vendors)
         unknown = set(vendor_options) - set(classes)
         if unknown:
@@ -509,7 +556,11 @@ class Emulator:
         for vendor in self.vendors.values():
             for route in vendor.routes():
                 self.routes.setdefault(route.path, {})[route.method] = (vendor, route)
+        for vendor in self.vendors.values():
+            check_latency(*self.network(vendor))
         self.rate_limits_enabled = rate_limits
+        self._numbering = threading.Lock()
+        self._received = 0
         self.faults = Faults()
         self.windows = SlidingWindows()
         self.log = RequestLog()
@@ -529,8 +580,7 @@ class Emulator:
             pass
 
         Handler.emulator = emulator
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(self._address, Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True)
         self._thread.start()
         return self.url
@@ -592,6 +642,21 @@ class Emulator:
 
     # -- one request
 
+    def network(self, vendor: Optional[VendorEmulator]) -> Tuple[float, float]:
+        """The latency and jitter (ms) ``vendor``'s answers take (``None``: a path no vendor serves)."""
+        latency = vendor.latency_ms if vendor is not None and vendor.latency_ms is not None else self.latency_ms
+        jitter = vendor.jitter_ms if vendor is not None and vendor.jitter_ms is not None else self.jitter_ms
+        return latency, jitter
+
+    def round_trip(self, request: Request) -> float:
+        """Numbers a received request (1, 2, ... in order of receipt) and gives its round trip in seconds."""
+        with self._numbering:
+            self._received += 1
+            number = self._received
+        route = self.routes.get(request.path, {}).get(request.method)
+        latency, jitter = self.network(route[0] if route else None)
+        return round_trip(latency, jitter, self.world.seed, number) if latency else 0.0
+
     def answer(self, request: Request, arrival: float) -> Tuple[Optional[VendorEmulator], Optional[Fault], Reply]:
         """The vendor, the fault that fired (if any) and the reply. Order: route, fault (a gateway
         fails before the app checks anything), key, rate limit, the route's own checks. Waiting
@@ -633,6 +698,17 @@ class Emulator:
         return Reply(0)  # drop, hang: never sent
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, so requests in flight (waiting out their round trip) overlap.
+    Each keep-alive connection is one client's, serving its requests in turn as HTTP/1.1 does;
+    a client with requests in flight at once holds as many connections."""
+
+    daemon_threads = True
+    #: Connections waiting to be accepted: a client opening dozens at once must not overflow the
+    #: listen queue (the default of 5), whose dropped SYNs the client resends a second later.
+    request_queue_size = 128
+
+
 class _Handler(BaseHTTPRequestHandler):
     emulator: ClassVar[Emulator]
     protocol_version = "HTTP/1.1"  # keep-alive, as the vendors' servers and the connector's pool use
@@ -669,7 +745,13 @@ class _Handler(BaseHTTPRequestHandler):
             headers={key: value for key, value in self.headers.items()},
             raw_body=raw_body,
         )
-        vendor, fault, reply = self.emulator.answer(request, arrival)
+        # The network: the request reaches the vendor a share of its round trip after it was sent
+        # (here: received), is counted and answered then, and the answer is back at the end.
+        trip = self.emulator.round_trip(request)
+        reaches = arrival + INBOUND_SHARE * trip
+        self._wait_until(reaches)
+        vendor, fault, reply = self.emulator.answer(request, reaches)
+        self._wait_until(arrival + trip)
         kind = fault.kind if fault else None
         if kind == "slow":
             time.sleep(fault.delay)  # type: ignore[union-attr]
@@ -713,6 +795,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client is gone (a test killed it): nothing to tell
+
+    def _wait_until(self, moment: float) -> None:
+        """Sleeps until ``moment`` (``time.monotonic()``), or until the emulator stops."""
+        left = moment - time.monotonic()
+        if left > 0:
+            self.emulator.stopped.wait(left)
 
     def _send_head(self, reply: Reply, length: int) -> None:
         self.send_response(reply.status)
