@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --quick              # small sizes, a smoke run (under a minute)
     .venv/bin/python bench/run.py --scenarios '*_limits_off' 'peer_*' --markdown
     .venv/bin/python bench/run.py --source-usage /path/to/other/venv/bin/source-usage   # a candidate build
+    .venv/bin/python bench/run.py --scenarios '*_300ms*' --markdown   # over a network, and the CDK start-up (~6 min)
 
 Run on demand, not by the test suite. The scenarios are the vendors': each vendor module of the
 emulator declares its own (``VendorEmulator.bench_scenarios``, a list of ``BenchScenario``: its
@@ -46,11 +47,21 @@ Fields of a scenario line:
 - ``rps``: the per-endpoint limit (requests/second) used on both sides (null: limits off, or the
   vendor's limit is not one of requests per second); ``bench_cpu_s``: CPU of this process
   meanwhile (the emulator, mostly).
+- ``latency_ms``, ``jitter_ms``: the emulator's round trip for every answer (the network). A
+  vendor's scenario marked ``over_network`` also runs as ``NAME_300ms`` (300 ms a round trip)
+  and ``NAME_300ms_jitter`` (300 ms +- 50 ms, repeatable per seed), beside itself at 0 ms.
+- ``ideal_s`` (scenarios over a network and their 0 ms run): ``floor_s`` (0 with no limit) + one
+  round trip (``latency_ms``) + the CDK's own start-up, measured in the same run as the wall time
+  of the ``cdk_startup`` scenario (``bench/cdk_floor.py`` yielding 0 records: launching Python,
+  importing the CDK, reading config and catalog), which runs first whenever such a scenario is
+  chosen. ``wall_over_ideal``: ``wall_s / ideal_s``; the issue's targets are 1.25 at a constant
+  latency and 1.35 with jitter.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import os
@@ -84,6 +95,13 @@ SEED = 6
 RECORD = b'{"type":"RECORD"'
 STATE = b'{"type":"STATE"'
 SUMMARY = re.compile(rb"Sync summary: [^:]+: (\d+) requests, (\d+) retries, (\d+) rate-limit waits")
+#: The networks an ``over_network`` scenario also runs over: name suffix, latency, jitter (ms).
+NETWORKS = (("_300ms", 300.0, 0.0), ("_300ms_jitter", 300.0, 50.0))
+#: The scenario whose wall time is the CDK's own start-up in ``ideal_s``.
+STARTUP = "cdk_startup"
+#: The issue's targets for ``wall_s / ideal_s`` over a network, without and with jitter, and the
+#: share of requests that may get a rate-limit answer with jitter.
+IDEAL_TARGET, IDEAL_TARGET_JITTER, THROTTLED_SHARE_JITTER = 1.25, 1.35, 0.02
 
 
 def log(message: str) -> None:
@@ -147,7 +165,9 @@ class Scenario:
         return self.spec.name
 
     def emulator(self) -> Emulator:
-        return Emulator(seed=SEED, rate_limits=self.spec.rate_limits, **{self.vendor: dict(self.spec.options)})
+        spec = self.spec
+        network = {"latency_ms": spec.latency_ms, "jitter_ms": spec.jitter_ms}
+        return Emulator(seed=SEED, rate_limits=spec.rate_limits, **network, **{self.vendor: dict(spec.options)})
 
     def command(self, source_usage: Path) -> List[str]:
         """The connector's command, without --config/--catalog."""
@@ -162,8 +182,9 @@ class Scenario:
             # ``records`` of the one stream through the CDK alone, no request; the record is the
             # first of the emulator's ground truth, as our connector emits it.
             (stream,) = plan.streams
-            record = without_nulls(emulator.ground_truth(stream)[0])
-            return {"stream": stream, "record": record, "records": plan.expected[stream]}
+            records = plan.expected[stream]
+            record = without_nulls(emulator.ground_truth(stream)[0]) if records else {}
+            return {"stream": stream, "record": record, "records": records}
         dates = {"start_date": plan.start_date, "end_date": plan.end_date}
         config: Dict[str, Any] = {name: day.isoformat() for name, day in dates.items() if day is not None}
         # The vendor's section for this emulator (key, URL), then the scenario's settings.
@@ -171,9 +192,40 @@ class Scenario:
         return config
 
 
+def over_networks(spec: BenchScenario) -> List[BenchScenario]:
+    """``spec``, and when it is ``over_network`` its runs over :data:`NETWORKS` (judged against
+    their ideal, not as the scenario at 0 ms is)."""
+    if not spec.over_network or spec.latency_ms:
+        return [spec]
+    unjudged = {"peer": None, "ceiling": None, "speed_target": None, "wall_target": None, "memory_like": None}
+    return [spec] + [
+        dataclasses.replace(spec, name=spec.name + suffix, latency_ms=latency, jitter_ms=jitter, **unjudged)  # type: ignore[arg-type]
+        for suffix, latency, jitter in NETWORKS
+    ]
+
+
+def startup_scenario(vendor: str, like: BenchScenario) -> Scenario:
+    """The CDK's start-up: the CDK floor yielding no record of the first stream ``like`` syncs."""
+
+    def plan(served: VendorEmulator) -> BenchPlan:
+        stream = like.plan(served).streams[0]
+        return BenchPlan((stream,), {stream: 0})
+
+    return Scenario(vendor, BenchScenario(STARTUP, like.options, plan, connector="cdk_floor"))
+
+
 def scenarios(quick: bool, rps: int) -> List[Scenario]:
-    """Every scenario of every vendor the emulator serves."""
-    found = [Scenario(name, spec) for name, vendor in discover_vendors().items() for spec in vendor.bench_scenarios(quick, rps)]
+    """Every scenario of every vendor the emulator serves (and those over a network), then the
+    CDK's start-up when a scenario is over a network."""
+    found = [
+        Scenario(name, variant)
+        for name, vendor in discover_vendors().items()
+        for spec in vendor.bench_scenarios(quick, rps)
+        for variant in over_networks(spec)
+    ]
+    networked = [scenario for scenario in found if scenario.spec.over_network]
+    if networked:
+        found.append(startup_scenario(networked[0].vendor, networked[0].spec))
     names = Counter(scenario.name for scenario in found)
     twice = sorted(name for name, count in names.items() if count > 1)
     if twice:
@@ -305,6 +357,8 @@ def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -
         "records_per_s": round(records / process.wall_s),
         "peak_rss_mb": round(process.peak_rss_mb, 1),
         "rps": scenario.spec.rps,
+        "latency_ms": scenario.spec.latency_ms,
+        "jitter_ms": scenario.spec.jitter_ms,
         "expected_records": expected,
         "cpu_s": round(process.cpu_s, 2),
         "records_per_cpu_s": round(records / process.cpu_s) if process.cpu_s else None,
@@ -326,6 +380,15 @@ def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -
 
 
 # --------------------------------------------------------------------------- comparison, targets, table
+
+
+def add_ideal(result: Dict[str, Any], spec: BenchScenario, startup_s: Optional[float]) -> None:
+    """``ideal_s`` and ``wall_over_ideal`` of a scenario over a network (or its 0 ms run)."""
+    if not spec.over_network or startup_s is None:
+        return
+    ideal = (result["floor_s"] or 0.0) + spec.latency_ms / 1000 + startup_s
+    result["ideal_s"] = round(ideal, 2)
+    result["wall_over_ideal"] = round(result["wall_s"] / ideal, 2)
 
 
 def yardsticks(every: Sequence[Scenario]) -> Iterator[Tuple[str, str]]:
@@ -359,10 +422,18 @@ def targets(results: Mapping[str, Dict[str, Any]], every: Sequence[Scenario], ch
     vendors' scenarios set them."""
     verdicts: Dict[str, Any] = {"scenario": "targets"}
     for scenario in chosen:
-        if scenario.spec.paced and scenario.spec.connector != "peer" and scenario.name in results:
+        spec = scenario.spec
+        if spec.paced and spec.connector != "peer" and scenario.name in results:
             r = results[scenario.name]
             verdicts[f"{scenario.name}: requests == min_requests"] = r["requests"] == r["min_requests"]
-            verdicts[f"{scenario.name}: rate_limit_errors == 0"] = r["rate_limit_errors"] == 0
+            if spec.jitter_ms:  # two requests sent one window apart may arrive closer: a few are throttled
+                share = THROTTLED_SHARE_JITTER
+                verdicts[f"{scenario.name}: rate_limit_errors <= {share:.0%} of requests"] = r["rate_limit_errors"] <= share * r["requests"]
+            else:
+                verdicts[f"{scenario.name}: rate_limit_errors == 0"] = r["rate_limit_errors"] == 0
+        if spec.latency_ms and scenario.name in results and "ideal_s" in results[scenario.name]:
+            r, most = results[scenario.name], IDEAL_TARGET_JITTER if spec.jitter_ms else IDEAL_TARGET
+            verdicts[f"{scenario.name}: wall_s <= {most:g} * ideal_s"] = r["wall_over_ideal"] <= most
     specs = [scenario.spec for scenario in every]
     for spec in specs:
         if spec.wall_target is not None and spec.name in results:
@@ -390,7 +461,7 @@ def targets(results: Mapping[str, Dict[str, Any]], every: Sequence[Scenario], ch
 
 COLUMNS = (
     "scenario", "records", "requests", "min_requests", "rate_limit_errors",
-    "wall_s", "floor_s", "records_per_s", "cpu_s", "peak_rss_mb", "rps",
+    "wall_s", "floor_s", "ideal_s", "wall_over_ideal", "records_per_s", "cpu_s", "peak_rss_mb", "rps",
 )  # fmt: skip
 
 
@@ -425,8 +496,12 @@ def meta(args: argparse.Namespace, chosen: Sequence[Scenario]) -> Dict[str, Any]
         "cpus": os.cpu_count(),
         "rps": args.rps,
         "quick": args.quick,
-        "sizes": {s.name: {**s.spec.options, "days": s.spec.days} for s in chosen},
+        "sizes": {s.name: {**s.spec.options, "days": s.spec.days, **network(s.spec)} for s in chosen},
     }
+
+
+def network(spec: BenchScenario) -> Dict[str, float]:
+    return {"latency_ms": spec.latency_ms, "jitter_ms": spec.jitter_ms} if spec.latency_ms else {}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -460,6 +535,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         chosen = [s for s in every if any(fnmatch.fnmatchcase(s.name, pattern) for pattern in args.scenarios)]
         if not chosen:
             parser.error("no scenario matches " + " ".join(args.scenarios))
+    if any(s.spec.over_network for s in chosen) and all(s.name != STARTUP for s in chosen):
+        chosen = [s for s in every if s.name == STARTUP] + chosen  # the start-up in their ideal_s
+    chosen = sorted(chosen, key=lambda s: s.name != STARTUP)  # first: measured before, and alike for, every scenario
     if args.list:
         for scenario in chosen:
             print(scenario.name)
@@ -474,6 +552,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for scenario in chosen:
         log(f"== {scenario.name} ...")
         result = run_scenario(scenario, args.source_usage.absolute(), args.timeout)
+        add_ideal(result, scenario.spec, results[STARTUP]["wall_s"] if STARTUP in results else None)
         results[scenario.name] = result
         failed |= result["exit_code"] != 0 or result["records"] != result["expected_records"]
         print(json.dumps(result, ensure_ascii=False), flush=True)

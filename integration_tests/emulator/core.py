@@ -217,8 +217,16 @@ class BenchScenario:
     speed_target: Optional[float] = None
     wall_target: Optional[float] = None
     memory_like: Optional[str] = None
+    #: The emulator's round trip and jitter (ms) for every answer (``Emulator(latency_ms=...)``).
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    #: Whether the bench also runs this scenario over a network (a few hundred ms a round trip,
+    #: with and without jitter), as variants it names after it, and judges each against its
+    #: ``ideal_s`` (the rate floor, one round trip, the CDK's start-up).
+    over_network: bool = False
 
     def __post_init__(self) -> None:
+        check_latency(self.latency_ms, self.jitter_ms)
         if self.connector not in BENCH_CONNECTORS:
             raise ValueError(f"unknown connector {self.connector!r}; one of {', '.join(BENCH_CONNECTORS)}")
         if (self.connector == "peer") != (self.manifest is not None):

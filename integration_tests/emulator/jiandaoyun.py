@@ -220,6 +220,11 @@ class Jiandaoyun(VendorEmulator):
                 _one_page_plan(one_page),
                 days=1,
             ),
+            # Issue 14's network baseline, at fixed rates whatever ``rps``: the member stream of 5
+            # days x 2,000 at a granted 10 req/s (100 requests), every stream of 2 days at the
+            # documented 1 req/s per endpoint.
+            ours("jiandaoyun_member_10rps", member, 5, (2000, apps), 10, over_network=True),
+            ours("jiandaoyun_all_1rps", cls.streams, 2, (2000, apps), 1, over_network=True),
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from integration_tests.emulator.core import (
     ApiError,
@@ -147,7 +147,12 @@ class Tabnine(VendorEmulator):
     def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
         # Every stream, daily usage (Tabnine publishes no limit; ``rps`` is none of its).
         users, teams, days = (500, 20, 14) if quick else (5000, 200, 90)
-        return [BenchScenario("tabnine_all", {"users": users, "teams": teams}, _bench_plan(days), days=days, rate_limits=True)]
+        # And issue 14's network baseline: the daily organisation usage of 90 days alone (91 requests).
+        usage, sizes = ("tabnine_organization_usage",), {"users": users, "teams": teams}
+        return [
+            BenchScenario("tabnine_all", sizes, _bench_plan(days), days=days, rate_limits=True),
+            BenchScenario("tabnine_daily_usage_90d", sizes, _bench_plan(90, usage), days=90, rate_limits=True, over_network=True),
+        ]
 
     def routes(self) -> List[Route]:
         limits = ("api",)
@@ -541,8 +546,9 @@ def _windows(start: datetime, end: datetime, granularity: str) -> List[Tuple[dat
     return cuts
 
 
-def _bench_plan(days: int) -> Callable[[Tabnine], BenchPlan]:
-    """``days`` UTC days up to yesterday; lists paged at the API's maximum ``limit``."""
+def _bench_plan(days: int, streams: Optional[Sequence[str]] = None) -> Callable[[Tabnine], BenchPlan]:
+    """``days`` UTC days up to yesterday of ``streams`` (default: every stream); lists paged at
+    the API's maximum ``limit``."""
 
     def plan(vendor: Tabnine) -> BenchPlan:
         last = datetime.now(timezone.utc).date() - timedelta(days=1)
@@ -567,7 +573,16 @@ def _bench_plan(days: int) -> Callable[[Tabnine], BenchPlan]:
             BenchEndpoint("/api/v1/organization/account-utilizations", 1),
             BenchEndpoint("/api/v2/organization/usage", len(planned_periods("day", timezone.utc, datetime.now(timezone.utc), first, last))),
         )
-        return BenchPlan(vendor.streams, expected, endpoints, first, last, {"granularity": "daily"})
+        if streams is None:
+            return BenchPlan(vendor.streams, expected, endpoints, first, last, {"granularity": "daily"})
+        # The usage needs the organisation's id: its one request stays whatever is synced.
+        needed = {"tabnine_organization": ("/api/v1/organization",), "tabnine_teams": ("/api/v1/organization/teams",),
+                  "tabnine_users": ("/api/v1/organization/users",),
+                  "tabnine_account_utilizations": ("/api/v1/organization/account-utilizations",),
+                  "tabnine_organization_usage": ("/api/v1/organization", "/api/v2/organization/usage")}  # fmt: skip
+        paths = {path for stream in streams for path in needed[stream]}
+        chosen = tuple(endpoint for endpoint in endpoints if endpoint.path in paths)
+        return BenchPlan(tuple(streams), {s: expected[s] for s in streams}, chosen, first, last, {"granularity": "daily"})
 
     return plan
 

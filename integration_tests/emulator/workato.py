@@ -148,7 +148,12 @@ class Workato(VendorEmulator):
         # usage and 60 listing requests a minute; ``rps`` is no Workato limit).
         workspaces, days = (50, 1) if quick else (200, 3)
         options = {"workspaces": workspaces, "recipes": 6, "timezone": "America/Los_Angeles"}
-        return [BenchScenario("workato_hourly", options, _bench_plan(days), days=days, rate_limits=True, paced=True)]
+        # And issue 14's network baseline: a week of hours of 7 workspaces (340 requests).
+        small = {**options, "workspaces": 7}
+        return [
+            BenchScenario("workato_hourly", options, _bench_plan(days), days=days, rate_limits=True, paced=True),
+            BenchScenario("workato_hourly_7x7", small, _bench_plan(7), days=7, rate_limits=True, paced=True, over_network=True),
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
