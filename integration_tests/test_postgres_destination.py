@@ -218,7 +218,7 @@ def as_stored(field: str, sql_type: str, value: Any) -> Any:
 
     A ``date-time`` column is ``timestamp without time zone``: a field pandas parses arrives in UTC;
     any other arrives as text, and PostgreSQL's cast to ``timestamp`` keeps the wall clock and drops
-    the offset (so Workato's ``period_start`` is midnight in the admin zone)."""
+    the offset (so a ``period_start`` counted in a user-configured zone is midnight in that zone)."""
     if value is None:
         return None
     if sql_type.startswith("timestamp"):
