@@ -33,12 +33,14 @@ TEAMS = "tabnine_teams"
 USERS = "tabnine_users"
 UTILIZATIONS = "tabnine_account_utilizations"
 USAGE = "tabnine_organization_usage"
-STREAMS = (ORGANIZATION, TEAMS, USERS, UTILIZATIONS, USAGE)
+LICENSE = "tabnine_license"
+STREAMS = (ORGANIZATION, TEAMS, USERS, LICENSE, UTILIZATIONS, USAGE)
 #: The contract's primary keys (shared/connector-contract.md), which discover must declare.
 PRIMARY_KEYS = {
     ORGANIZATION: ("id",),
     TEAMS: ("id",),
     USERS: ("id",),
+    LICENSE: ("iat",),
     UTILIZATIONS: ("month_start",),
     USAGE: ("period_start", "granularity"),
 }
@@ -49,6 +51,7 @@ USERS_PATH = "/api/v1/organization/users"
 UTILIZATIONS_PATH = "/api/v1/organization/account-utilizations"
 USAGE_V2_PATH = "/api/v2/organization/usage"
 USAGE_V1_PATH = "/api/v1/organization/usage"
+LICENSE_PATH = "/api/v1/license"
 #: The four listings of users, in the order the connector reads them (teamMember, active).
 LISTINGS = [("true", "true"), ("true", "false"), ("false", "true"), ("false", "false")]
 
@@ -153,7 +156,7 @@ def test_read_with_a_bad_token_ends_with_a_config_error_naming_tabnine(connector
     assert any(e["failure_type"] == "config_error" and "Tabnine" in e["message"] for e in run.errors()), run.describe()
 
 
-def test_discover_with_only_a_tabnine_section_lists_exactly_the_five_streams(connector: CheckedConnector, tabnine: Emulator) -> None:
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_six_streams(connector: CheckedConnector, tabnine: Emulator) -> None:
     start, end = dates(1)
 
     run = connector.discover(config(tabnine, start, end))
@@ -174,7 +177,7 @@ def test_discover_with_only_a_tabnine_section_lists_exactly_the_five_streams(con
 # --------------------------------------------------------------------------- syncs
 
 
-def test_full_sync_of_the_five_streams_equals_the_ground_truth(connector: CheckedConnector, tabnine: Emulator) -> None:
+def test_full_sync_of_the_six_streams_equals_the_ground_truth(connector: CheckedConnector, tabnine: Emulator) -> None:
     start, end = dates(10)
 
     run = connector.read(config(tabnine, start, end), configured_catalog(STREAMS, "full_refresh"))
@@ -207,6 +210,23 @@ def test_full_sync_of_the_five_streams_equals_the_ground_truth(connector: Checke
     assert not tabnine.log.entries(USAGE_V1_PATH)
     assert [e.status for e in tabnine.log.entries(ORGANIZATION_PATH) if e.path == ORGANIZATION_PATH] == [200]
     assert [e.query["startDate"] for e in answered(tabnine, UTILIZATIONS_PATH)] == [[start.strftime("%Y-%m")]]
+    assert len(answered(tabnine, LICENSE_PATH)) == 1
+
+
+def test_the_license_is_one_record_with_its_epoch_seconds_as_utc_timestamps(connector: CheckedConnector, tabnine: Emulator) -> None:
+    start, end = dates(1)
+
+    run = connector.read(config(tabnine, start, end), configured_catalog([LICENSE]))
+
+    assert_succeeded(run)
+    (record,) = run.records(LICENSE)
+    assert_matches(LICENSE, [record], tabnine.ground_truth(LICENSE))
+    served = tabnine.vendor("tabnine").license()["license"]
+    assert (record["seats"], record["seatsCap"]) == (350, 360) == (served["seats"], served["seatsCap"])
+    assert record["issued_at"] == datetime.fromtimestamp(served["iat"], UTC).isoformat()
+    assert record["expires_at"] == datetime.fromtimestamp(served["exp"], UTC).isoformat()
+    assert [e.path for e in tabnine.log.entries()] == [LICENSE_PATH], "one request, nothing else"
+    assert run.states(LICENSE) == [] or all("period_start" not in state for state in run.states(LICENSE))
 
 
 def test_v1_fallback_on_an_old_server_equals_the_ground_truth(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:

@@ -37,8 +37,11 @@ ZONE = ZoneInfo(ZONE_NAME)
 WORKSPACES = "workato_workspace_usage"
 RECIPES = "workato_recipe_usage"
 STREAMS = (WORKSPACES, RECIPES)
+CUSTOMERS = "workato_customer_workspaces"
+#: The usage streams and the customer workspaces (full refresh, from the listing they share).
+ALL_STREAMS = (*STREAMS, CUSTOMERS)
 #: The contract's primary keys (shared/connector-contract.md), which discover must declare.
-PRIMARY_KEYS = {WORKSPACES: ("period_start", "workspace_id"), RECIPES: ("period_start", "workspace_id", "recipe_id")}
+PRIMARY_KEYS = {WORKSPACES: ("period_start", "workspace_id"), RECIPES: ("period_start", "workspace_id", "recipe_id"), CUSTOMERS: ("id",)}
 USAGE_PATH = "/api/v2/managed_users/statistics/usage"
 LISTING_PATH = "/api/managed_users"
 #: What Workato needs to count deleted recipes: a body with nothing else (one of the id lists).
@@ -156,14 +159,19 @@ def test_read_with_a_bad_token_ends_with_a_config_error_naming_workato(connector
     assert any(e["failure_type"] == "config_error" and "Workato" in e["message"] for e in run.errors()), run.describe()
 
 
-def test_discover_with_only_a_workato_section_lists_exactly_the_two_streams(connector: CheckedConnector, workato: Emulator) -> None:
+def test_discover_with_only_a_workato_section_lists_exactly_the_three_streams(connector: CheckedConnector, workato: Emulator) -> None:
     start, end = dates(1)
 
     run = connector.discover(config(workato, start, end))
 
     (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
     streams = {stream["name"]: stream for stream in catalog["streams"]}
-    assert set(streams) == set(STREAMS)
+    assert set(streams) == set(ALL_STREAMS)
+    customers = streams.pop(CUSTOMERS)
+    assert customers["supported_sync_modes"] == ["full_refresh"]
+    assert not customers.get("default_cursor_field")
+    assert customers["source_defined_primary_key"] == [["id"]]
+    assert customers.get("is_resumable") is False
     for name, stream in streams.items():
         assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
         assert stream["default_cursor_field"] == ["period_start"]
@@ -560,6 +568,39 @@ def test_rows_whose_workspace_id_is_named_differently_fail_the_stream_naming_the
     assert len(messages) == 2, run.describe()  # each stream fails on its first row
     for message in messages:
         assert "managed_user_id" in message.split("(the item has: ")[1].split("). ")[0].split(", "), message
+
+
+def test_full_sync_with_the_customer_workspaces_equals_the_ground_truth_from_one_listing(
+    connector: CheckedConnector, many_workspaces: Emulator
+) -> None:
+    start, end = dates(2)
+
+    run = connector.read(config(many_workspaces, start, end), configured_catalog(ALL_STREAMS, "full_refresh"))
+
+    assert_succeeded(run)
+    for stream in ALL_STREAMS:
+        records = run.records(stream)
+        assert_matches(stream, records, many_workspaces.ground_truth(stream, start_date=start, end_date=end, interval="day"))
+        validator = jsonschema.Draft7Validator(json.loads((SCHEMAS / f"{stream}.json").read_text()))
+        assert not [error.message for record in records for error in validator.iter_errors(record)]
+    customers = run.records(CUSTOMERS)
+    assert len(customers) == 150 and all(isinstance(record["task_limit"], int) for record in customers)
+    # One listing for the three streams: pages 1, 2 and the empty 3, each once.
+    assert [e.query["page"] for e in many_workspaces.log.entries(LISTING_PATH)] == [["1"], ["2"], ["3"]]
+    for stream in STREAMS:
+        assert len(usage_requests(many_workspaces, stream)) == 2 * 2, f"{stream}: two id chunks per window"
+
+
+def test_the_customer_workspaces_alone_list_once_and_ask_for_no_usage(connector: CheckedConnector, workato: Emulator) -> None:
+    start, end = dates(1)
+
+    run = connector.read(config(workato, start, end), configured_catalog([CUSTOMERS]))
+
+    assert_succeeded(run)
+    assert_matches(CUSTOMERS, run.records(CUSTOMERS), workato.ground_truth(CUSTOMERS))
+    assert len(run.records(CUSTOMERS)) == 12
+    assert [e.query["page"] for e in workato.log.entries(LISTING_PATH)] == [["1"], ["2"]]
+    assert not workato.log.entries(USAGE_PATH)
 
 
 @pytest.mark.parametrize(

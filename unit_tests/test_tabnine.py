@@ -28,6 +28,7 @@ ORGANIZATION = BASE_URL + "/api/v1/organization"
 TEAMS = BASE_URL + "/api/v1/organization/teams"
 USERS = BASE_URL + "/api/v1/organization/users"
 UTILIZATIONS = BASE_URL + "/api/v1/organization/account-utilizations"
+LICENSE = BASE_URL + "/api/v1/license"
 USAGE_V2 = BASE_URL + "/api/v2/organization/usage"
 USAGE_V1 = BASE_URL + "/api/v1/organization/usage"
 ORG_ID = "org-42"
@@ -35,6 +36,7 @@ ORG_ID = "org-42"
 FULL_REFRESH_STREAMS = ("tabnine_organization", "tabnine_teams", "tabnine_users")
 UTILIZATION_STREAM = "tabnine_account_utilizations"
 USAGE_STREAM = "tabnine_organization_usage"
+LICENSE_STREAM = "tabnine_license"
 
 
 def tabnine_config(**overrides: Any) -> Dict[str, Any]:
@@ -118,10 +120,14 @@ def assert_records_match_their_schemas(output: EntrypointOutput) -> None:
 # --- discover -------------------------------------------------------------------------------
 
 
-def test_discover_with_only_a_tabnine_section_lists_exactly_the_five_streams_with_keys_and_modes() -> None:
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_six_streams_with_keys_and_modes() -> None:
     catalog = discover(SourceUsage(), tabnine_config()).catalog.catalog
     streams = {stream.name: stream for stream in catalog.streams}
-    assert set(streams) == {*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM}
+    assert set(streams) == {*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM}
+    assert streams[LICENSE_STREAM].source_defined_primary_key == [["iat"]]
+    assert streams[LICENSE_STREAM].supported_sync_modes == [SyncMode.full_refresh]
+    assert not streams[LICENSE_STREAM].default_cursor_field
+    assert streams[LICENSE_STREAM].is_resumable is False
     for name in FULL_REFRESH_STREAMS:
         assert streams[name].source_defined_primary_key == [["id"]]
         assert streams[name].supported_sync_modes == [SyncMode.full_refresh]
@@ -277,6 +283,67 @@ def test_a_page_without_data_is_an_error_naming_the_endpoint_never_silently_empt
         output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
     message = output.errors[0].trace.error.message
     assert "Tabnine" in message and "api/v1/organization/users" in message and "'data'" in message
+
+
+# --- license ---------------------------------------------------------------------------------
+
+#: 2025-01-01T00:00:00Z and 2030-01-01T00:00:00Z, in epoch seconds.
+LICENSE_OBJECT: Dict[str, Any] = {
+    "exp": 1893456000,
+    "iat": 1735689600,
+    "seats": 50,
+    "seatsCap": 60,
+    "audience": ORG_ID,
+    "features": ["chat", "agent"],
+    "settings": {"sso": True},
+}
+
+
+def test_the_license_is_one_record_kept_whole_with_issued_at_and_expires_at_in_utc(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(LICENSE), json_response({"license": LICENSE_OBJECT}))
+        output = read_streams(tabnine_config(), [LICENSE_STREAM], sync_mode=SyncMode.full_refresh)
+    assert not output.errors
+    assert [message.record.data for message in output.records] == [
+        {**LICENSE_OBJECT, "issued_at": "2025-01-01T00:00:00+00:00", "expires_at": "2030-01-01T00:00:00+00:00"}
+    ]
+    assert_records_match_their_schemas(output)
+
+
+def test_a_license_without_exp_has_a_null_expires_at(clock: Sleeps) -> None:
+    served = {key: value for key, value in LICENSE_OBJECT.items() if key != "exp"}
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(LICENSE), json_response({"license": served}))
+        output = read_streams(tabnine_config(), [LICENSE_STREAM], sync_mode=SyncMode.full_refresh)
+    (record,) = [message.record.data for message in output.records]
+    assert (record["issued_at"], record.get("expires_at")) == ("2025-01-01T00:00:00+00:00", None)
+    assert_records_match_their_schemas(output)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"license": {key: value for key, value in LICENSE_OBJECT.items() if key != "iat"}}, "no 'license.iat'"),
+        ({"license": {**LICENSE_OBJECT, "iat": "2025-01-01"}}, "no 'license.iat'"),
+        ({"seats": 50}, "no 'license' object"),
+    ],
+    ids=["no-iat", "iat-not-epoch-seconds", "no-license-object"],
+)
+def test_a_license_without_iat_is_a_malformed_body_naming_the_field(clock: Sleeps, body: Dict[str, Any], problem: str) -> None:
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(LICENSE), json_response(body))
+        output = read_streams(tabnine_config(), [LICENSE_STREAM], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    assert not output.records
+    message = output.errors[0].trace.error.message
+    assert "Tabnine" in message and "api/v1/license" in message and "malformed" in message and problem in message, message
+
+
+def test_the_license_is_read_again_whatever_state_the_last_sync_left(clock: Sleeps) -> None:
+    state = {LICENSE_STREAM: {"__ab_full_refresh_sync_complete": True}}
+    with VerifiedHttpMocker() as http:
+        http.get(HttpRequest(LICENSE), json_response({"license": LICENSE_OBJECT}))
+        output = read_streams(tabnine_config(), [LICENSE_STREAM], state=state, sync_mode=SyncMode.full_refresh)
+    assert [message.record.data["iat"] for message in output.records] == [LICENSE_OBJECT["iat"]]
 
 
 # --- account utilizations -------------------------------------------------------------------
@@ -682,7 +749,7 @@ def test_check_with_a_rejected_token_fails_naming_tabnine_and_the_field(clock: S
     assert "Tabnine" in status.message and "tabnine.api_token" in status.message and SECRET not in status.message
 
 
-def test_all_five_streams_read_side_by_side_in_one_sync(clock: Sleeps) -> None:
+def test_all_six_streams_read_side_by_side_in_one_sync(clock: Sleeps) -> None:
     day = ("2026-06-09T00:00:00Z", "2026-06-10T00:00:00Z")
     config = tabnine_config(start_date="2026-06-09")
     with VerifiedHttpMocker() as http:
@@ -690,11 +757,12 @@ def test_all_five_streams_read_side_by_side_in_one_sync(clock: Sleeps) -> None:
         http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1"}], None))
         for listing in LISTINGS:
             http.get(users_request(*listing), list_page([{"id": f"u-{'-'.join(listing)}"}], None))
+        http.get(HttpRequest(LICENSE), json_response({"license": LICENSE_OBJECT}))
         http.get(utilizations_request("2026-06"), json_response([utilization(2026, 5)]))
         http.get(usage_request(USAGE_V2, *day), usage_response(*day))
-        output = read_streams(config, [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM])
+        output = read_streams(config, [*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM])
     assert not output.errors
     assert sorted(message.record.stream for message in output.records) == sorted(
-        [*FULL_REFRESH_STREAMS, UTILIZATION_STREAM, USAGE_STREAM, *["tabnine_users"] * 3]  # a user per listing
+        [*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM, *["tabnine_users"] * 3]  # a user per listing
     )
     assert_records_match_their_schemas(output)

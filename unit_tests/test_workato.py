@@ -35,6 +35,7 @@ LA = "America/Los_Angeles"
 WORKSPACE = "workato_workspace_usage"
 RECIPE = "workato_recipe_usage"
 BOTH = [WORKSPACE, RECIPE]
+CUSTOMERS = "workato_customer_workspaces"
 
 Ids = Sequence[Union[int, str]]
 
@@ -140,10 +141,15 @@ def windows_sent(config: Dict[str, Any], expected: List[Tuple[str, str]]) -> Lis
 # --- discover -------------------------------------------------------------------------------
 
 
-def test_discover_with_only_a_workato_section_lists_exactly_the_two_streams_with_keys_and_cursor() -> None:
+def test_discover_with_only_a_workato_section_lists_exactly_the_three_streams_with_keys_and_cursor() -> None:
     catalog = discover(SourceUsage(), workato_config()).catalog.catalog
     streams = {stream.name: stream for stream in catalog.streams}
-    assert set(streams) == {WORKSPACE, RECIPE}
+    assert set(streams) == {WORKSPACE, RECIPE, CUSTOMERS}
+    customers = streams.pop(CUSTOMERS)
+    assert customers.source_defined_primary_key == [["id"]]
+    assert customers.supported_sync_modes == [SyncMode.full_refresh]
+    assert not customers.default_cursor_field
+    assert customers.is_resumable is False
     assert streams[WORKSPACE].source_defined_primary_key == [["period_start"], ["workspace_id"]]
     assert streams[RECIPE].source_defined_primary_key == [["period_start"], ["workspace_id"], ["recipe_id"]]
     for stream in streams.values():
@@ -157,7 +163,7 @@ def test_discover_sends_no_request_even_without_ids() -> None:
     with VerifiedHttpMocker() as http:  # any request would find no mock and fail
         output = discover(SourceUsage(), workato_config(workato={"workspace_ids": []}))
         assert http.sent == []
-    assert len(output.catalog.catalog.streams) == 2
+    assert len(output.catalog.catalog.streams) == 3
 
 
 # --- windows --------------------------------------------------------------------------------
@@ -296,6 +302,93 @@ def test_each_usage_request_covers_exactly_one_window_with_interval_none_whateve
     (record,) = records(output, WORKSPACE)
     assert (record["period_start"], record["period_end"], record["interval"]) == (*window, interval)
     assert [record[name] for name in COUNTS] == [42, 3, 40, 2]
+
+
+# --- customer workspaces --------------------------------------------------------------------
+
+#: A listed customer workspace as the Singer tap for Workato reads one (quota and billing period).
+CUSTOMER_ROW: Dict[str, Any] = {
+    "id": 5,
+    "external_id": "acme",
+    "name": "Acme",
+    "plan_id": "oem_plan",
+    "task_limit": 10000,
+    "task_count": 8123,
+    "task_limit_adjustment": 500,
+    "current_billing_period_start": "2026-06-01T00:00:00.000-07:00",
+    "current_billing_period_end": "2026-07-01T00:00:00.000-07:00",
+    "active_connection_limit": 50,
+    "active_connection_count": 12,
+    "active_recipe_count": 7,
+    "notification_email": "admin@acme.test",
+}
+
+
+def test_customer_workspaces_are_the_listed_rows_whole_each_once(clock: Sleeps) -> None:
+    config = workato_config(workato={"workspace_ids": []})
+    second = {**CUSTOMER_ROW, "id": 6, "external_id": "globex", "name": "Globex"}
+    with VerifiedHttpMocker() as http:
+        # A workspace shifted onto the next page while paging comes twice: it is one record.
+        first_page, second_page = ({"result": [CUSTOMER_ROW, second]}, {"result": [second]})
+        pages = listing(http, HttpResponse(json.dumps(first_page)), HttpResponse(json.dumps(second_page)), managed_users([]))
+        output = read_streams(config, [CUSTOMERS], sync_mode=SyncMode.full_refresh)
+        for page in pages:
+            http.assert_number_of_calls(page, 1)
+    assert not output.errors
+    assert records(output, CUSTOMERS) == [CUSTOMER_ROW, second]
+    validator = jsonschema.Draft7Validator(load_schema(CUSTOMERS))
+    assert not [error.message for record in records(output, CUSTOMERS) for error in validator.iter_errors(record)]
+
+
+def test_customer_workspace_values_not_of_their_columns_type_are_null_there_and_kept_as_sent(clock: Sleeps) -> None:
+    config = workato_config(workato={"workspace_ids": []})
+    row = {**CUSTOMER_ROW, "external_id": 42, "task_limit": "10000", "task_count": 8.5, "current_billing_period_start": "June"}
+    with VerifiedHttpMocker() as http:
+        listing(http, HttpResponse(json.dumps({"result": [row]})), managed_users([]))
+        output = read_streams(config, [CUSTOMERS], sync_mode=SyncMode.full_refresh)
+    (record,) = records(output, CUSTOMERS)
+    assert (record["external_id"], record["vendor_external_id"]) == ("42", 42)
+    assert (record["task_limit"], record["vendor_task_limit"]) == (10000, "10000")
+    assert (record.get("task_count"), record["vendor_task_count"]) == (None, 8.5)
+    assert (record.get("current_billing_period_start"), record["vendor_current_billing_period_start"]) == (None, "June")
+    assert record["current_billing_period_end"] == CUSTOMER_ROW["current_billing_period_end"]
+    validator = jsonschema.Draft7Validator(load_schema(CUSTOMERS))
+    assert not [error.message for error in validator.iter_errors(record)]
+
+
+def test_one_listing_serves_both_usage_streams_and_the_customer_workspaces(clock: Sleeps) -> None:
+    config = workato_config(start_date="2026-06-09", workato={"workspace_ids": []})
+    window = (la_day("2026-06-09"), la_day("2026-06-10"))
+    with VerifiedHttpMocker() as http:
+        pages = listing(http, HttpResponse(json.dumps({"result": [CUSTOMER_ROW]})), managed_users([]))
+        http.post(usage_request(*window, [5]), usage([workspace_row(5)]))
+        http.post(usage_request(*window, [5], group_by="recipe"), usage([recipe_row(5, 51)]))
+        output = read_streams(config, [*BOTH, CUSTOMERS], sync_mode=SyncMode.full_refresh)
+        for page in pages:
+            http.assert_number_of_calls(page, 1)
+    assert not output.errors
+    assert records(output, CUSTOMERS) == [CUSTOMER_ROW]
+    assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [5]
+    assert [record["recipe_id"] for record in records(output, RECIPE)] == [51]
+
+
+def test_customer_workspaces_are_read_whole_again_whatever_state_the_last_sync_left(clock: Sleeps) -> None:
+    config = workato_config(workato={"workspace_ids": []})
+    state = {CUSTOMERS: {"__ab_full_refresh_sync_complete": True}}
+    with VerifiedHttpMocker() as http:
+        listing(http, HttpResponse(json.dumps({"result": [CUSTOMER_ROW]})), managed_users([]))
+        output = read_streams(config, [CUSTOMERS], state=state, sync_mode=SyncMode.full_refresh)
+    assert [record["id"] for record in records(output, CUSTOMERS)] == [5]
+
+
+def test_a_failed_listing_fails_the_customer_workspaces_naming_the_endpoint(clock: Sleeps) -> None:
+    config = workato_config(workato={"workspace_ids": []})
+    with VerifiedHttpMocker() as http:
+        http.get(managed_users_request(1), HttpResponse(json.dumps({"result": [{"name": "no id"}]})))
+        output = read_streams(config, [CUSTOMERS], sync_mode=SyncMode.full_refresh, expecting_exception=True)
+    assert not output.records
+    message = output.errors[0].trace.error.message
+    assert "api/managed_users" in message and "'id'" in message, message
 
 
 def test_external_ids_are_resolved_through_the_listing_and_asked_for_by_id_in_a_minimal_body(clock: Sleeps) -> None:
@@ -857,7 +950,7 @@ def test_a_bad_field_fails_check_with_one_sentence_naming_it_and_read_with_a_con
 @pytest.mark.parametrize("timezone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
 def test_iana_time_zones_and_the_data_centers_are_accepted(timezone: str) -> None:
     for base_url in ("https://www.workato.com", "https://app.eu.workato.com", "https://app.workatoapp.cn", "http://127.0.0.1:8080"):
-        assert len(SourceUsage().streams(workato_config(workato={"timezone": timezone, "base_url": base_url}))) == 2
+        assert len(SourceUsage().streams(workato_config(workato={"timezone": timezone, "base_url": base_url}))) == 3
 
 
 def test_spec_marks_the_token_secret_and_offers_the_data_centers_by_name() -> None:

@@ -42,6 +42,8 @@ PAGING_FAULTS = ("endless", "stuck")
 ITEM_FAULTS = ("no_key", "not_object", "repeat_item")
 #: The values of ``Options.user_shape``.
 USER_SHAPES = ("v1", "newer")
+#: The license's timestamps a sync adds, from its epoch seconds.
+LICENSE_TIMES = (("issued_at", "iat"), ("expires_at", "exp"))
 #: The newer spec's roles (``Role``).
 ROLES = ("Member", "TeamLead", "Manager", "Admin")
 
@@ -122,6 +124,7 @@ class Tabnine(VendorEmulator):
         "tabnine_organization",
         "tabnine_teams",
         "tabnine_users",
+        "tabnine_license",
         "tabnine_account_utilizations",
         "tabnine_organization_usage",
     )
@@ -485,13 +488,18 @@ class Tabnine(VendorEmulator):
         ``organizationId``, ``period_start``, ``period_end`` (the window's; with
         ``Options.multi_bucket``, each bucket's own when a window has several) and ``granularity``,
         from v2 (v1 on an old server). ``tabnine_users``: each user once, as
-        :meth:`listed_user`."""
+        :meth:`listed_user`. ``tabnine_license``: the license object with ``issued_at`` and
+        ``expires_at``, its ``iat`` and ``exp`` in UTC."""
         if stream == "tabnine_organization":
             return [self.organization()]
         if stream == "tabnine_teams":
             return [self.team(i) for i in range(self.options.teams)]
         if stream == "tabnine_users":
             return [self.listed_user(u) for u in range(self.options.users)]
+        if stream == "tabnine_license":
+            served = self.license()["license"]
+            moments = {name: datetime.fromtimestamp(served[field], timezone.utc).isoformat() for name, field in LICENSE_TIMES}
+            return [{**served, **moments}]
         records: List[Dict[str, Any]] = []
         now = self.world.now()
         if stream == "tabnine_account_utilizations":
@@ -558,6 +566,7 @@ def _bench_plan(days: int, streams: Optional[Sequence[str]] = None) -> Callable[
             "tabnine_organization": 1,
             "tabnine_teams": options.teams,
             "tabnine_users": options.users,
+            "tabnine_license": 1,
             "tabnine_account_utilizations": len(vendor.ground_truth("tabnine_account_utilizations", first, last)),
             "tabnine_organization_usage": len(vendor.ground_truth("tabnine_organization_usage", first, last)),
         }
@@ -570,6 +579,7 @@ def _bench_plan(days: int, streams: Optional[Sequence[str]] = None) -> Callable[
                 "/api/v1/organization/users",
                 sum(paged_requests(len(vendor.selected_users(t, a)), MAX_PAGE) for t in (True, False) for a in (True, False)),
             ),
+            BenchEndpoint("/api/v1/license", 1),
             BenchEndpoint("/api/v1/organization/account-utilizations", 1),
             BenchEndpoint("/api/v2/organization/usage", len(planned_periods("day", timezone.utc, datetime.now(timezone.utc), first, last))),
         )
@@ -577,7 +587,7 @@ def _bench_plan(days: int, streams: Optional[Sequence[str]] = None) -> Callable[
             return BenchPlan(vendor.streams, expected, endpoints, first, last, {"granularity": "daily"})
         # The usage needs the organisation's id: its one request stays whatever is synced.
         needed = {"tabnine_organization": ("/api/v1/organization",), "tabnine_teams": ("/api/v1/organization/teams",),
-                  "tabnine_users": ("/api/v1/organization/users",),
+                  "tabnine_users": ("/api/v1/organization/users",), "tabnine_license": ("/api/v1/license",),
                   "tabnine_account_utilizations": ("/api/v1/organization/account-utilizations",),
                   "tabnine_organization_usage": ("/api/v1/organization", "/api/v2/organization/usage")}  # fmt: skip
         paths = {path for stream in streams for path in needed[stream]}

@@ -120,7 +120,7 @@ def _bad_request(message: str) -> ApiError:
 class Workato(VendorEmulator):
     name = "workato"
     Options = Options
-    streams = ("workato_workspace_usage", "workato_recipe_usage")
+    streams = ("workato_workspace_usage", "workato_recipe_usage", "workato_customer_workspaces")
 
     # -- what shared tests and tools read (see VendorEmulator)
 
@@ -195,6 +195,26 @@ class Workato(VendorEmulator):
             "id": self.workspace_id(index),
             "external_id": f"cust-{index:05d}",
             "name": f"{stable_choice(COMPANIES, self.seed, 'company', index)} {index}",
+        }
+
+    def listed_workspace(self, index: int) -> Dict[str, Any]:
+        """A row of ``GET /api/managed_users``: the fields the Singer tap for Workato reads (the
+        customer's quota and billing period among them)."""
+        task_limit = 10_000 * (1 + stable_int(self.seed, "task_limit", index) % 5)
+        return {
+            **self.workspace(index),
+            "notification_email": f"admin{index}@customer.example",
+            "plan_id": "oem_plan",
+            "task_limit": task_limit,
+            "task_count": stable_int(self.seed, "task_count", index) % (task_limit + 2_000),
+            "task_limit_adjustment": 0 if index % 3 else 500,
+            "current_billing_period_start": "2026-01-01T00:00:00.000-08:00",
+            "current_billing_period_end": "2027-01-01T00:00:00.000-08:00",
+            "active_connection_limit": 50,
+            "active_connection_count": stable_int(self.seed, "connections", index) % 51,
+            "active_recipe_count": stable_int(self.seed, "recipes", index) % 20,
+            "created_at": "2024-03-01T10:00:00.000-08:00",
+            "updated_at": "2026-01-15T09:30:00.000-08:00",
         }
 
     def _workspace_index(self, value: Any, external: bool) -> Optional[int]:
@@ -304,16 +324,7 @@ class Workato(VendorEmulator):
         per_page = min(per_page, self.options.listing_page_cap or per_page)  # pages of the served size
         first = (page - 1) * per_page
         indices = range(first, min(first + per_page, self.options.workspaces))
-        result = [
-            {
-                **self.workspace(i),
-                "notification_email": f"admin{i}@customer.example",
-                "plan_id": "oem_plan",
-                "created_at": "2024-03-01T10:00:00.000-08:00",
-                "updated_at": "2026-01-15T09:30:00.000-08:00",
-            }
-            for i in indices
-        ]
+        result = [self.listed_workspace(i) for i in indices]
         return self._listing_page(result, page, more=first + per_page < self.options.workspaces)
 
     def listing_requests(self, per_page: int = MAX_PER_PAGE) -> int:
@@ -354,9 +365,13 @@ class Workato(VendorEmulator):
         planned in ``timezone``, the connector's (default: ``configured_zone``), and each is
         asked for with ``interval: none``, as a correct connector does: exact counts of that
         window, whatever the admin zone. The workspace stream counts deleted recipes unless a
-        name pattern is set (a correct connector sends a plain body for it)."""
+        name pattern is set (a correct connector sends a plain body for it).
+        ``workato_customer_workspaces``: every listed row, as served (its typed columns are the
+        values it already holds)."""
         if stream not in self.streams:
             raise KeyError(stream)
+        if stream == "workato_customer_workspaces":
+            return [self.listed_workspace(i) for i in range(self.options.workspaces)]
         body: Dict[str, Any] = {"interval": "none"}
         if workspace_ids or external_ids:
             body.update(workspace_ids=list(workspace_ids), external_ids=list(external_ids))

@@ -43,6 +43,7 @@ ORGANIZATION_PATH = "api/v1/organization"
 TEAMS_PATH = "api/v1/organization/teams"
 USERS_PATH = "api/v1/organization/users"
 ACCOUNT_UTILIZATIONS_PATH = "api/v1/organization/account-utilizations"
+LICENSE_PATH = "api/v1/license"
 USAGE_V2_PATH = "api/v2/organization/usage"
 USAGE_V1_PATH = "api/v1/organization/usage"
 
@@ -218,6 +219,39 @@ class TabnineOrganization(FullRefreshTabnineStream):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
         yield self.lookup.get()
+
+
+def epoch_utc(value: Any) -> Optional[str]:
+    """Epoch seconds as an ISO-8601 UTC timestamp (``2026-01-01T00:00:00+00:00``); anything but a
+    number (a bool, a string) is null."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return pendulum.from_timestamp(value, tz="UTC").isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+class TabnineLicense(FullRefreshTabnineStream):
+    """``tabnine_license``: the license, one record: the ``license`` object whole, plus
+    ``issued_at`` and ``expires_at`` from its ``iat`` and ``exp`` (epoch seconds) in UTC."""
+
+    name = "tabnine_license"
+    primary_key = "iat"
+    endpoint = LICENSE_PATH
+
+    def malformed(self, body: Any) -> Optional[str]:
+        license_ = body.get("license") if isinstance(body, dict) else None
+        if not isinstance(license_, dict):
+            return "no 'license' object"
+        iat = license_.get("iat")
+        if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+            return "no 'license.iat' (epoch seconds)"
+        return None
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        license_: Mapping[str, Any] = json_body(response)["license"]
+        yield {**license_, "issued_at": epoch_utc(license_.get("iat")), "expires_at": epoch_utc(license_.get("exp"))}
 
 
 class OrganizationLookup:
@@ -559,7 +593,7 @@ SPEC: Mapping[str, Any] = {
     "type": "object",
     "title": "Tabnine",
     "description": (
-        "Organisation, teams, users, monthly seat utilisation and organisation usage (UTC) from "
+        "Organisation, teams, users, the license (seats bought), monthly seat utilisation and organisation usage (UTC) from "
         "Tabnine Enterprise SaaS or a private installation."
     ),
     "required": ["api_token"],
@@ -606,6 +640,7 @@ class Tabnine(Vendor):
             organization,
             TabnineTeams(connection),
             TabnineUsers(connection, organization.lookup),
+            TabnineLicense(connection),
             # Months from the one holding the start up to the current one (unfinished, but served).
             TabnineAccountUtilizations(connection, settings.plan(title, TIMEZONE, Granularity.MONTH, with_current=True)),
             TabnineOrganizationUsage(

@@ -37,16 +37,20 @@ import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from pendulum import DateTime
 
 from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import answer_error, json_body, list_problem
 from source_usage.core.keys import KeyGuard
 from source_usage.core.paging import NextPageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
+from source_usage.core.schemas import load_schema
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, UsageStream, chunked
 from source_usage.core.validation import timezone_problem as iana_timezone_problem
@@ -189,11 +193,12 @@ class ManagedUsers(UsageStream):
 
 
 class CustomerWorkspaces:
-    """The customer workspaces (id and external id), listed at most once per sync and shared by
-    both streams: every workspace id when none is configured, and the ids behind configured
-    external ids, so that each workspace is asked for once, by id.
+    """The customer workspaces (the listed rows whole), listed at most once per sync and shared by
+    both usage streams and ``workato_customer_workspaces``: every workspace id when none is
+    configured, the ids behind configured external ids (so that each workspace is asked for once,
+    by id), and the rows themselves.
 
-    Both usage streams need the list, and they may be read in parallel threads; the lock makes
+    Every stream of the three needs the list, and they may be read in parallel threads; the lock makes
     the second wait for the first's listing instead of listing again. A failed listing is
     remembered too, so the second stream fails at once with the same error instead of spending
     the same retries on the 60 requests/minute limit.
@@ -262,6 +267,94 @@ class CustomerWorkspaces:
             names = ", ".join(f"'{external}'" for external in unknown)
             logger.warning(f"Workato: 'workato.external_ids' names {names}, which no customer workspace has; no usage is read for it.")
         return list(dict.fromkeys(id_ for external in wanted for id_ in by_external.get(external, [])))
+
+
+#: The typed columns of ``workato_customer_workspaces``: integer counts and quotas, and the
+#: billing period's bounds as date-times (Singer tap for Workato's field names).
+WORKSPACE_COUNT_COLUMNS = (
+    "task_limit",
+    "task_count",
+    "task_limit_adjustment",
+    "active_connection_limit",
+    "active_connection_count",
+    "active_recipe_count",
+)
+WORKSPACE_TEXT_COLUMNS = ("external_id", "name", "plan_id")
+WORKSPACE_TIME_COLUMNS = ("current_billing_period_start", "current_billing_period_end")
+
+
+def as_text(value: Any) -> Optional[str]:
+    """A string as is, an integer as its digits (an id sent as a number); anything else is null."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def as_date_time(value: Any) -> Optional[str]:
+    """An ISO-8601 date-time as sent; anything else (a bare date, free text) is null."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = pendulum.parse(value)
+    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+        return None
+    return value if isinstance(moment, DateTime) and "T" in value else None
+
+
+def workspace_columns(row: Mapping[str, Any]) -> Dict[str, Any]:
+    """The typed columns of one listed customer workspace (only those the row has)."""
+    columns: Dict[str, Any] = {"id": row["id"]}
+    for name in WORKSPACE_TEXT_COLUMNS:
+        if name in row:
+            columns[name] = as_text(row[name])
+    for name in WORKSPACE_COUNT_COLUMNS:
+        if name in row:
+            columns[name] = as_count(row[name])
+    for name in WORKSPACE_TIME_COLUMNS:
+        if name in row:
+            columns[name] = as_date_time(row[name])
+    return columns
+
+
+class WorkatoCustomerWorkspaces(Stream):
+    """``workato_customer_workspaces``: one record per customer workspace, the listed row whole
+    plus its typed columns (a value not of its column's type is null there, kept as
+    ``vendor_<column>``).
+
+    The rows are those :class:`CustomerWorkspaces` lists for the usage streams: one listing per
+    sync, whichever streams are selected. Full refresh, and not resumable, for the reason
+    :class:`source_usage.vendors.tabnine.FullRefreshTabnineStream` gives: a resumable full refresh
+    handed its final state back gets no records at all.
+    """
+
+    name = "workato_customer_workspaces"
+    primary_key = "id"
+
+    def __init__(self, workspaces: CustomerWorkspaces) -> None:
+        self.workspaces = workspaces
+        super().__init__()
+
+    @property
+    def is_resumable(self) -> bool:
+        return False
+
+    def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
+        return load_schema(self.name)
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[StreamData]:
+        seen: set[Any] = set()
+        for row in self.workspaces.rows():
+            if row["id"] not in seen:  # a workspace shifted onto the next page while paging comes twice
+                seen.add(row["id"])
+                yield with_columns(row, workspace_columns(row))
 
 
 class OneRowPerKey(KeyGuard):
@@ -566,6 +659,7 @@ class Workato(Vendor):
         return [
             WorkatoWorkspaceUsage(connection, plan, query, workspaces),
             WorkatoRecipeUsage(connection, plan, query, workspaces),
+            WorkatoCustomerWorkspaces(workspaces),
         ]
 
     def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
