@@ -206,10 +206,7 @@ class TabnineOrganization(FullRefreshTabnineStream):
         for record in super().read_records(SyncMode.full_refresh, stream_slice={}):
             if isinstance(record, Mapping):
                 return record
-        raise AirbyteTracedException(
-            message=f"Tabnine {ORGANIZATION_PATH} answered without an organisation.",
-            failure_type=FailureType.system_error,
-        )
+        raise answer_error(f"Tabnine {ORGANIZATION_PATH} answered without an organisation.")
 
     def read_records(
         self,

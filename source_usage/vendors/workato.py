@@ -213,7 +213,7 @@ class CustomerWorkspaces:
 
     def ids(self) -> List[Union[int, str]]:
         """Every customer workspace's id, each once, in listing order."""
-        return list(dict.fromkeys(row["id"] for row in self.rows()))
+        return [row["id"] for row in self.rows()]
 
     def resolve(self, external_ids: Sequence[str]) -> List[Union[int, str]]:
         """The ids of the workspaces with these external ids, worked out (and warned about) once."""
@@ -238,11 +238,11 @@ class CustomerWorkspaces:
 
     def _list(self) -> List[Mapping[str, Any]]:
         # malformed() checked that every ``result`` row is an object with an id. A workspace
-        # created while paging can shift another onto the next page too: ids() keeps each once.
+        # created while paging can shift another onto the next page too: the listing's key guard
+        # (UsageStream.read_records) already emits each id once.
         rows = [row for row in self._listing.read_records(SyncMode.full_refresh, stream_slice={}) if isinstance(row, Mapping)]
-        count = len({row["id"] for row in rows})
-        if count:
-            logger.info(f"Workato: {count} customer workspaces listed.")
+        if rows:
+            logger.info(f"Workato: {len(rows)} customer workspaces listed.")
         else:
             logger.warning("Workato: the Embed admin workspace has no customer workspaces; there is no usage to read.")
         return rows
@@ -350,11 +350,9 @@ class WorkatoCustomerWorkspaces(Stream):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
-        seen: set[Any] = set()
+        # Each workspace once: the listing's key guard already left out a row repeated across pages.
         for row in self.workspaces.rows():
-            if row["id"] not in seen:  # a workspace shifted onto the next page while paging comes twice
-                seen.add(row["id"])
-                yield with_columns(row, workspace_columns(row))
+            yield with_columns(row, workspace_columns(row))
 
 
 class OneRowPerKey(KeyGuard):
