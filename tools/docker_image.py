@@ -3,7 +3,7 @@
     python3 tools/docker_image.py engine [--state-dir DIR]   # a Docker engine that answers
     python3 tools/docker_image.py base [--state-dir DIR]     # prints the stand-in base image's tag
     python3 tools/docker_image.py build [--tag source-usage:dev] [--state-dir DIR]   # prints the tag
-    python3 tools/docker_image.py stop DIR                   # stops the engine `engine` started
+    python3 tools/docker_image.py stop DIR                   # stops the engine `engine` started, deletes DIR
 
 ``engine`` uses the Docker engine that answers ``docker info``; when none does, it installs
 Debian's ``docker.io`` when ``dockerd`` is missing (root and apt-get only) and starts ``dockerd``
@@ -385,6 +385,7 @@ def main(argv: List[str]) -> int:
     try:
         if args.command == "stop":
             stop_engine(args.state_dir)
+            shutil.rmtree(args.state_dir, ignore_errors=True)
             return 0
         ensure_engine(args.state_dir)
         if args.command == "base":
