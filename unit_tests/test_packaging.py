@@ -71,11 +71,28 @@ def test_definition_id_is_a_uuid_and_the_image_tag_is_the_package_version() -> N
 
 def test_repository_label_and_tags_are_consistent() -> None:
     data = metadata()["data"]
-    assert data["dockerRepository"] == "airbyte/source-usage"
+    assert data["dockerRepository"] == "source-usage"  # not airbyte/, Airbyte's own namespace
     assert data["githubIssueLabel"] == data["dockerRepository"].split("/")[-1]
     assert data["connectorType"] == "source" and "language:python" in data["tags"] and "cdk:python" in data["tags"]
     assert (ROOT / data["icon"]).is_file()
     assert data["documentationUrl"] == DOCUMENTATION_URL
+
+
+def test_allowed_hosts_are_the_hosts_of_every_base_url_the_spec_offers() -> None:
+    import logging
+    from urllib.parse import urlsplit
+
+    from source_usage import SourceUsage
+
+    spec = SourceUsage().spec(logging.getLogger("test")).connectionSpecification
+    offered = set()
+    for section in spec["properties"].values():
+        base_url = section.get("properties", {}).get("base_url") if isinstance(section, dict) else None
+        if base_url:
+            urls = [base_url["default"], *base_url.get("examples", [])]
+            # example.com (RFC 2606) stands for a user's own host, which they add themselves.
+            offered |= {host for host in (urlsplit(url).hostname for url in urls) if host and not host.endswith("example.com")}
+    assert offered and sorted(metadata()["data"]["allowedHosts"]["hosts"]) == sorted(offered)
 
 
 def test_the_dockerfile_base_image_is_the_metadata_base_image_pinned_by_digest() -> None:
