@@ -11,6 +11,11 @@ be incremental (PyAirbyte keeps the state in the cache): it asks each API only f
 day ``E-1`` and the new day ``E``. After both, each table deduplicated on its primary key must
 hold exactly the emulator's ground truth for ``S..E``: the same keys, and the same value in
 every column the stream's schema declares.
+
+Timestamps: PyAirbyte 0.71.3 creates every ``date-time`` column as ``timestamp without time
+zone`` (it renders ``TIMESTAMP(timezone=True)`` without the dialect) and drops a value's offset,
+so each vendor instant must be in a column that holds it in UTC: the date-time itself when its
+values are UTC, else its ``<name>_utc`` sibling (``schemas/``; ``unit_tests/test_schema_timestamps.py``).
 """
 
 from __future__ import annotations
@@ -235,6 +240,13 @@ def as_stored(field: str, sql_type: str, value: Any) -> Any:
     return value
 
 
+def utc_wall_clock(value: str) -> datetime:
+    """An ISO-8601 date-time with an offset as the naive UTC timestamp a column without time zone holds."""
+    moment = datetime.fromisoformat(value)
+    assert moment.utcoffset() is not None, f"{value!r} has no offset: its instant is unknown"
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def column_types(synced: Synced, table: str) -> Dict[str, str]:
     sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %(schema)s AND table_name = %(table)s"
     with synced.cache.get_sql_engine().connect() as connection:
@@ -337,3 +349,60 @@ def test_the_second_sync_is_incremental_asking_only_for_the_lookback_and_new_day
         after = {day for entry in entries if entry.time >= synced.second_sync_began and (day := vendor.requested_day(entry))}
         assert (vendor.name, sorted(before)) == (vendor.name, sorted(first_sync))
         assert (vendor.name, sorted(after)) == (vendor.name, sorted(second_sync))
+
+
+def date_time_fields(stream: Any) -> List[str]:
+    return [name for name, prop in stream.json_schema.get("properties", {}).items() if prop.get("format") == "date-time"]
+
+
+def test_date_time_columns_are_timestamps_without_time_zone_as_pyairbyte_creates_them(synced: Synced) -> None:
+    """What PyAirbyte 0.71.3 makes of ``format: date-time`` + ``airbyte_type: timestamp_with_timezone``
+    (information_schema): a timestamp, but without time zone. If this changes, the ``_utc``
+    columns are no longer needed for PyAirbyte's caches."""
+    normalize = synced.cache.processor.normalizer.normalize
+    got = {}
+    for stream in synced.catalog.streams:
+        types = column_types(synced, normalize(stream.name))
+        got.update({f"{stream.name}.{field}": types.get(normalize(field)) for field in date_time_fields(stream)})
+    assert got and set(got.values()) == {"timestamp without time zone"}, got
+
+
+def test_every_vendor_instant_is_stored_in_utc_beside_its_offset_or_as_it_is_utc(synced: Synced) -> None:
+    """For every date-time a stream declares, the instant the ground truth holds (e.g. Workato's
+    ``2026-06-01T00:00:00-08:00``) is in the table as UTC (``2026-06-01 08:00:00``): in the
+    ``<name>_utc`` column where the schema declares one, else in the column itself."""
+    normalize = synced.cache.processor.normalizer.normalize
+    problems: List[str] = []
+    compared = with_offset = 0
+    for stream in synced.catalog.streams:
+        fields = date_time_fields(stream)
+        instants = [field for field in fields if not field.endswith("_utc")]
+        if not instants:
+            continue
+        vendor = synced.emulator.vendor_of(stream.name)
+        section = vendor.connector_section(synced.emulator.url)
+        truth = vendor.ground_truth(stream.name, start_date=synced.start, end_date=synced.end, **section)
+        key_fields = [path[0] for path in stream.source_defined_primary_key or []]
+        types = column_types(synced, normalize(stream.name))
+        rows = deduplicated_rows(synced, normalize(stream.name), [normalize(field) for field in key_fields])
+
+        stored = {tuple(row[normalize(field)] for field in key_fields): row for row in rows}
+        for record in truth:
+            key = tuple(as_stored(field, types[normalize(field)], record.get(field)) for field in key_fields)
+            row = stored.get(key)
+            if row is None:
+                problems.append(f"{stream.name}: no row for {key}")
+                continue
+            for field in instants:
+                value = record.get(field)
+                if value is None:
+                    continue
+                column = f"{field}_utc" if f"{field}_utc" in fields else field
+                compared += 1
+                with_offset += datetime.fromisoformat(value).utcoffset() != timedelta(0)
+                have, want = row[normalize(column)], utc_wall_clock(value)
+                if have != want:
+                    problems.append(f"{stream.name} {key} {column}: table {have!r} != {field} {value!r} in UTC, {want!r}")
+    assert not problems, f"{len(problems)} instants lost, e.g.\n" + "\n".join(problems[:5])
+    # Some compared values must carry an offset other than UTC, or the test proves nothing about them.
+    assert compared > 0 and with_offset > 0, (compared, with_offset)

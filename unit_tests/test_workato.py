@@ -322,6 +322,11 @@ CUSTOMER_ROW: Dict[str, Any] = {
     "active_recipe_count": 7,
     "notification_email": "admin@acme.test",
 }
+#: The billing period's instants in UTC, which the connector adds beside the bounds.
+CUSTOMER_UTC = {
+    "current_billing_period_start_utc": "2026-06-01T07:00:00+00:00",
+    "current_billing_period_end_utc": "2026-07-01T07:00:00+00:00",
+}
 
 
 def test_customer_workspaces_are_the_listed_rows_whole_each_once(clock: Sleeps) -> None:
@@ -335,7 +340,7 @@ def test_customer_workspaces_are_the_listed_rows_whole_each_once(clock: Sleeps) 
         for page in pages:
             http.assert_number_of_calls(page, 1)
     assert not output.errors
-    assert records(output, CUSTOMERS) == [CUSTOMER_ROW, second]
+    assert records(output, CUSTOMERS) == [{**CUSTOMER_ROW, **CUSTOMER_UTC}, {**second, **CUSTOMER_UTC}]
     validator = jsonschema.Draft7Validator(load_schema(CUSTOMERS))
     assert not [error.message for record in records(output, CUSTOMERS) for error in validator.iter_errors(record)]
 
@@ -352,6 +357,8 @@ def test_customer_workspace_values_not_of_their_columns_type_are_null_there_and_
     assert (record.get("task_count"), record["vendor_task_count"]) == (None, 8.5)
     assert (record.get("current_billing_period_start"), record["vendor_current_billing_period_start"]) == (None, "June")
     assert record["current_billing_period_end"] == CUSTOMER_ROW["current_billing_period_end"]
+    # The instant in UTC beside each bound: none for the value that is no date-time.
+    assert (record.get("current_billing_period_start_utc"), record["current_billing_period_end_utc"]) == (None, "2026-07-01T07:00:00+00:00")
     validator = jsonschema.Draft7Validator(load_schema(CUSTOMERS))
     assert not [error.message for error in validator.iter_errors(record)]
 
@@ -367,7 +374,7 @@ def test_one_listing_serves_both_usage_streams_and_the_customer_workspaces(clock
         for page in pages:
             http.assert_number_of_calls(page, 1)
     assert not output.errors
-    assert records(output, CUSTOMERS) == [CUSTOMER_ROW]
+    assert records(output, CUSTOMERS) == [{**CUSTOMER_ROW, **CUSTOMER_UTC}]
     assert [record["workspace_id"] for record in records(output, WORKSPACE)] == [5]
     assert [record["recipe_id"] for record in records(output, RECIPE)] == [51]
 
@@ -664,6 +671,7 @@ def test_a_record_keeps_the_row_whole_and_adds_period_interval_keys_and_typed_co
     assert record == {
         **{key: value for key, value in row.items() if key != "failed_job_count"},
         "period_start": la_day("2026-06-09"), "period_end": la_day("2026-06-10"), "interval": "day",
+        "period_start_utc": "2026-06-09T07:00:00+00:00", "period_end_utc": "2026-06-10T07:00:00+00:00",
         "task_count": 120, "recipe_count": 4, "successful_job_count": 30,
         # the raw value a typed column replaced is kept, so nothing the API sent is lost
         "vendor_successful_job_count": "30", "vendor_failed_job_count": "--3",
@@ -709,6 +717,7 @@ def test_job_counts_named_as_other_workato_endpoints_name_them_give_the_exact_co
     (record,) = records(output, WORKSPACE)
     assert record == {
         **row, "period_start": la_day("2026-06-09"), "period_end": la_day("2026-06-10"), "interval": "day",
+        "period_start_utc": "2026-06-09T07:00:00+00:00", "period_end_utc": "2026-06-10T07:00:00+00:00",
         "successful_job_count": 30, "failed_job_count": 3,
     }  # fmt: skip
     jsonschema.validate(record, load_schema(WORKSPACE))

@@ -466,8 +466,14 @@ class Jiandaoyun(VendorEmulator):
             for index in indices:
                 record = item(day, index)
                 entity_id = record["member"]["member_id"] if key == "member_id" else record["app_id"]
-                records.append({**record, "date": day, key: entity_id, **_columns(record["metrics"], columns)})
+                records.append({**record, "date": day, key: entity_id, **_columns(record["metrics"], columns), **_utc_columns(record)})
         return records
+
+
+def _utc_columns(item: Dict[str, Any]) -> Dict[str, str]:
+    """An app's date-times (``+08:00``) in UTC, as ``<name>_utc`` beside them."""
+    names = ("created_at", "last_edit_at", "last_visit_at")
+    return {f"{name}_utc": datetime.fromisoformat(item[name]).astimezone(timezone.utc).isoformat() for name in names if name in item}
 
 
 def _columns(metrics: Dict[str, Any], names: Sequence[str]) -> Dict[str, Optional[int]]:

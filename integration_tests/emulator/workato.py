@@ -371,7 +371,7 @@ class Workato(VendorEmulator):
         if stream not in self.streams:
             raise KeyError(stream)
         if stream == "workato_customer_workspaces":
-            return [self.listed_workspace(i) for i in range(self.options.workspaces)]
+            return [_with_utc(self.listed_workspace(i), BILLING_PERIOD) for i in range(self.options.workspaces)]
         body: Dict[str, Any] = {"interval": "none"}
         if workspace_ids or external_ids:
             body.update(workspace_ids=list(workspace_ids), external_ids=list(external_ids))
@@ -389,9 +389,18 @@ class Workato(VendorEmulator):
             query = UsageQuery.parse(self, {**body, "from": start.isoformat(), "to": end.isoformat()}, max_ids=None)
             for row in self._rows(query):
                 period = {"period_start": start.isoformat(), "period_end": end.isoformat(), "interval": interval}
+                period = _with_utc(period, ("period_start", "period_end"))
                 counts = {name: row[name] for name in COUNT_COLUMNS}  # the typed columns, whatever the row's names
                 records.append({**{renamed.get(name, name): value for name, value in row.items()}, **counts, **period})
         return records
+
+
+BILLING_PERIOD = ("current_billing_period_start", "current_billing_period_end")
+
+
+def _with_utc(record: Dict[str, Any], names: Sequence[str]) -> Dict[str, Any]:
+    """The record plus ``<name>_utc``, each named date-time's instant in UTC."""
+    return {**record, **{f"{name}_utc": datetime.fromisoformat(record[name]).astimezone(timezone.utc).isoformat() for name in names}}
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import requests
@@ -229,6 +230,8 @@ class ItemEndpoint:
     key_path: Tuple[str, ...]
     #: The metrics the endpoint documents, typed as columns.
     metrics: Tuple[str, ...] = METRICS
+    #: The item's date-times (UTC+8 offsets), each also given in UTC as ``<name>_utc``.
+    times: Tuple[str, ...] = ()
 
     def key_of(self, item: Mapping[str, Any]) -> Any:
         value: Any = item
@@ -238,7 +241,23 @@ class ItemEndpoint:
 
 
 MEMBERS = ItemEndpoint("jiandaoyun_member_usage", "api/v1/corp_usage/member_metrics", "member_ids", "member_id", ("member", "member_id"))
-APPS = ItemEndpoint("jiandaoyun_app_usage", "api/v1/corp_usage/app_metrics", "app_ids", "app_id", ("app_id",), APP_METRICS)
+APPS = ItemEndpoint(
+    "jiandaoyun_app_usage", "api/v1/corp_usage/app_metrics", "app_ids", "app_id", ("app_id",), APP_METRICS,
+    ("created_at", "last_edit_at", "last_visit_at"),
+)  # fmt: skip
+
+
+def in_utc(value: Any) -> Optional[str]:
+    """The instant of an ISO-8601 date-time with an offset, in UTC (``+00:00``), so that a
+    warehouse whose timestamp columns drop the offset (PyAirbyte's DuckDB and PostgreSQL caches)
+    still holds it. Null for anything else (no offset: the instant is unknown)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.utcoffset() is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 class JiandaoyunItemUsage(JiandaoyunStream):
@@ -282,7 +301,8 @@ class JiandaoyunItemUsage(JiandaoyunStream):
         date = stream_slice["date"]
         for item in json_body(response)["items"]:
             # The item whole, plus the key and metric columns.
-            yield {**item, "date": date, self.items.key: self.items.key_of(item), **self.columns(item.get("metrics"))}
+            times = {f"{name}_utc": in_utc(item.get(name)) for name in self.items.times}
+            yield {**item, "date": date, self.items.key: self.items.key_of(item), **self.columns(item.get("metrics")), **times}
 
 
 

@@ -35,6 +35,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pendulum
@@ -303,6 +304,22 @@ def as_date_time(value: Any) -> Optional[str]:
     return value if isinstance(moment, DateTime) and "T" in value else None
 
 
+def in_utc(value: Optional[str]) -> Optional[str]:
+    """The instant of an ISO-8601 date-time with an offset, in UTC (``+00:00``): the ``<name>_utc``
+    column beside a date-time Workato counts in another zone, so that a warehouse whose timestamp
+    columns drop the offset (PyAirbyte's DuckDB and PostgreSQL caches) still holds the instant.
+    Null for a value without an offset, whose instant is unknown."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.utcoffset() is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat()
+
+
 def workspace_columns(row: Mapping[str, Any]) -> Dict[str, Any]:
     """The typed columns of one listed customer workspace (only those the row has)."""
     columns: Dict[str, Any] = {"id": row["id"]}
@@ -315,6 +332,7 @@ def workspace_columns(row: Mapping[str, Any]) -> Dict[str, Any]:
     for name in WORKSPACE_TIME_COLUMNS:
         if name in row:
             columns[name] = as_date_time(row[name])
+            columns[f"{name}_utc"] = in_utc(columns[name])
     return columns
 
 
@@ -468,6 +486,8 @@ class WorkatoUsageStream(PeriodStream):
             columns: Dict[str, Any] = {
                 "period_start": stream_slice["period_start"],
                 "period_end": stream_slice["period_end"],
+                "period_start_utc": in_utc(stream_slice["period_start"]),
+                "period_end_utc": in_utc(stream_slice["period_end"]),
                 "interval": self.query.interval.value,
                 **self.key_columns(row),
                 **self.counts(row),
