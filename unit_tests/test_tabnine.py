@@ -34,6 +34,13 @@ USAGE_V1 = BASE_URL + "/api/v1/organization/usage"
 ORG_ID = "org-42"
 
 FULL_REFRESH_STREAMS = ("tabnine_organization", "tabnine_teams", "tabnine_users")
+#: Issue 15's streams (their tests: test_tabnine_seats.py), with their keys and cursors.
+SEATS_STREAMS = {
+    "tabnine_permissions": ([["role"], ["username"]], None),
+    "tabnine_agent_usage": ([["period_start"], ["granularity"]], ["period_start"]),
+    "tabnine_user_usage": ([["period_start"], ["granularity"], ["userId"]], ["period_start"]),
+    "tabnine_team_usage": ([["period_start"], ["granularity"], ["teamId"]], ["period_start"]),
+}
 UTILIZATION_STREAM = "tabnine_account_utilizations"
 USAGE_STREAM = "tabnine_organization_usage"
 LICENSE_STREAM = "tabnine_license"
@@ -97,9 +104,7 @@ def usage_response(start: str, end: str, granularity: str = "all", active_users:
         "chat": {"conversations": 2},
         "agent": {"sessions": 1},
     }
-    return json_response(
-        {"organizationId": ORG_ID, "from": start, "to": end, "usage": {"granularity": granularity, "data": [bucket]}}
-    )
+    return json_response({"organizationId": ORG_ID, "from": start, "to": end, "usage": {"granularity": granularity, "data": [bucket]}})
 
 
 def not_found() -> HttpResponse:
@@ -120,10 +125,15 @@ def assert_records_match_their_schemas(output: EntrypointOutput) -> None:
 # --- discover -------------------------------------------------------------------------------
 
 
-def test_discover_with_only_a_tabnine_section_lists_exactly_the_six_streams_with_keys_and_modes() -> None:
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_ten_streams_with_keys_and_modes() -> None:
     catalog = discover(SourceUsage(), tabnine_config()).catalog.catalog
     streams = {stream.name: stream for stream in catalog.streams}
-    assert set(streams) == {*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM}
+    assert set(streams) == {*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM, *SEATS_STREAMS}
+    for name, (key, cursor) in SEATS_STREAMS.items():
+        assert streams[name].source_defined_primary_key == key
+        assert streams[name].default_cursor_field == cursor
+        modes = {SyncMode.full_refresh, SyncMode.incremental} if cursor else {SyncMode.full_refresh}
+        assert set(streams[name].supported_sync_modes) == modes
     assert streams[LICENSE_STREAM].source_defined_primary_key == [["iat"]]
     assert streams[LICENSE_STREAM].supported_sync_modes == [SyncMode.full_refresh]
     assert not streams[LICENSE_STREAM].default_cursor_field
@@ -232,7 +242,8 @@ def test_a_user_served_by_two_listings_fails_the_stream_naming_the_user_and_both
         http.get(users_request("true", "true"), list_page([{"id": "u1"}], None))
         http.get(users_request("true", "false"), list_page([{"id": "u1"}], None))
         output = read_streams(tabnine_config(), ["tabnine_users"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
-    assert [message.record.data["id"] for message in output.records] == ["u1"]
+    # The listing is read whole (once a sync, shared with tabnine_user_usage) before any record.
+    assert output.records == []
     assert output.errors[0].trace.error.message == (
         "Tabnine api/v1/organization/users listed user 'u1' under teamMember=true&active=true and again under "
         "teamMember=true&active=false: the server does not filter users by teamMember and active as documented (or the "
@@ -242,9 +253,7 @@ def test_a_user_served_by_two_listings_fails_the_stream_naming_the_user_and_both
 
 
 @pytest.mark.parametrize("previous_state", [{"__ab_full_refresh_sync_complete": True}, {"__ab_no_cursor_state_message": True}])
-def test_full_refresh_streams_are_read_whole_again_whatever_state_the_last_sync_left(
-    clock: Sleeps, previous_state: Dict[str, Any]
-) -> None:
+def test_full_refresh_streams_are_read_whole_again_whatever_state_the_last_sync_left(clock: Sleeps, previous_state: Dict[str, Any]) -> None:
     # PyAirbyte hands every stream's last state to the next sync; a full-refresh stream must
     # still read everything, or seats and teams would silently go stale.
     with VerifiedHttpMocker() as http:
@@ -269,7 +278,7 @@ def test_an_empty_page_whose_meta_next_still_says_more_fails_instead_of_looping(
         http.get(HttpRequest(TEAMS, query_params={"offset": "0", "limit": "100"}), list_page([{"id": "t1"}], {"limit": 100, "offset": 100}))
         http.get(HttpRequest(TEAMS, query_params={"offset": "100", "limit": "100"}), list_page([], {"limit": 100, "offset": 200}))
         output = read_streams(tabnine_config(), ["tabnine_teams"], sync_mode=SyncMode.full_refresh, expecting_exception=True)
-    assert [message.record.data["id"] for message in output.records] == ["t1"]
+    assert output.records == [], "the listing is read whole (once a sync, shared with tabnine_team_usage) before any record"
     assert output.errors[0].trace.error.message == (
         "Tabnine api/v1/organization/teams: paging does not end: an empty page says there is more (meta.next) "
         "(page at offset 100, limit 100). The vendor's answers are inconsistent; retry later or report it to the vendor."
@@ -382,9 +391,7 @@ def test_the_current_month_is_emitted_but_state_never_passes_it(clock: Sleeps) -
 
 
 @pytest.mark.parametrize(("lookback_days", "first_month"), [(0, "2026-06"), (1, "2026-05"), (40, "2026-04")])
-def test_the_next_sync_re_reads_the_current_month_and_the_lookback(
-    clock: Sleeps, lookback_days: int, first_month: str
-) -> None:
+def test_the_next_sync_re_reads_the_current_month_and_the_lookback(clock: Sleeps, lookback_days: int, first_month: str) -> None:
     config = tabnine_config(start_date="2026-01-01", end_date=None, lookback_days=lookback_days)
     months = {"2026-04": [utilization(2026, 3)], "2026-05": [utilization(2026, 4)], "2026-06": []}
     served = [item for start, items in months.items() if start >= first_month for item in items]
@@ -453,9 +460,7 @@ WINDOWS = {
 
 
 @pytest.mark.parametrize("granularity", list(WINDOWS))
-def test_usage_windows_align_to_the_granularity_in_utc_from_inclusive_to_exclusive(
-    clock: Sleeps, granularity: str
-) -> None:
+def test_usage_windows_align_to_the_granularity_in_utc_from_inclusive_to_exclusive(clock: Sleeps, granularity: str) -> None:
     start_date, end_date, windows = WINDOWS[granularity]
     config = tabnine_config(start_date=start_date, end_date=end_date, tabnine={"granularity": granularity})
     with VerifiedHttpMocker() as http:
@@ -539,9 +544,7 @@ def test_v1_answering_404_after_the_fallback_is_a_config_error_about_the_host(cl
 def test_usage_resumes_from_state_minus_the_lookback(
     clock: Sleeps, granularity: str, lookback_days: int, state: str, windows: List[Any]
 ) -> None:
-    config = tabnine_config(
-        start_date="2026-05-01", end_date=None, lookback_days=lookback_days, tabnine={"granularity": granularity}
-    )
+    config = tabnine_config(start_date="2026-05-01", end_date=None, lookback_days=lookback_days, tabnine={"granularity": granularity})
     with VerifiedHttpMocker() as http:
         http.get(HttpRequest(ORGANIZATION), organization_response())
         for start, end in windows:
@@ -549,9 +552,7 @@ def test_usage_resumes_from_state_minus_the_lookback(
         # Any earlier window would find no mock and fail the read.
         output = read_streams(config, [USAGE_STREAM], state={USAGE_STREAM: {"period_start": state}})
     assert not output.errors
-    assert [message.record.data["period_start"] for message in output.records] == [
-        start.replace("Z", "+00:00") for start, _ in windows
-    ]
+    assert [message.record.data["period_start"] for message in output.records] == [start.replace("Z", "+00:00") for start, _ in windows]
 
 
 def test_a_usage_body_without_usage_data_is_an_error_naming_the_endpoint(clock: Sleeps) -> None:
