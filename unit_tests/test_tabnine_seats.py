@@ -17,6 +17,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
 from source_usage import SourceUsage
+from source_usage.vendors.tabnine import Tabnine
 from unit_tests.conftest import Sleeps
 from unit_tests.helpers import VerifiedHttpMocker, all_output_lines, read_streams
 from unit_tests.test_tabnine import (
@@ -367,3 +368,31 @@ def test_a_rejected_token_is_a_config_error_and_no_secret_reaches_any_output_lin
         output = read_streams(daily(), [stream], expecting_exception=True)
     assert output.errors[0].trace.error.failure_type == FailureType.config_error
     assert SECRET not in all_output_lines(output)
+
+
+class ConcurrentTabnine(Tabnine):
+    """Tabnine with several requests in flight: the request slices of a window read side by side."""
+
+    requests_in_flight = 4
+
+
+def test_with_requests_in_flight_the_records_warnings_and_states_are_those_of_a_serial_read(clock: Sleeps) -> None:
+    users = [user(f"u{n}") for n in range(6)] + [user("gone")]
+
+    def sync(source: SourceUsage) -> EntrypointOutput:
+        with VerifiedHttpMocker() as http:
+            mock_users(http, {("true", "true"): list_page(users, None)})
+            for start, end in (DAY_1, DAY_2):
+                for n in range(6):
+                    response = entity_response("userId", f"u{n}", start, end, n + 1)
+                    http.get(entity_request(USER_USAGE, "userId", f"u{n}", start, end), response)
+                http.get(entity_request(USER_USAGE, "userId", "gone", start, end), user_not_found())
+            return read_streams(daily(), ["tabnine_user_usage"], source=source)
+
+    serial, concurrent = sync(SourceUsage(vendors=[Tabnine()])), sync(SourceUsage(vendors=[ConcurrentTabnine()]))
+    assert not serial.errors and not concurrent.errors
+    records = [(m.record.data["period_start"], m.record.data["userId"]) for m in concurrent.records]
+    assert records == [(m.record.data["period_start"], m.record.data["userId"]) for m in serial.records]
+    assert len(records) == 12 and records[:2] == [("2026-06-08T00:00:00+00:00", "u0"), ("2026-06-08T00:00:00+00:00", "u1")]
+    assert warnings(concurrent) == warnings(serial) and len(warnings(concurrent)) == 1, "one warning for the id, whatever thread met it"
+    assert stream_states(concurrent) == stream_states(serial) == [STATE_1, STATE_2]
