@@ -236,7 +236,19 @@ def as_stored(field: str, sql_type: str, value: Any) -> Any:
     if sql_type == "numeric":
         return Decimal(str(value))
     if sql_type in ("json", "jsonb"):
-        return without_nulls(value)
+        return to_12_digits(without_nulls(value))
+    return value
+
+
+def to_12_digits(value: Any) -> Any:
+    """Floats at any depth to 12 significant digits: PyAirbyte 0.71 loads its JSONL batches with
+    ``pd.read_json`` (``precise_float=False``), which reads e.g. 0.793266 as 0.7932659999999999."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, list):
+        return [to_12_digits(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_12_digits(item) for key, item in value.items()}
     return value
 
 
@@ -303,6 +315,8 @@ def stream_problems(synced: Synced, stream: Any) -> Tuple[List[str], Set[str]]:
     for key in sorted(set(expected) & set(got), key=repr):
         for field in declared:
             want, have = stored(field, expected[key]), got[key][normalize(field)]
+            if types[normalize(field)] in ("json", "jsonb"):
+                have = to_12_digits(have)
             if want != have:
                 differing.append(f"{key} {field}: table {have!r} != truth {want!r}")
     if differing:

@@ -175,8 +175,10 @@ class Tabnine(VendorEmulator):
         return {"api_token": self.options.api_token, "base_url": url, "granularity": "daily", "user_usage_granularity": "daily"}
 
     def requested_day(self, request: LoggedRequest) -> Optional[str]:
-        # Organisation usage (v2, or v1 on an old server) asks for one UTC bucket from ``from``.
-        start = request.query.get("from") if request.path.endswith("/organization/usage") else None
+        # Organisation usage (v2, or v1 on an old server), agent usage and per-user and per-team
+        # usage (daily in connector_section) ask for one UTC bucket from ``from``.
+        dated = ("/organization/usage", "/organization/agent-usage", "/user/usage", "/team/usage")
+        start = request.query.get("from") if request.path.endswith(dated) else None
         return start[0][:10] if start else None
 
     @classmethod
