@@ -251,3 +251,91 @@ def test_command_line_switches_the_tabnine_user_and_usage_variants() -> None:
         params = {"organizationId": organization, **WEEK}
         usage = requests.get(url + "/api/v2/organization/usage", params=params, headers=headers, timeout=10)
         assert len(usage.json()["usage"]["data"]) == 7
+
+
+# --------------------------------------------------------------------------- issue 15's routes
+
+
+def test_tabnine_permissions_list_the_active_holders_of_the_role_asked_for(pinned: Emulator) -> None:
+    vendor = pinned.vendor("tabnine")
+    organization = vendor.organization_id()
+    admins = call(pinned, "GET", "/api/v1/instance/permissions", params={"role": "Admin"}).json()
+    assert admins == [{"username": "dev0", "organizationId": organization}]
+    managers = call(pinned, "GET", "/api/v1/instance/permissions", params={"role": "Manager"}).json()
+    expected = [f"dev{u}" for u in range(60) if vendor.role(u) == "Manager" and u % 11 != 5]
+    assert [holder["username"] for holder in managers] == expected and expected
+    assert call(pinned, "GET", "/api/v1/instance/permissions", params={"role": "Owner"}).status_code == 400
+    truth = vendor.ground_truth("tabnine_permissions")
+    assert [r["role"] for r in truth] == sorted((r["role"] for r in truth), key=["Admin", "Manager", "TeamLead"].index)
+
+
+def test_tabnine_agent_usage_enforces_organization_id_from_to_without_milliseconds_as_reported(pinned: Emulator) -> None:
+    organization = pinned.vendor("tabnine").organization_id()
+    window = {"from": "2026-06-01T00:00:00Z", "to": "2026-06-02T00:00:00Z"}
+    path = "/api/v1/organization/agent-usage"
+    missing = call(pinned, "GET", path, params=window)
+    assert (missing.status_code, missing.json()["message"]) == (401, "Unauthorized: Invalid organization.")
+    with_ms = {"organizationId": organization, "from": "2026-06-01T00:00:00.000Z", "to": "2026-06-02T00:00:00.000Z"}
+    assert call(pinned, "GET", path, params=with_ms).status_code == 400
+    spec_names = {"organizationId": organization, "startDate": window["from"], "endDate": window["to"]}
+    assert call(pinned, "GET", path, params=spec_names).status_code == 500
+    (point,) = call(pinned, "GET", path, params={"organizationId": organization, **window}).json()["usage"]["data"]
+    assert point["totalCost"] == round(sum(model["cost"] for model in point["modelBreakdown"]), 6)
+    assert point["totalTokensConsumed"] == point["totalInputTokens"] + point["totalOutputTokens"]
+    assert [kind["agentType"] for kind in point["agentTypeBreakdown"]] == ["ide", "cli"]
+    assert sum(kind["inputTokens"] for kind in point["agentTypeBreakdown"]) == point["totalInputTokens"]
+
+
+@pytest.mark.parametrize(("variant", "error"), [("not_licensed", "FEATURE_NOT_AVAILABLE"), ("forbidden", "Forbidden")])
+def test_tabnine_agent_usage_variants_answer_403(emulator_factory: EmulatorFactory, variant: str, error: str) -> None:
+    server = emulator_factory(seed=3, now=PINNED, rate_limits=False, tabnine={"agent_usage": variant})
+    params = {"organizationId": server.vendor("tabnine").organization_id(), "from": "2026-06-01T00:00:00Z", "to": "2026-06-02T00:00:00Z"}
+    answer = call(server, "GET", "/api/v1/organization/agent-usage", params=params)
+    assert (answer.status_code, answer.json()["error"]) == (403, error)
+    assert ("agent" in server.vendor("tabnine").license()["license"]["features"]) == (variant == "forbidden")
+
+
+def test_tabnine_user_usage_is_the_users_own_and_a_team_sums_its_members(pinned: Emulator) -> None:
+    vendor = pinned.vendor("tabnine")
+    window = {
+        "organizationId": vendor.organization_id(),
+        "from": "2026-06-01T00:00:00Z",
+        "to": "2026-06-08T00:00:00Z",
+        "granularity": "all",
+    }
+    members = vendor.team_members(1)
+    users = [call(pinned, "GET", "/api/v2/user/usage", params={**window, "userId": vendor.user_id(u)}).json() for u in members]
+    (team,) = call(pinned, "GET", "/api/v2/team/usage", params={**window, "teamId": vendor.team_id(1)}).json()["usage"]["data"]
+    buckets = [body["usage"]["data"][0] for body in users]
+    assert team["codeCompletions"]["completions"] == sum(b["codeCompletions"]["completions"] for b in buckets) > 0
+    assert all(b["activeUsers"] in (0, 1) for b in buckets)
+    assert all(("ides" in b) == (b["activeUsers"] == 1) for b in buckets) and "ides" not in team
+    idle = call(pinned, "GET", "/api/v2/user/usage", params={**window, "userId": vendor.user_id(4)}).json()["usage"]["data"][0]
+    assert idle["activeUsers"] == 0 and idle["codeCompletions"]["completions"] == 0, "every fifth user never uses the seat"
+    no_org = {key: value for key, value in window.items() if key != "organizationId"}
+    assert call(pinned, "GET", "/api/v2/user/usage", params={**no_org, "userId": vendor.user_id(0)}).status_code == 400
+
+
+def test_tabnine_deleted_users_and_teams_are_listed_but_their_usage_answers_404(emulator_factory: EmulatorFactory) -> None:
+    server = emulator_factory(
+        seed=3, now=PINNED, rate_limits=False, tabnine={"users": 10, "teams": 3, "deleted_users": 2, "deleted_teams": 1}
+    )
+    vendor = server.vendor("tabnine")
+    listed = [user["id"] for user in call(server, "GET", USERS, params={"limit": 100}).json()["data"]]
+    assert vendor.user_id(9) in listed and vendor.user_id(8) in listed
+    window = {
+        "organizationId": vendor.organization_id(),
+        "from": "2026-06-01T00:00:00Z",
+        "to": "2026-06-02T00:00:00Z",
+        "granularity": "all",
+    }
+    statuses = [call(server, "GET", "/api/v2/user/usage", params={**window, "userId": vendor.user_id(u)}).status_code for u in (7, 8, 9)]
+    assert statuses == [200, 404, 404]
+    assert call(server, "GET", "/api/v2/team/usage", params={**window, "teamId": vendor.team_id(2)}).status_code == 404
+    truth = vendor.ground_truth("tabnine_user_usage", start_date="2026-06-01", end_date="2026-06-01", user_usage_granularity="daily")
+    assert [r["userId"] for r in truth] == [vendor.user_id(u) for u in range(8)]
+
+
+def test_an_unknown_tabnine_agent_usage_variant_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown agent_usage 'maybe'; one of licensed, not_licensed, forbidden"):
+        Emulator(tabnine={"agent_usage": "maybe"})
