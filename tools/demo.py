@@ -4,40 +4,35 @@
 starts the built-in API emulator on loopback, syncs every stream of every vendor it serves into
 ``demo-output/usage.duckdb`` through PyAirbyte (a full sync, then an incremental one from the
 state PyAirbyte kept), prints per-stream record counts for both and each vendor's own reports
-from DuckDB (its emulator's ``demo_reports``, e.g. the heaviest members), stops the emulator and
-exits 0. Sizes and limits are each vendor's ``demo_options``.
+from DuckDB (its emulator's ``demo_reports``: seats bought and used, idle seat holders, customers
+by share of their task limit, the costliest agent models, the heaviest members), writes them with
+charts to one self-contained HTML file (``demo-output/report.html``, ``tools/report.py``), names
+it, stops the emulator and exits 0. Sizes and limits are each vendor's ``demo_options``; the
+window is the last ``DAYS`` days up to yesterday. ``--output DIR`` writes elsewhere.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Dict, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bootstrap import ROOT, ensure_venv, in_venv, venv_bin  # noqa: E402
 
 OUTPUT = ROOT / "demo-output"
-DATABASE = OUTPUT / "usage.duckdb"
+DATABASE_NAME = "usage.duckdb"
+REPORT_NAME = "report.html"
+#: Days synced, up to yesterday: enough for the reports' "last 30 days".
+DAYS = 30
 
 
 def demo_config(emulator: Any) -> Dict[str, Any]:
     yesterday = date.today() - timedelta(days=1)
-    return emulator.connector_config(start_date=(yesterday - timedelta(days=6)).isoformat(), lookback_days=1)
-
-
-def print_report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A query's rows as a table: numbers right-aligned, everything else left-aligned."""
-    print(f"\n{title}:")
-    cells = [[f"{value:,}" if isinstance(value, int) else str(value) for value in row] for row in rows]
-    widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
-    numeric = [bool(rows) and all(isinstance(row[i], (int, float)) for row in rows) for i in range(len(columns))]
-    align = [">" if number else "<" for number in numeric]
-    print("  " + " ".join(f"{column:{side}{width}}" for column, side, width in zip(columns, align, widths, strict=True)))
-    for row in cells:
-        print("  " + " ".join(f"{cell:{side}{width}}" for cell, side, width in zip(row, align, widths, strict=True)))
+    return emulator.connector_config(start_date=(yesterday - timedelta(days=DAYS - 1)).isoformat(), lookback_days=1)
 
 
 def print_counts(title: str, read_counts: Mapping[str, int], table_rows: Mapping[str, int]) -> None:
@@ -47,16 +42,22 @@ def print_counts(title: str, read_counts: Mapping[str, int], table_rows: Mapping
         print(f"  {stream:32} {read_counts.get(stream, 0):>12,} {table_rows[stream]:>15,}")
 
 
-def run_demo() -> int:
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run_demo(output: Path = OUTPUT) -> int:
     import airbyte as ab
     from airbyte.caches import DuckDBCache
     from sqlalchemy import text
 
     from integration_tests.emulator import Emulator, vendor_options
+    from tools.report import print_section, run_reports, write_html
 
-    OUTPUT.mkdir(exist_ok=True)
-    for leftover in OUTPUT.glob("usage.duckdb*"):
-        leftover.unlink()
+    database, report = output / DATABASE_NAME, output / REPORT_NAME
+    output.mkdir(parents=True, exist_ok=True)
+    for leftover in [*output.glob(f"{DATABASE_NAME}*"), report]:
+        leftover.unlink(missing_ok=True)
 
     emulator = Emulator(seed=42, **vendor_options(lambda vendor: vendor.demo_options))
     url = emulator.start()
@@ -69,7 +70,7 @@ def run_demo() -> int:
             streams="*",
         )
         source.check()
-        cache = DuckDBCache(db_path=DATABASE, schema_name="saas_usage")
+        cache = DuckDBCache(db_path=database, schema_name="saas_usage")
         engine = cache.get_sql_engine()
 
         def table_rows(result: Any) -> Dict[str, int]:
@@ -87,26 +88,33 @@ def run_demo() -> int:
             read_counts = dict(result._progress_tracker.stream_read_counts)
             print_counts(title, read_counts, table_rows(result))
 
-        for vendor in emulator.vendors.values():
-            for report in vendor.demo_reports:
-                table = f'"{cache.schema_name}"."{result.streams[report.stream].to_sql_table().name}"'
-                with engine.connect() as connection:
-                    rows = connection.execute(text(report.sql.format(table=table)))
-                    print_report(report.title, list(rows.keys()), rows.all())
-        print(f"\nDuckDB file: {DATABASE.relative_to(ROOT)} (schema '{cache.schema_name}')")
+        # Each vendor's reports, from the synced tables only.
+        tables = {stream: f'"{cache.schema_name}"."{dataset.to_sql_table().name}"' for stream, dataset in result.streams.items()}
+        with engine.connect() as connection:
+            sections = run_reports(connection, tables, [r for vendor in emulator.vendors.values() for r in vendor.demo_reports])
+        for section in sections:
+            print_section(section)
+        print(f"\nDuckDB file: {shown(database)} (schema '{cache.schema_name}')")
+        write_html(report, sections, source=f"{shown(database)}, schema {cache.schema_name}, {DAYS} days synced")
+        print(f"HTML report: {shown(report)}")
     finally:
         emulator.stop()
     return 0
 
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Sync every stream from the API emulator into DuckDB and report on it.")
+    parser.add_argument(
+        "--output", type=Path, default=OUTPUT, help=f"where the DuckDB file and the HTML report go (default {shown(OUTPUT)})"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not in_venv():
         python = ensure_venv()
         os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
     os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")  # no registry access here
     os.environ.setdefault("DO_NOT_TRACK", "1")
     sys.path.insert(0, str(ROOT))
-    return run_demo()
+    return run_demo(args.output.resolve())
 
 
 if __name__ == "__main__":

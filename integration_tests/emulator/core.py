@@ -148,13 +148,25 @@ class World:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """How the demo's HTML report draws a report's rows: one bar per row, labelled by column ``x``,
+    as long as column ``y`` (a number, written on the bar); ``horizontal`` for long labels."""
+
+    x: str
+    y: str
+    horizontal: bool = False
+
+
+@dataclass(frozen=True)
 class Report:
     """A query the demo runs on the DuckDB table of ``stream`` after syncing, printed under
-    ``title``; ``sql`` names that table ``{table}`` (schema-qualified and quoted)."""
+    ``title``; ``sql`` names that table ``{table}`` and any other synced stream's ``{<stream>}``
+    (schema-qualified and quoted). With a ``chart``, the HTML report draws its rows."""
 
     title: str
     stream: str
     sql: str
+    chart: Optional[Chart] = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from integration_tests.emulator.core import (
     BenchEndpoint,
     BenchPlan,
     BenchScenario,
+    Chart,
     LoggedRequest,
     Reply,
     Report,
@@ -149,6 +150,7 @@ class Jiandaoyun(VendorEmulator):
             ORDER BY objects DESC, member_id
             LIMIT 5
             """,
+            Chart("name", "objects", horizontal=True),
         ),
     )
 

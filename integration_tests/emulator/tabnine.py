@@ -29,8 +29,10 @@ from integration_tests.emulator.core import (
     BenchEndpoint,
     BenchPlan,
     BenchScenario,
+    Chart,
     LoggedRequest,
     Reply,
+    Report,
     Request,
     Route,
     VendorEmulator,
@@ -145,6 +147,72 @@ def _month_after(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+# -- the demo's reports (tools/demo.py): the FinOps questions, from the synced DuckDB tables
+
+#: "The last 30 days" of the seat reports: the 30 days up to the end of the last synced per-user
+#: window (the demo syncs 30 days of daily per-user usage). A user is active in a window when its
+#: bucket's ``activeUsers`` is above 0; a seat is held by a listed user that is ``active``.
+_RECENT_USAGE = """
+    recent AS (
+        SELECT DISTINCT usage.userid
+        FROM {tabnine_user_usage} AS usage,
+             (SELECT MAX(period_end) AS until FROM {tabnine_user_usage}) AS synced
+        WHERE usage.activeusers > 0 AND usage.period_start >= synced.until - INTERVAL 30 DAY
+    )"""
+
+DEMO_REPORTS = (
+    Report(
+        "Tabnine seats: bought, held, used in the last 30 days",
+        "tabnine_license",
+        """
+        WITH license AS (SELECT seats, seatscap FROM {table} ORDER BY iat DESC LIMIT 1),
+        holders AS (SELECT id FROM {tabnine_users} WHERE active),"""
+        + _RECENT_USAGE
+        + """,
+        counts AS (
+            SELECT 1 AS k, 'seats bought (license seats)' AS measure, (SELECT seats FROM license) AS users
+            UNION ALL SELECT 2, 'seat cap (license seatsCap)', (SELECT seatscap FROM license)
+            UNION ALL SELECT 3, 'held (active users)', (SELECT COUNT(*) FROM holders)
+            UNION ALL SELECT 4, 'held and used in the last 30 days',
+                (SELECT COUNT(*) FROM holders WHERE id IN (SELECT userid FROM recent))
+            UNION ALL SELECT 5, 'held, unused in the last 30 days',
+                (SELECT COUNT(*) FROM holders WHERE id NOT IN (SELECT userid FROM recent))
+        )
+        SELECT measure, users FROM counts ORDER BY k
+        """,
+        Chart("measure", "users"),
+    ),
+    Report(
+        "Tabnine seat holders with no activity in the last 30 days",
+        "tabnine_users",
+        """
+        WITH"""
+        + _RECENT_USAGE
+        + """,
+        roles AS (SELECT username, string_agg(role, ', ' ORDER BY role) AS roles FROM {tabnine_permissions} GROUP BY username)
+        SELECT users.username, users.email, COALESCE(json_extract_string(users.team, '$.name'), '') AS team,
+               COALESCE(roles.roles, 'Member') AS role
+        FROM {table} AS users LEFT JOIN roles USING (username)
+        WHERE users.active AND users.id NOT IN (SELECT userid FROM recent)
+        ORDER BY users.username
+        """,
+    ),
+    Report(
+        "Most expensive Tabnine agent models (cost over the synced windows)",
+        "tabnine_agent_usage",
+        """
+        SELECT json_extract_string(model, '$.model') AS model,
+               SUM(CAST(json_extract(model, '$.cost') AS DECIMAL(18, 6))) AS cost,
+               SUM(CAST(json_extract(model, '$.tokensConsumed') AS BIGINT)) AS tokens
+        FROM {table}, unnest(json_extract(modelbreakdown, '$[*]')) AS breakdown(model)
+        GROUP BY 1
+        ORDER BY cost DESC, model
+        """,
+        Chart("model", "cost", horizontal=True),
+    ),
+)
+
+
 class Tabnine(VendorEmulator):
     name = "tabnine"
     Options = Options
@@ -169,6 +237,7 @@ class Tabnine(VendorEmulator):
     paged_options = {"teams": 5, "users": 150}
     #: The current month is re-read until it is over, so its cursor stays behind it.
     cursor_may_not_move = ("tabnine_account_utilizations",)
+    demo_reports = DEMO_REPORTS
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # Daily per-user windows: a sync of a few days has per-user records (a month may not be over).

@@ -25,8 +25,10 @@ from integration_tests.emulator.core import (
     BenchEndpoint,
     BenchPlan,
     BenchScenario,
+    Chart,
     LoggedRequest,
     Reply,
+    Report,
     Request,
     Route,
     VendorEmulator,
@@ -130,6 +132,22 @@ class Workato(VendorEmulator):
     #: The defaults: ids go 100 to a request and the listing pages by 100, so no page boundary
     #: is crossed below 101 workspaces, which would make every test of a destination slow.
     paged_options = {"workspaces": 12, "recipes": 6}
+    #: The share of each customer's task limit its current billing period has used, in percent
+    #: rounded half up to a tenth (integer arithmetic, so exact); over 100 is over quota.
+    demo_reports = (
+        Report(
+            "Workato customers by share of their task limit used (current billing period)",
+            "workato_customer_workspaces",
+            """
+            SELECT name, task_count, task_limit,
+                   ((task_count * 1000 + task_limit // 2) // task_limit) * 0.1 AS percent_used
+            FROM {table}
+            WHERE task_limit > 0
+            ORDER BY percent_used DESC, name
+            """,
+            Chart("name", "percent_used", horizontal=True),
+        ),
+    )
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # Workato counts periods in the Embed admin workspace's zone: the connector should use the
