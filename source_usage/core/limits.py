@@ -22,7 +22,9 @@ many retries it made and in how many seconds.
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
@@ -58,7 +60,8 @@ class _Retry:
 
 
 class RequestLedger:
-    """The request a stream is sending now (one thread per stream, so no lock)."""
+    """The request a stream is sending now. Each thread that sends has its own stream object and
+    ledger (``core.readahead``), so no lock."""
 
     def __init__(self, options: HttpOptions, stats: RequestStats) -> None:
         self.options = options
@@ -129,10 +132,14 @@ class DeadlineAdapter(HTTPAdapter):
     to stream gets the response after its headers, and reads its body itself.
     """
 
-    def __init__(self, options: HttpOptions, ledger: Optional[RequestLedger] = None) -> None:
+    def __init__(
+        self, options: HttpOptions, ledger: Optional[RequestLedger] = None, slots: Optional[threading.BoundedSemaphore] = None
+    ) -> None:
         super().__init__(pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE)
         self.options = options
         self.ledger = ledger
+        #: The vendor's requests in flight: an attempt holds one slot from sending to its body.
+        self.slots = slots
 
     def send(
         self,
@@ -142,6 +149,12 @@ class DeadlineAdapter(HTTPAdapter):
         verify: Any = True,
         cert: Any = None,
         proxies: Optional[Any] = None,
+    ) -> requests.Response:
+        with self.slots if self.slots is not None else nullcontext():
+            return self._send(request, stream, timeout, verify, cert, proxies)
+
+    def _send(
+        self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: Any, cert: Any, proxies: Optional[Any]
     ) -> requests.Response:
         budget = self.options.deadline if self.ledger is None else min(self.options.deadline, self.ledger.time_left())
         if budget <= 0:

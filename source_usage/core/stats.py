@@ -7,32 +7,37 @@ tells the stats what happened, and none reads them back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
 
 @dataclass
 class RequestStats:
-    """What one stream's HTTP client did. Each stream is read by one thread, so no lock."""
+    """What one stream's HTTP clients did. A stream's requests may be sent from several threads
+    (``core.readahead``), each with its own copy of the stream and these stats shared: a lock."""
 
     requests: int = 0
     retries: int = 0
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     records: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def observe(self, action: ResponseAction) -> None:
         """One answer (or connection error) and what the error handler made of it."""
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
 
     def retried(self, rate_limited: bool, waited: float) -> None:
         """A retry that happened (never one the CDK gave up before making), after a wait of
         ``waited`` seconds, for a rate limit or not."""
-        self.retries += 1
-        if rate_limited:
-            self.rate_limit_waits += 1
-            self.rate_limit_wait_seconds += waited
+        with self._lock:
+            self.retries += 1
+            if rate_limited:
+                self.rate_limit_waits += 1
+                self.rate_limit_wait_seconds += waited
 
     def summary(self, stream_name: str) -> str:
         return (

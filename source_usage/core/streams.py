@@ -9,9 +9,27 @@ read and emitted.
 
 from __future__ import annotations
 
+import copy
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Type, TypeVar
+from functools import partial
+from itertools import chain
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 import pendulum
 import requests
@@ -29,12 +47,14 @@ from source_usage.core.keys import KeyGuard
 from source_usage.core.limits import DeadlineAdapter, RequestLedger, mount_deadlines
 from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
+from source_usage.core.readahead import OrderedReadAhead
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import config_error
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import Connection, VendorIdentity
 
 T = TypeVar("T")
+S = TypeVar("S", bound="UsageStream")
 logger = logging.getLogger("airbyte")
 
 
@@ -49,16 +69,28 @@ class UsageStream(HttpStream, ABC):
     items_field: ClassVar[Optional[str]] = None
 
     def __init__(self, connection: Connection) -> None:
-        # HttpStream.__init__ builds the HTTP client and asks for the error handler and the
-        # backoff strategy, so both are made first.
         self.connection = connection
         self.stats = RequestStats()
-        self.ledger = RequestLedger(connection.http, self.stats)
+        self.wire_http()
+
+    def wire_http(self) -> None:
+        """The objects that follow the request being sent: the ledger, the error handler, the
+        pager and the HTTP client (with its session and deadlines). HttpStream.__init__ builds
+        the client and asks for the error handler and the backoff strategy, so both come first."""
+        self.ledger = RequestLedger(self.connection.http, self.stats)
         self.error_handler = self.make_error_handler()
         self.error_handler.follow(self.ledger)
         self.pager = self.new_pager()
-        super().__init__(authenticator=connection.authenticator, api_budget=connection.budget)
-        mount_deadlines(self, DeadlineAdapter(connection.http, self.ledger))
+        HttpStream.__init__(self, authenticator=self.connection.authenticator, api_budget=self.connection.budget)
+        mount_deadlines(self, DeadlineAdapter(self.connection.http, self.ledger, self.connection.slots))
+
+    def worker_copy(self: S) -> S:
+        """A copy of this stream that sends requests from another thread: everything the stream
+        was configured with is shared (connection, budget, plan, stats, vendor lookups), and
+        everything that follows one request is its own (:meth:`wire_http`)."""
+        worker = copy.copy(self)
+        worker.wire_http()
+        return worker
 
     @property
     def identity(self) -> VendorIdentity:
@@ -150,8 +182,15 @@ class UsageStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
-        keys = self.key_guard()
-        yield from self.read_request(sync_mode, cursor_field, stream_slice, stream_state, keys)
+        yield from self.admitted(self.read_request(sync_mode, cursor_field, stream_slice, stream_state), self.key_guard())
+
+    def admitted(self, records: Iterable[StreamData], keys: KeyGuard) -> Iterator[StreamData]:
+        """``records`` with each key once across ``keys`` (then its report), counted."""
+        for record in records:
+            if isinstance(record, Mapping) and not keys.admit(record):
+                continue
+            self.stats.records += 1
+            yield record
         keys.report()
 
     def read_request(
@@ -160,16 +199,11 @@ class UsageStream(HttpStream, ABC):
         cursor_field: Optional[List[str]],
         stream_slice: Optional[Mapping[str, Any]],
         stream_state: Optional[Mapping[str, Any]],
-        keys: KeyGuard,
     ) -> Iterable[StreamData]:
-        """The records of one request slice (all its pages), each key once across ``keys``."""
+        """The records of one request slice, all its pages in order (read by one thread)."""
         self.pager = self.new_pager()  # every request slice pages from its first page
         try:
-            for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
-                if isinstance(record, Mapping) and not keys.admit(record):
-                    continue
-                self.stats.records += 1
-                yield record
+            yield from HttpStream.read_records(self, sync_mode, cursor_field, stream_slice, stream_state)
         except AirbyteTracedException as error:
             self.name_endpoint(error)
             raise
@@ -182,6 +216,18 @@ class UsageStream(HttpStream, ABC):
             error.message = f"{plain_message(error)} {self.ledger.gave_up()}"
         elif error.message and self.identity.title not in error.message:
             error.message = f"{self.where}: {error.message}"
+
+
+#: How many requests per worker may be started and not yet emitted, and how many records one
+#: of them may hold while the stream is emitting an earlier one: together the read-ahead's
+#: memory bound, and what a kill re-reads at most (the periods of the requests in flight).
+READ_AHEAD_WINDOW = 2
+READ_AHEAD_BUFFER = 5_000
+
+
+def slice_tag(period_slice: Mapping[str, Any]) -> Tuple[str, str]:
+    """What tells one slice of periods from another."""
+    return str(period_slice["period_start"]), str(period_slice["period_end"])
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[List[T]]:
@@ -207,6 +253,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     def __init__(self, connection: Connection, plan: PeriodPlan) -> None:
         self.plan = plan
         self._state: Dict[str, Any] = {}
+        self._ahead: Optional[OrderedReadAhead[PeriodStream, StreamData]] = None
         super().__init__(connection)
 
     @property
@@ -227,8 +274,15 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     ) -> Iterable[Optional[Mapping[str, Any]]]:
         cursor = self.resume_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         periods = self.plan.periods(cursor)
-        for group in chunked(periods, self.periods_per_slice or max(1, len(periods))):
-            yield self.period_slice(group)
+        slices = [self.period_slice(group) for group in chunked(periods, self.periods_per_slice or max(1, len(periods)))]
+        self._ahead = self.read_ahead(slices, sync_mode, cursor_field, stream_state)
+        try:
+            yield from slices
+        finally:
+            # Also when the reader stops early (``check`` reads one record; a failed period).
+            if self._ahead is not None:
+                self._ahead.close()
+                self._ahead = None
 
     def period_slice(self, periods: Sequence[Period]) -> Dict[str, Any]:
         """A slice of consecutive periods: its span, the first period's cursor value, and the
@@ -247,6 +301,66 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         """The request slices that together read one slice of periods (default: one)."""
         yield period_slice
 
+    # -- reading: the requests of later periods are read ahead, the records emitted in order
+
+    @property
+    def requests_in_flight(self) -> int:
+        """How many of this stream's requests are read at once (1: one after the other)."""
+        return self.connection.requests_in_flight if self.connection.http.read_ahead else 1
+
+    def read_ahead(
+        self,
+        slices: Sequence[Mapping[str, Any]],
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]],
+        stream_state: Optional[Mapping[str, Any]],
+    ) -> Optional[OrderedReadAhead[PeriodStream, StreamData]]:
+        """The concurrent reader of every request of ``slices``, or ``None`` to read one request
+        at a time (one request in flight, or only one slice)."""
+        workers = self.requests_in_flight
+        if workers <= 1 or len(slices) < 1:
+            return None
+
+        def work() -> Iterator[Tuple[Any, Callable[[PeriodStream], Iterable[StreamData]]]]:
+            for period_slice in slices:
+                for request_slice in self.requests_for_period(period_slice):
+                    yield slice_tag(period_slice), partial(read_with, request_slice=request_slice)
+
+        def read_with(worker: PeriodStream, request_slice: Mapping[str, Any]) -> Iterable[StreamData]:
+            return worker.read_request(sync_mode, cursor_field, request_slice, stream_state)
+
+        return OrderedReadAhead(work(), self.worker_copy, workers, window=READ_AHEAD_WINDOW * workers, buffer=READ_AHEAD_BUFFER)
+
+    def request_results(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]],
+        period_slice: Mapping[str, Any],
+        stream_state: Optional[Mapping[str, Any]],
+    ) -> Iterator[Iterable[StreamData]]:
+        """The records of each request of ``period_slice``, request by request, in order: read
+        ahead when the slice is the read-ahead's next, else here and now."""
+        ahead = self._ahead
+        if ahead is not None and ahead.peek_tag() == slice_tag(period_slice):
+            while ahead.peek_tag() == slice_tag(period_slice):
+                running = ahead.take()
+                assert running is not None
+                yield running
+            return
+        for request_slice in self.requests_for_period(period_slice):
+            yield self.read_request(sync_mode, cursor_field, request_slice, stream_state)
+
+    def read_period(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]],
+        period_slice: Mapping[str, Any],
+        stream_state: Optional[Mapping[str, Any]],
+    ) -> Iterable[StreamData]:
+        """The records of one slice of periods, in request order, each key once per slice."""
+        records = chain.from_iterable(self.request_results(sync_mode, cursor_field, period_slice, stream_state))
+        yield from self.admitted(records, self.key_guard(f"the period from {period_slice['period_start']}"))
+
     def read_records(
         self,
         sync_mode: SyncMode,
@@ -255,10 +369,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
         assert stream_slice is not None, "period streams always read a period slice"
-        keys = self.key_guard(f"the period from {stream_slice['period_start']}")
-        for request_slice in self.requests_for_period(stream_slice):
-            yield from self.read_request(sync_mode, cursor_field, request_slice, stream_state, keys)
-        keys.report()
+        yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
         if stream_slice["checkpoint"] is not None:
             self.advance_cursor(str(stream_slice["checkpoint"]))
 

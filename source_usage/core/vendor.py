@@ -12,6 +12,7 @@ through one :class:`Connection` (identity, host, credentials, budget, retries an
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
@@ -61,10 +62,13 @@ class HttpOptions:
     max_wait: float = 300.0
     #: A request with all its attempts and waits.
     max_time: float = 600.0
+    #: Whether a stream reads its periods' requests concurrently (``core.readahead``); ``check``
+    #: reads one record and must not send requests it will not read.
+    read_ahead: bool = True
 
 
 #: ``check`` must answer within 30 s: one retry, short timeouts, and at most 25 s in all.
-CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 10.0), deadline=10.0, max_wait=5.0, max_time=25.0)
+CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 10.0), deadline=10.0, max_wait=5.0, max_time=25.0, read_ahead=False)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,14 @@ class Connection:
     authenticator: Optional[AuthBase] = None
     budget: Optional[APIBudget] = None
     http: HttpOptions = field(default_factory=HttpOptions)
+    #: At most this many requests of the vendor are on the wire at once, over all its streams
+    #: (the budget says how many may *start* per window; this bounds how many wait for answers).
+    requests_in_flight: int = 1
+    #: The slots of ``requests_in_flight``, taken by each attempt (``core.limits.DeadlineAdapter``).
+    slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slots", threading.BoundedSemaphore(max(1, self.requests_in_flight)))
 
 
 class Vendor(ABC):
@@ -92,6 +104,9 @@ class Vendor(ABC):
     history_days: ClassVar[Optional[int]] = None
     #: The time zone whose calendar ``history_days`` are counted in.
     history_timezone: ClassVar[str] = "UTC"
+    #: Requests on the wire at once (:attr:`Connection.requests_in_flight`): enough to reach the
+    #: vendor's rate limit when an answer takes a second.
+    requests_in_flight: ClassVar[int] = 1
 
     @abstractmethod
     def spec(self) -> Mapping[str, Any]:
@@ -131,11 +146,14 @@ class Vendor(ABC):
             logger.warning(f"'{self.identity.key}.{field}' names {len(value) - len(unique)} ids more than once; each is read once.")
         return unique
 
-    def connection(self, section: Mapping[str, Any], http: HttpOptions, budget: Optional[APIBudget] = None) -> Connection:
+    def connection(
+        self, section: Mapping[str, Any], http: HttpOptions, budget: Optional[APIBudget] = None, in_flight: Optional[int] = None
+    ) -> Connection:
         """The vendor reached at ``base_url`` with the section's credentials sent as a Bearer token.
 
         The token is trimmed: a key pasted with a trailing newline or spaces would otherwise be an
         invalid header, and requests quotes an invalid header's value, key included, in its error.
         """
         token = str(section[self.identity.credentials_field]).strip()
-        return Connection(self.identity, str(section["base_url"]), TokenAuthenticator(token=token), budget, http)
+        in_flight = self.requests_in_flight if in_flight is None else in_flight
+        return Connection(self.identity, str(section["base_url"]), TokenAuthenticator(token=token), budget, http, in_flight)
