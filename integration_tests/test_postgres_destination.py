@@ -382,7 +382,7 @@ def test_date_time_columns_are_timestamps_without_time_zone_as_pyairbyte_creates
 
 
 def test_every_vendor_instant_is_stored_in_utc_beside_its_offset_or_as_it_is_utc(synced: Synced) -> None:
-    """For every date-time a stream declares, the instant the ground truth holds (e.g. Workato's
+    """For every date-time a stream declares, the instant the ground truth holds (e.g. a vendor's
     ``2026-06-01T00:00:00-08:00``) is in the table as UTC (``2026-06-01 08:00:00``): in the
     ``<name>_utc`` column where the schema declares one, else in the column itself."""
     normalize = synced.cache.processor.normalizer.normalize
