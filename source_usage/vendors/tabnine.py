@@ -501,103 +501,6 @@ def month_problem(item: Any) -> Optional[str]:
     return None
 
 
-class TabnineOrganizationUsage(PeriodStream):
-    """``tabnine_organization_usage``: one record per usage bucket, one request per window.
-
-    A window is one period of the configured granularity in UTC, asked for as ``from`` (inclusive)
-    and ``to`` (exclusive) with ``granularity=all`` (:data:`REQUEST_GRANULARITY`), on the path the
-    :class:`UsagePathFallback` names. The answer's bucket is kept whole (``models[]`` included) and
-    the window is its period; an answer of several buckets is read as :func:`bucket_periods` says.
-    """
-
-    name = "tabnine_organization_usage"
-    primary_key = ["period_start", "granularity"]
-    cursor_field = "period_start"
-    endpoint = USAGE_V2_PATH
-
-    def __init__(self, connection: Connection, plan: PeriodPlan, granularity_name: str, organization: OrganizationLookup) -> None:
-        self.granularity_name = granularity_name
-        self.organization = organization
-        self.fallback = UsagePathFallback()
-        self.warned_multi_bucket = False
-        super().__init__(connection, plan)
-
-    @property
-    def where(self) -> str:
-        return f"{self.identity.title} {self.fallback.path}"
-
-    def make_error_handler(self) -> UsageErrorHandler:
-        return TabnineErrorHandler(
-            identity=self.identity,
-            endpoint=self.endpoint,
-            malformed=self.malformed,
-            max_retries=self.connection.http.max_retries,
-            stats=self.stats,
-            fallback=self.fallback,
-        )
-
-    def cursor_value(self, period: Period) -> str:
-        return period.start_iso
-
-    def path(self, **kwargs: Any) -> str:
-        return self.fallback.path
-
-    def read_request(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: Optional[List[str]],
-        stream_slice: Optional[Mapping[str, Any]],
-        stream_state: Optional[Mapping[str, Any]],
-    ) -> Iterable[StreamData]:
-        read_window = super().read_request
-        return self.fallback.read(lambda: read_window(sync_mode, cursor_field, stream_slice, stream_state))
-
-    def request_params(
-        self,
-        stream_state: Optional[Mapping[str, Any]],
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> MutableMapping[str, Any]:
-        assert stream_slice is not None
-        return {
-            "organizationId": self.organization.organization_id(),
-            "from": utc_z(stream_slice["period_start"]),
-            "to": utc_z(stream_slice["period_end"]),
-            "granularity": REQUEST_GRANULARITY,
-        }
-
-    def malformed(self, body: Any) -> Optional[str]:
-        usage = body.get("usage") if isinstance(body, dict) else None
-        if not isinstance(usage, dict) or not isinstance(usage.get("data"), list):
-            return "no 'usage.data' list"
-        if not all(isinstance(bucket, dict) for bucket in usage["data"]):
-            return "a 'usage.data' bucket is not an object"
-        return None
-
-    def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-        self.fallback.raise_if_missing(response)
-        body = json_body(response)
-        organization_id = body.get("organizationId") or self.organization.organization_id()
-        buckets: List[Mapping[str, Any]] = body["usage"]["data"]
-        periods = bucket_periods(buckets, stream_slice, self.where)
-        if len(buckets) > 1 and not self.warned_multi_bucket:
-            self.warned_multi_bucket = True
-            logger.warning(
-                f"{self.where} answered {len(buckets)} buckets for the window from {stream_slice['period_start']} asked "
-                f"with granularity={REQUEST_GRANULARITY}; each is emitted with its own from/to as its period."
-            )
-        for bucket, (start, end) in zip(buckets, periods, strict=True):
-            yield {
-                "organizationId": organization_id,
-                **bucket,
-                "period_start": start,
-                "period_end": end,
-                # The length of the windows asked for (the config's), whatever the bucket spans:
-                # with period_start it is the record's key, stable across syncs.
-                "granularity": self.granularity_name,
-            }
-
-
 def bucket_periods(buckets: Sequence[Mapping[str, Any]], window: Mapping[str, Any], where: str) -> List[Tuple[str, str]]:
     """The period of each bucket of one window's answer.
 
@@ -725,6 +628,8 @@ class WindowUsageStream(PeriodStream):
 
     cursor_field = "period_start"
     error_handler_class = TabnineErrorHandler
+    #: The v2-to-v1 path fallback, for an endpoint that has one.
+    fallback: Optional[UsagePathFallback] = None
 
     def __init__(self, connection: Connection, plan: PeriodPlan, granularity_name: str, organization: OrganizationLookup) -> None:
         self.granularity_name = granularity_name
@@ -740,6 +645,7 @@ class WindowUsageStream(PeriodStream):
             max_retries=self.connection.http.max_retries,
             stats=self.stats,
             tolerated=self.tolerated,
+            fallback=self.fallback,
         )
 
     def tolerated(self, response: requests.Response) -> Optional[ErrorResolution]:
@@ -788,6 +694,8 @@ class WindowUsageStream(PeriodStream):
                 **added,
                 "period_start": start,
                 "period_end": end,
+                # The length of the windows asked for (the config's), whatever the bucket spans:
+                # with period_start it is the record's key, stable across syncs.
                 "granularity": self.granularity_name,
             }
 
@@ -810,6 +718,46 @@ def feature_not_available(response: requests.Response) -> Optional[str]:
         return None
     message = body.get("message") or (error.get("message") if isinstance(error, dict) else None)
     return str(message)[:300] if message else "no message"
+
+
+class TabnineOrganizationUsage(WindowUsageStream):
+    """``tabnine_organization_usage``: one record per usage bucket, one request per window.
+
+    A window is one period of the configured granularity in UTC, asked for as ``from`` (inclusive)
+    and ``to`` (exclusive) with ``granularity=all`` (:data:`REQUEST_GRANULARITY`), on the path the
+    :class:`UsagePathFallback` names. The answer's bucket is kept whole (``models[]`` included) and
+    the window is its period; an answer of several buckets is read as :func:`bucket_periods` says.
+    """
+
+    name = "tabnine_organization_usage"
+    primary_key = ["period_start", "granularity"]
+    endpoint = USAGE_V2_PATH
+    fallback: UsagePathFallback
+
+    def __init__(self, connection: Connection, plan: PeriodPlan, granularity_name: str, organization: OrganizationLookup) -> None:
+        self.fallback = UsagePathFallback()
+        super().__init__(connection, plan, granularity_name, organization)
+
+    @property
+    def where(self) -> str:
+        return f"{self.identity.title} {self.fallback.path}"
+
+    def path(self, **kwargs: Any) -> str:
+        return self.fallback.path
+
+    def read_request(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]],
+        stream_slice: Optional[Mapping[str, Any]],
+        stream_state: Optional[Mapping[str, Any]],
+    ) -> Iterable[StreamData]:
+        read_window = super().read_request
+        return self.fallback.read(lambda: read_window(sync_mode, cursor_field, stream_slice, stream_state))
+
+    def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        self.fallback.raise_if_missing(response)
+        return super().records(response, stream_slice)
 
 
 class TabnineAgentUsage(WindowUsageStream):
