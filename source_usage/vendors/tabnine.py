@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from itertools import chain
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple, TypeVar
 
 import pendulum
 import requests
@@ -35,6 +35,7 @@ from source_usage.core.streams import PeriodStream, UsageStream
 from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
 T = TypeVar("T")
+V = TypeVar("V")
 logger = logging.getLogger("airbyte")
 
 IDENTITY = VendorIdentity(key="tabnine", title="Tabnine", credentials_field="api_token")
@@ -276,47 +277,37 @@ class TabnineLicense(FullRefreshTabnineStream):
         yield {**license_, "issued_at": epoch_utc(license_.get("iat")), "expires_at": epoch_utc(license_.get("exp"))}
 
 
-class OrganizationLookup:
-    """The organisation, fetched on first use and then shared by every stream that needs it.
+class FetchedOnce(Generic[V]):
+    """A value fetched on first use and then shared by every stream that needs it.
 
     Streams are read in parallel threads; the lock makes the first caller fetch and the others wait
     for its answer instead of sending the same request. A failed fetch is not kept: the next caller
     tries again (and meets the same error, reported by its own stream).
     """
 
-    def __init__(self, fetch: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(self, fetch: Callable[[], V]) -> None:
         self._fetch = fetch
         self._lock = threading.Lock()
-        self._value: Optional[Mapping[str, Any]] = None
+        self._value: Optional[V] = None
 
-    def get(self) -> Mapping[str, Any]:
+    def get(self) -> V:
         with self._lock:
             if self._value is None:
                 self._value = self._fetch()
             return self._value
+
+
+class OrganizationLookup(FetchedOnce[Mapping[str, Any]]):
+    """The organisation, fetched once a sync."""
 
     def organization_id(self) -> str:
         return str(self.get()["id"])
 
 
-class ListingOnce:
+class ListingOnce(FetchedOnce[List[Mapping[str, Any]]]):
     """Every record of a listing (teams, users), read on first use and then shared by the listing's
     own stream and the usage streams that ask for one request per listed id: one listing a sync.
-
-    Like :class:`OrganizationLookup`: the first caller reads, the others wait for its records; a
-    failed read is not kept. The records are held for the sync (a few hundred bytes each).
-    """
-
-    def __init__(self, fetch: Callable[[], List[Mapping[str, Any]]]) -> None:
-        self._fetch = fetch
-        self._lock = threading.Lock()
-        self._value: Optional[List[Mapping[str, Any]]] = None
-
-    def get(self) -> List[Mapping[str, Any]]:
-        with self._lock:
-            if self._value is None:
-                self._value = self._fetch()
-            return self._value
+    The records are held for the sync (a few hundred bytes each)."""
 
     def ids(self) -> List[str]:
         """The listed ids, in listing order (each once: the listing's key guard saw to it)."""
