@@ -11,7 +11,6 @@ Without ``chromium`` the test skips, except under ``CI=true``, where it fails.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -25,18 +24,14 @@ import duckdb
 import pytest
 
 from integration_tests.emulator.core import Report, discover_vendors
+from integration_tests.tooling import ROOT, in_ci
 from tools.report import cell
 
-ROOT = Path(__file__).resolve().parents[1]
 DEMO_TIMEOUT_SECONDS = 180
 BROWSER_TIMEOUT_SECONDS = 60
 WINDOW = (1280, 3600)
 #: A blank page's screenshot compresses to a few KB; charts and tables take far more.
 MIN_SCREENSHOT_BYTES = 50_000
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def chromium() -> str:

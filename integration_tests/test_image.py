@@ -13,7 +13,6 @@ catalog, records and states. Without an image or an engine the tests skip, sayin
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -21,7 +20,6 @@ import subprocess
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
@@ -29,27 +27,14 @@ import pytest
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, configured_catalog
+from integration_tests.tooling import in_ci, load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
 IMAGE_ENV = "SOURCE_USAGE_TEST_IMAGE"
 RUN_TIMEOUT_SECONDS = 300
 #: A key of its own for every emulated vendor: no other text of a run can hold one by chance.
 KEYS = {name: f"{name}-image-secret-{os.urandom(4).hex()}" for name in discover_vendors()}
 #: The image's user (Airbyte's image contract, the Dockerfile's USER).
 IMAGE_USER, IMAGE_UID = "airbyte", "1000"
-
-
-def docker_tool() -> ModuleType:
-    """``tools/docker_image.py`` (a script folder, not a package)."""
-    spec = importlib.util.spec_from_file_location("source_usage_tools_docker_image", ROOT / "tools" / "docker_image.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def unavailable(reason: str) -> None:
@@ -64,7 +49,7 @@ def image() -> str:
     tag = os.environ.get(IMAGE_ENV, "").strip()
     if not tag:
         unavailable(f"{IMAGE_ENV} names no image")
-    answers, said = docker_tool().engine_answers()
+    answers, said = load_tool("docker_image").engine_answers()
     if not answers:
         unavailable(f"no Docker engine answers ({said})")
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:

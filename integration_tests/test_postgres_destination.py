@@ -20,7 +20,6 @@ values are UTC, else its ``<name>_utc`` sibling (``schemas/``; ``unit_tests/test
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import tempfile
@@ -41,25 +40,12 @@ import pytest
 from integration_tests.assertions import without_nulls
 from integration_tests.emulator import Emulator, vendor_options
 from integration_tests.runner import SOURCE_USAGE
+from integration_tests.tooling import in_ci, load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
 DATABASE_ENV = "SOURCE_USAGE_TEST_PG"
 #: PyAirbyte's read has no timeout of its own: a connector that never ends would hang CI.
 SYNC_TIMEOUT_SECONDS = 240
 LOOKBACK_DAYS = 1
-
-
-def load_postgres_helper() -> ModuleType:
-    """``tools/postgres.py`` (a script folder, not a package)."""
-    spec = importlib.util.spec_from_file_location("source_usage_tools_postgres", ROOT / "tools" / "postgres.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +54,7 @@ def database_url() -> Iterator[str]:
     if given:
         yield given
         return
-    helper = load_postgres_helper()
+    helper = load_tool("postgres")
     if helper.find_bin_dir() is None:
         reason = f"no PostgreSQL: set {DATABASE_ENV}=postgresql://user:password@host:port/db, or install it (apt-get install postgresql)"
         if in_ci():
