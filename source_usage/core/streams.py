@@ -316,9 +316,9 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         stream_state: Optional[Mapping[str, Any]],
     ) -> Optional[OrderedReadAhead[PeriodStream, StreamData]]:
         """The concurrent reader of every request of ``slices``, or ``None`` to read one request
-        at a time (one request in flight, or only one slice)."""
+        at a time (one request in flight, or no slice to read)."""
         workers = self.requests_in_flight
-        if workers <= 1 or len(slices) < 1:
+        if workers <= 1 or not slices:
             return None
 
         def work() -> Iterator[Tuple[Any, Callable[[PeriodStream], Iterable[StreamData]]]]:
