@@ -70,6 +70,43 @@ def assert_valid(stream: str, records: List[Dict[str, Any]]) -> None:
     assert not [error.message for record in records for error in validator.iter_errors(record)]
 
 
+#: Issue 15's six streams, as discover must list them: (primary key, cursor field); no cursor is
+#: full refresh only.
+ISSUE_15_STREAMS = {
+    LICENSE: ([["iat"]], None),
+    PERMISSIONS: ([["role"], ["username"]], None),
+    AGENT: ([["period_start"], ["granularity"]], ["period_start"]),
+    USER_USAGE: ([["period_start"], ["granularity"], ["userId"]], ["period_start"]),
+    TEAM_USAGE: ([["period_start"], ["granularity"], ["teamId"]], ["period_start"]),
+    "workato_customer_workspaces": ([["id"]], None),
+}
+
+
+def test_discover_with_the_tabnine_and_workato_sections_lists_the_six_streams_with_their_keys_and_cursors(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    emulator = emulator_factory(seed=41, tabnine={"api_token": TOKEN}, workato={})
+    start, end = dates(1)
+    both = {**config(emulator, start, end), "workato": emulator.vendors["workato"].connector_section(emulator.url)}
+
+    run = connector.discover(both)
+
+    (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
+    streams = {stream["name"]: stream for stream in catalog["streams"]}
+    assert {name for name in streams if not name.startswith(("tabnine_", "workato_"))} == set()
+    for name, (key, cursor) in ISSUE_15_STREAMS.items():
+        stream = streams[name]
+        assert stream["source_defined_primary_key"] == key, name
+        if cursor:
+            assert stream["default_cursor_field"] == cursor, name
+            assert stream["source_defined_cursor"] is True, name
+            assert sorted(stream["supported_sync_modes"]) == ["full_refresh", "incremental"], name
+        else:
+            assert not stream.get("default_cursor_field"), name
+            assert stream["supported_sync_modes"] == ["full_refresh"], name
+    assert not emulator.log.entries(), "discover sends no request"
+
+
 def test_a_full_sync_of_the_four_streams_equals_the_ground_truth_with_one_request_per_user_and_team_per_window(
     connector: CheckedConnector, tabnine: Emulator
 ) -> None:

@@ -45,13 +45,38 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
+class ReportInputError(ValueError):
+    """A synced table lacks a value a report counts on: the report is not run."""
+
+
+def check_required(connection: Any, tables: Mapping[str, str], report: Report) -> None:
+    """Fails naming the stream and column when a row of a synced table has no value in a column
+    the report counts on (:attr:`Report.required`): a report on it would give other numbers
+    without saying so (an idle seat for a renamed activity field, a held seat fewer)."""
+    from sqlalchemy import text
+
+    for stream, column in report.required:
+        # DuckDB folds unquoted names to lower case, as PyAirbyte's column names are.
+        found = connection.execute(
+            text(f"SELECT COUNT(*) FILTER (WHERE {column.lower()} IS NULL), COUNT(*) FROM {tables[stream]}")
+        ).one()
+        missing, rows = int(found[0]), int(found[1])
+        if missing:
+            raise ReportInputError(
+                f"report {report.title!r} counts on {stream}.{column}, and {missing} of its {rows} synced rows have none: "
+                f"the vendor may have renamed or dropped the field, and the report would show other numbers. Not run."
+            )
+
+
 def run_reports(connection: Any, tables: Mapping[str, str], reports: Iterable[Report]) -> List[Section]:
     """Runs each report on a SQLAlchemy ``connection``; ``tables`` is each synced stream's table,
-    schema-qualified and quoted, which the queries name ``{table}`` (their own) and ``{<stream>}``."""
+    schema-qualified and quoted, which the queries name ``{table}`` (their own) and ``{<stream>}``.
+    A report whose required columns have a ``NULL`` is not run (:func:`check_required`)."""
     from sqlalchemy import text
 
     sections = []
     for report in reports:
+        check_required(connection, tables, report)
         result = connection.execute(text(report.sql.format(table=tables[report.stream], **tables)))
         sections.append(Section(report.title, list(result.keys()), [tuple(row) for row in result.all()], report.chart))
     return sections

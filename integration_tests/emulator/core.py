@@ -161,12 +161,18 @@ class Chart:
 class Report:
     """A query the demo runs on the DuckDB table of ``stream`` after syncing, printed under
     ``title``; ``sql`` names that table ``{table}`` and any other synced stream's ``{<stream>}``
-    (schema-qualified and quoted). With a ``chart``, the HTML report draws its rows."""
+    (schema-qualified and quoted). With a ``chart``, the HTML report draws its rows.
+
+    ``required`` are the ``(stream, column)`` pairs the query counts or compares on: a vendor
+    shape the connector keeps as sent, and a ``NULL`` there (a field renamed or left out) would
+    quietly change the report's numbers, so the demo refuses to run the report instead, naming
+    the stream and the column (``tools/report.py``)."""
 
     title: str
     stream: str
     sql: str
     chart: Optional[Chart] = None
+    required: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

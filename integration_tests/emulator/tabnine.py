@@ -159,6 +159,18 @@ _RECENT_USAGE = """
              (SELECT MAX(period_end) AS until FROM {tabnine_user_usage}) AS synced
         WHERE usage.activeusers > 0 AND usage.period_start >= synced.until - INTERVAL 30 DAY
     )"""
+#: What the seat reports count on. ``activeUsers`` of a per-user bucket is the field a seat's use
+#: is told by; a bucket without it would make its user look idle. ``active`` is the user's, or
+#: the listing's that served the user (the newer User object has none); without it a seat holder
+#: would not count as one.
+_SEAT_FIELDS = (
+    ("tabnine_users", "id"),
+    ("tabnine_users", "active"),
+    ("tabnine_user_usage", "userId"),
+    ("tabnine_user_usage", "activeUsers"),
+    ("tabnine_user_usage", "period_start"),
+    ("tabnine_user_usage", "period_end"),
+)
 
 DEMO_REPORTS = (
     Report(
@@ -181,6 +193,7 @@ DEMO_REPORTS = (
         SELECT measure, users FROM counts ORDER BY k
         """,
         Chart("measure", "users"),
+        required=(("tabnine_license", "seats"), ("tabnine_license", "seatsCap"), *_SEAT_FIELDS),
     ),
     Report(
         "Tabnine seat holders with no activity in the last 30 days",
@@ -196,19 +209,31 @@ DEMO_REPORTS = (
         WHERE users.active AND users.id NOT IN (SELECT userid FROM recent)
         ORDER BY users.username
         """,
+        # A user listed under none of the permissions' three roles holds the fourth the newer
+        # spec names, Member: a label, never a count. The permissions' own usernames the
+        # connector checks (a permission without one fails the stream).
+        required=(*_SEAT_FIELDS, ("tabnine_users", "username")),
     ),
     Report(
         "Most expensive Tabnine agent models (cost over the synced windows)",
         "tabnine_agent_usage",
         """
-        SELECT json_extract_string(model, '$.model') AS model,
-               SUM(CAST(json_extract(model, '$.cost') AS DECIMAL(18, 6))) AS cost,
-               SUM(CAST(json_extract(model, '$.tokensConsumed') AS BIGINT)) AS tokens
+        SELECT CASE WHEN json_extract_string(model, '$.model') IS NULL
+                    THEN error('tabnine_agent_usage: a modelBreakdown item has no model: ' || model::VARCHAR)
+                    ELSE json_extract_string(model, '$.model') END AS model,
+               -- SUM would skip an item without cost or tokensConsumed: a smaller number, unsaid.
+               SUM(CASE WHEN json_extract(model, '$.cost') IS NULL
+                        THEN error('tabnine_agent_usage: a modelBreakdown item has no cost: ' || model::VARCHAR)
+                        ELSE CAST(json_extract(model, '$.cost') AS DECIMAL(18, 6)) END) AS cost,
+               SUM(CASE WHEN json_extract(model, '$.tokensConsumed') IS NULL
+                        THEN error('tabnine_agent_usage: a modelBreakdown item has no tokensConsumed: ' || model::VARCHAR)
+                        ELSE CAST(json_extract(model, '$.tokensConsumed') AS BIGINT) END) AS tokens
         FROM {table}, unnest(json_extract(modelbreakdown, '$[*]')) AS breakdown(model)
         GROUP BY 1
         ORDER BY cost DESC, model
         """,
         Chart("model", "cost", horizontal=True),
+        required=(("tabnine_agent_usage", "modelBreakdown"),),
     ),
 )
 

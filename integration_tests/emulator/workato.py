@@ -140,7 +140,10 @@ class Workato(VendorEmulator):
             "workato_customer_workspaces",
             """
             SELECT name, task_count, task_limit,
-                   ((task_count * 1000 + task_limit // 2) // task_limit) * 0.1 AS percent_used
+                   -- A customer with a limit and no task_count would sort as if unused: fail instead.
+                   CASE WHEN task_count IS NULL
+                        THEN error('workato_customer_workspaces: customer ' || id || ' has a task_limit and no task_count')
+                        ELSE ((task_count * 1000 + task_limit // 2) // task_limit) * 0.1 END AS percent_used
             FROM {table}
             WHERE task_limit > 0
             ORDER BY percent_used DESC, name
