@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional, Union
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ErrorResolution,
@@ -31,6 +32,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.bodies import LARGE_BODY, StreamedItems, large_page
+from source_usage.core.budget import PacingBudget
 from source_usage.core.limits import DeadlineExceeded, RequestLedger
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import VendorIdentity
@@ -264,7 +266,8 @@ class RetryAfterBackoff(BackoffStrategy):
     without it use the CDK's exponential backoff. The waits of one request share its
     ``max_wait`` (the ledger's ``wait_left``), so a broken header cannot park a sync for hours:
     a wait is cut to what is left, and a request with nothing left gives up, saying so. Whether
-    an answer is a rate limit is the error handler's to say: ``is_rate_limit`` asks it.
+    an answer is a rate limit is the error handler's to say: ``is_rate_limit`` asks it; the
+    vendor's budget hears of each such answer and paces its window wider from then on.
     """
 
     def __init__(
@@ -272,10 +275,12 @@ class RetryAfterBackoff(BackoffStrategy):
         is_rate_limit: Callable[[Optional[Union[requests.Response, Exception]]], bool],
         ledger: RequestLedger,
         vendor: str,
+        budget: Optional[APIBudget] = None,
     ) -> None:
         self.is_rate_limit = is_rate_limit
         self.ledger = ledger
         self.vendor = vendor
+        self.budget = budget
 
     def backoff_time(
         self,
@@ -286,6 +291,8 @@ class RetryAfterBackoff(BackoffStrategy):
         asked = None
         if isinstance(response_or_exception, requests.Response):
             asked = retry_after_seconds(response_or_exception)
+            if rate_limited and isinstance(self.budget, PacingBudget):
+                self.budget.rate_limited(response_or_exception.request)
         if not asked and rate_limited:
             asked = float(2 ** max(0, attempt_count - 1))
         if not asked:  # 0 means "now": the CDK's shortest backoff serves it

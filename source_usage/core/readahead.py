@@ -10,9 +10,10 @@ when its state moves, is exactly what a sequential read would emit: a period's s
 only after its records and those of every earlier period, and a kill loses at most the
 requests in flight (which the next sync reads again).
 
-It starts like TCP: one request, and the full window only once a request was answered whole, so
-a wrong key or host fails on one request instead of on a window of them; after any failure it
-starts no more.
+It starts like TCP: one request, and the full window as soon as that request gave its first
+record (or ended without any), so a wrong key or host fails on one request instead of on a window
+of them, and a period of many pages does not hold the others back while it is read; after any
+failure it starts no more.
 
 Memory is bounded: at most ``window`` requests are started and not yet emitted, and each holds
 at most ``buffer`` records (its worker waits when the consumer is behind).
@@ -97,30 +98,36 @@ class OrderedReadAhead(Generic[W, T]):
         self._started: Deque[_Running[T]] = deque()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="request")
         self._exhausted = False
-        #: Set once a request was read whole (the window opens), and once one failed (it shuts).
+        #: Set once a request gave a record or ended (the window opens), and once one failed (it shuts).
         self._proven = threading.Event()
         self._failed = threading.Event()
         #: Requests started and not yet read whole (before the window opens: at most one).
         self._unfinished = 0
         self._count_lock = threading.Lock()
+        #: Starting requests happens in the consumer's thread (take) and, once, in the worker's
+        #: that opens the window: the work iterator and the started queue are the lock's.
+        self._fill_lock = threading.RLock()
 
     def peek_tag(self) -> Any:
         """The tag of the next request :meth:`take` gives, or ``None`` when there is none."""
-        self._fill()
-        return self._started[0].tag if self._started else None
+        with self._fill_lock:
+            self._fill()
+            return self._started[0].tag if self._started else None
 
     def take(self) -> Optional[_Running[T]]:
         """The next request in planned order (``None``: all were taken); starts more meanwhile."""
-        self._fill()
-        if not self._started:
-            return None
-        running = self._started.popleft()
-        self._fill()
-        return running
+        with self._fill_lock:
+            self._fill()
+            if not self._started:
+                return None
+            running = self._started.popleft()
+            self._fill()
+            return running
 
     def close(self) -> None:
-        self._stopped.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._fill_lock:  # no worker starts a request past this point
+            self._stopped.set()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _may_start(self) -> bool:
         if self._exhausted or self._stopped.is_set() or self._failed.is_set():
@@ -154,6 +161,8 @@ class OrderedReadAhead(Generic[W, T]):
             return
         try:
             for item in read(self._worker()):
+                if not self._proven.is_set():
+                    self._open_window()
                 if not running.put(item):
                     return
         except BaseException as error:  # noqa: BLE001 - raised in the consumer, at its position
@@ -161,9 +170,17 @@ class OrderedReadAhead(Generic[W, T]):
             self._finished()
             running.fail(error)
             return
-        self._proven.set()
         self._finished()
+        if not self._proven.is_set():
+            self._open_window()
         running.put(_END)
+
+    def _open_window(self) -> None:
+        """A request was answered: start the rest of the window now, not when the consumer next
+        takes one (it may be reading this request's many pages meanwhile)."""
+        self._proven.set()
+        with self._fill_lock:
+            self._fill()
 
     def _finished(self) -> None:
         with self._count_lock:
