@@ -47,3 +47,30 @@ def test_workato_demo_report_ranks_customers_by_share_of_task_limit_used(tmp_pat
     assert len(expected) == 40 and any(row[3] > 100 for row in expected)  # some customers are over their limit
     assert report.columns == ["name", "task_count", "task_limit", "percent_used"]
     assert report.rows == expected
+
+
+def test_a_customer_with_a_task_limit_and_no_task_count_fails_the_report_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    import airbyte as ab
+    from airbyte.caches import DuckDBCache
+    from sqlalchemy import text
+
+    day = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
+    with Emulator(seed=17, rate_limits=False, workato={"workspaces": 5}) as emulator:
+        config = {"start_date": day, "end_date": day, "workato": emulator.vendors["workato"].connector_section(emulator.url)}
+        source = ab.get_source("source-usage", config=config, local_executable=str(Path(sys.executable).parent / "source-usage"))
+        source.select_streams([STREAM])
+        cache = DuckDBCache(db_path=tmp_path / "workato.duckdb", schema_name="demo")
+        table = f'"demo"."{source.read(cache=cache).streams[STREAM].to_sql_table().name}"'
+    with cache.get_sql_engine().begin() as connection:
+        # A listing row whose count came under another name: the column is empty for it.
+        (customer,) = connection.execute(text(f"SELECT id FROM {table} WHERE task_limit > 0 ORDER BY id LIMIT 1")).one()
+        connection.execute(text(f"UPDATE {table} SET task_count = NULL WHERE id = :id"), {"id": customer})
+
+    with cache.get_sql_engine().connect() as connection, pytest.raises(Exception) as failed:
+        run_reports(connection, {STREAM: table}, Workato.demo_reports)
+
+    assert f"workato_customer_workspaces: customer {customer} has a task_limit and no task_count" in str(failed.value)
