@@ -9,6 +9,7 @@ streams side by side (:mod:`source_usage.core.reading`).
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -33,6 +34,7 @@ from source_usage.core.reading import SideBySide
 from source_usage.core.saved_state import state_file_problem, stream_state_problem
 from source_usage.core.settings import SharedSettings, config_error
 from source_usage.core.stats import RequestStats
+from source_usage.core.synclog import name_backoff_requests, stream_logger
 from source_usage.core.validation import ensure_valid
 from source_usage.core.vendor import CHECK_HTTP, HttpOptions, Vendor
 from source_usage.spec import connection_specification, specification
@@ -50,10 +52,15 @@ class SourceUsage(AbstractSource):
     # Validation is ours (one sentence per field, see core.validation), run in streams() and check.
     check_config_against_spec = False
 
-    def __init__(self, vendors: Optional[Sequence[Vendor]] = None) -> None:
+    def __init__(self, vendors: Optional[Sequence[Vendor]] = None, http: Optional[HttpOptions] = None) -> None:
         super().__init__()
         self.vendors: Tuple[Vendor, ...] = tuple(all_vendors() if vendors is None else vendors)
+        #: How the streams of a sync send their requests and report their progress.
+        self.http = HttpOptions() if http is None else http
         self._read_streams: Optional[List[Stream]] = None
+        #: Seconds each stream of the current read took, from its start to its end.
+        self._wall_seconds: Dict[str, float] = {}
+        name_backoff_requests()
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return specification(self.vendors)
@@ -77,7 +84,7 @@ class SourceUsage(AbstractSource):
         settings = SharedSettings.from_config(config)
         streams: List[Stream] = []
         for vendor, section in configured:
-            streams.extend(vendor.streams(section, settings, HttpOptions()))
+            streams.extend(vendor.streams(section, settings, self.http))
         return streams
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
@@ -152,11 +159,15 @@ class SourceUsage(AbstractSource):
         streams = self.streams(connector_config)
         self.check_states(streams, [configured.stream.name for configured in catalog.streams], state)
         self._read_streams = streams
+        self._wall_seconds = {}
+        # The CDK's read of each stream says these for its one stream; here once for the sync.
+        logger.info(f"Starting syncing {self.name}")
         try:
             yield from self._read_all(logger, config, catalog, state)
         finally:
             self._log_summaries(logger, {configured.stream.name for configured in catalog.streams})
             self._read_streams = None
+        logger.info(f"Finished syncing {self.name}")
 
     def _read_all(
         self,
@@ -165,19 +176,23 @@ class SourceUsage(AbstractSource):
         catalog: ConfiguredAirbyteCatalog,
         state: Optional[List[AirbyteStateMessage]],
     ) -> Iterable[AirbyteMessage]:
-        """One stream through the CDK's own read; several, each by it in its own thread."""
-        if len(catalog.streams) <= 1:
-            return super().read(logger, config, catalog, state)
+        """Each stream through the CDK's own read; several side by side, each in its own thread."""
         by_name = {configured.stream.name: configured for configured in catalog.streams}
+        quiet = stream_logger(logger, self.name)
 
         def read_one(name: str) -> Iterator[AirbyteMessage]:
-            single = ConfiguredAirbyteCatalog(streams=[by_name[name]])
-            return AbstractSource.read(self, logger, config, single, state)
+            started = time.monotonic()
+            try:
+                yield from AbstractSource.read(self, quiet, config, ConfiguredAirbyteCatalog(streams=[by_name[name]]), state)
+            finally:
+                self._wall_seconds[name] = time.monotonic() - started
 
+        if len(by_name) <= 1:
+            return (message for name in by_name for message in read_one(name))
         return SideBySide(read_one, list(by_name))
 
     def _log_summaries(self, logger: logging.Logger, selected: set[str]) -> None:
         for stream in self._read_streams or []:
             stats = getattr(stream, "stats", None)
             if stream.name in selected and isinstance(stats, RequestStats):
-                logger.info(stats.summary(stream.name))
+                logger.info(stats.summary(stream.name, self._wall_seconds.get(stream.name)))

@@ -95,4 +95,7 @@ def test_every_read_ends_with_a_one_line_summary_per_stream(clock: Sleeps) -> No
         output = read_streams(toy_config(start_date="2026-06-07"), [TOY_STREAM], source=toy_source())
     assert clock.waits == [2.0]  # a 429 without Retry-After: 1 s, and the CDK's extra second
     summaries = [log.log.message for log in output.logs if log.log.message.startswith("Sync summary")]
-    assert summaries == ["Sync summary: toy_daily_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records."]
+    assert summaries == [
+        "Sync summary: toy_daily_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records. "
+        "Timing: wall time 2.0 s, 0.0 s waiting for the request budget."
+    ]

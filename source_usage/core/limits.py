@@ -18,6 +18,11 @@ A request's limits are its connection's :class:`~source_usage.core.vendor.HttpOp
 which retries really happened and how long their waits were. It tells the stream's stats a
 retry (and a rate-limit wait) only when it happened, and it says, when a request gives up, how
 many retries it made and in how many seconds.
+
+Two more things follow a request for the sync's log: :class:`TimedBudget` counts the time a
+stream's requests wait for the client-side budget, and :func:`current_request` names, in the
+thread that sends, the vendor and the path of the request last sent from it (for the CDK's
+backoff lines, ``core.synclog``).
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.http_config import MAX_CONNECTION_POOL_SIZE
+from airbyte_cdk.sources.streams.call_rate import AbstractCallRatePolicy, APIBudget
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -87,6 +94,11 @@ class RequestLedger:
         if action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
             self._retry = _Retry(rate_limited=action == ResponseAction.RATE_LIMITED)
 
+    @property
+    def retrying_for_rate_limit(self) -> Optional[bool]:
+        """Whether the retry the last answer asked for is for a rate limit (``None``: no retry)."""
+        return self._retry.rate_limited if self._retry is not None else None
+
     def plan_wait(self, seconds: float) -> None:
         """The backoff strategy's wait before the retry the last answer asked for."""
         if self._retry is not None:
@@ -123,6 +135,49 @@ class RequestLedger:
         return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
 
 
+@dataclass(frozen=True)
+class SentRequest:
+    """The request a thread sent last: its vendor, its path (never its query, which may carry a
+    token) and its ledger."""
+
+    vendor: str
+    path: str
+    ledger: Optional[RequestLedger]
+
+
+_sending = threading.local()
+
+
+def current_request() -> Optional[SentRequest]:
+    """The request this thread sent last, or ``None`` when it sent none."""
+    sent: Optional[SentRequest] = getattr(_sending, "request", None)
+    return sent
+
+
+class TimedBudget(APIBudget):
+    """A stream's view of its vendor's shared budget: the same pacing, and the time each
+    acquisition blocked added to the stream's stats."""
+
+    def __init__(self, budget: APIBudget, stats: RequestStats, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(policies=[])
+        self.budget = budget
+        self.stats = stats
+        self.clock = clock
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        started = self.clock()
+        try:
+            self.budget.acquire_call(request, block=block, timeout=timeout)
+        finally:
+            self.stats.waited_for_budget(self.clock() - started)
+
+    def get_matching_policy(self, request: Any) -> Optional[AbstractCallRatePolicy]:
+        return self.budget.get_matching_policy(request)
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        self.budget.update_from_response(request, response)
+
+
 class DeadlineAdapter(HTTPAdapter):
     """A transport adapter whose every attempt (connect, headers, whole body) ends by a deadline.
 
@@ -133,13 +188,19 @@ class DeadlineAdapter(HTTPAdapter):
     """
 
     def __init__(
-        self, options: HttpOptions, ledger: Optional[RequestLedger] = None, slots: Optional[threading.BoundedSemaphore] = None
+        self,
+        options: HttpOptions,
+        ledger: Optional[RequestLedger] = None,
+        slots: Optional[threading.BoundedSemaphore] = None,
+        vendor: str = "",
     ) -> None:
         super().__init__(pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE)
         self.options = options
         self.ledger = ledger
         #: The vendor's requests in flight: an attempt holds one slot from sending to its body.
         self.slots = slots
+        #: The vendor's title, for the lines that name the request (:func:`current_request`).
+        self.vendor = vendor
 
     def send(
         self,
@@ -150,6 +211,8 @@ class DeadlineAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Optional[Any] = None,
     ) -> requests.Response:
+        if self.vendor:
+            _sending.request = SentRequest(self.vendor, urlsplit(request.url or "").path, self.ledger)
         with self.slots if self.slots is not None else nullcontext():
             return self._send(request, stream, timeout, verify, cert, proxies)
 

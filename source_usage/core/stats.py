@@ -1,4 +1,6 @@
-"""Per-stream request accounting, for the one-line sync summary at the end of every read.
+"""Per-stream request accounting, for the one-line sync summary at the end of every read:
+requests, retries, rate-limit waits, records, then the stream's wall time and the time its
+requests waited for the client-side budget (``core.limits.TimedBudget``), summed over threads.
 
 Stats only count: what an answer means is the error handler's to say, how long to wait the
 backoff strategy's, and whether a retry happened the request ledger's (``core.limits``); each
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Optional
 
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
@@ -23,6 +26,9 @@ class RequestStats:
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     records: int = 0
+    #: Seconds requests waited for the budget before being sent; with requests sent from several
+    #: threads at once their waits add up, so this may pass the stream's wall time.
+    budget_wait_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def observe(self, action: ResponseAction) -> None:
@@ -39,9 +45,14 @@ class RequestStats:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_seconds += waited
 
-    def summary(self, stream_name: str) -> str:
+    def waited_for_budget(self, seconds: float) -> None:
+        with self._lock:
+            self.budget_wait_seconds += seconds
+
+    def summary(self, stream_name: str, wall_seconds: Optional[float] = None) -> str:
+        wall = f"wall time {wall_seconds:.1f} s, " if wall_seconds is not None else ""
         return (
             f"Sync summary: {stream_name}: {self.requests} requests, {self.retries} retries, "
             f"{self.rate_limit_waits} rate-limit waits ({self.rate_limit_wait_seconds:.1f} s), "
-            f"{self.records} records."
+            f"{self.records} records. Timing: {wall}{self.budget_wait_seconds:.1f} s waiting for the request budget."
         )

@@ -44,9 +44,10 @@ from pendulum import DateTime
 
 from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, json_body, plain_message
 from source_usage.core.keys import KeyGuard
-from source_usage.core.limits import DeadlineAdapter, RequestLedger, mount_deadlines
+from source_usage.core.limits import DeadlineAdapter, RequestLedger, TimedBudget, mount_deadlines
 from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
+from source_usage.core.progress import StreamProgress, plan_line
 from source_usage.core.readahead import OrderedReadAhead
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import config_error
@@ -81,8 +82,12 @@ class UsageStream(HttpStream, ABC):
         self.error_handler = self.make_error_handler()
         self.error_handler.follow(self.ledger)
         self.pager = self.new_pager()
-        HttpStream.__init__(self, authenticator=self.connection.authenticator, api_budget=self.connection.budget)
-        mount_deadlines(self, DeadlineAdapter(self.connection.http, self.ledger, self.connection.slots))
+        # The vendor's one budget, seen through this stream's stats (its waits are the stream's).
+        budget = self.connection.budget
+        HttpStream.__init__(
+            self, authenticator=self.connection.authenticator, api_budget=TimedBudget(budget, self.stats) if budget is not None else None
+        )
+        mount_deadlines(self, DeadlineAdapter(self.connection.http, self.ledger, self.connection.slots, self.identity.title))
 
     def worker_copy(self: S) -> S:
         """A copy of this stream that sends requests from another thread: everything the stream
@@ -254,6 +259,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         self.plan = plan
         self._state: Dict[str, Any] = {}
         self._ahead: Optional[OrderedReadAhead[PeriodStream, StreamData]] = None
+        self.progress: Optional[StreamProgress] = None
         super().__init__(connection)
 
     @property
@@ -274,7 +280,9 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     ) -> Iterable[Optional[Mapping[str, Any]]]:
         cursor = self.resume_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         periods = self.plan.periods(cursor)
-        slices = [self.period_slice(group) for group in chunked(periods, self.periods_per_slice or max(1, len(periods)))]
+        groups = list(chunked(periods, self.periods_per_slice or max(1, len(periods))))
+        slices = [self.period_slice(group) for group in groups]
+        self.progress = self.start_progress(slices, [len(group) for group in groups])
         self._ahead = self.read_ahead(slices, sync_mode, cursor_field, stream_state)
         try:
             yield from slices
@@ -300,6 +308,17 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         """The request slices that together read one slice of periods (default: one)."""
         yield period_slice
+
+    def start_progress(self, slices: Sequence[Mapping[str, Any]], periods: Sequence[int]) -> Optional[StreamProgress]:
+        """Log the plan of reading ``slices`` (``periods``: how many periods each covers) and
+        follow its progress; ``None`` when the connection reports none (``check``)."""
+        options = self.connection.http.progress
+        if options is None:
+            return None
+        planned = sum(1 for period_slice in slices for _ in self.requests_for_period(period_slice))
+        limit = self.connection.limit_for(self.endpoint, self.http_method)
+        logger.info(plan_line(self.name, sum(periods), planned, self.identity.title, limit, self.requests_in_flight))
+        return StreamProgress(self.name, {slice_tag(s): count for s, count in zip(slices, periods, strict=True)}, self.stats, options)
 
     # -- reading: the requests of later periods are read ahead, the records emitted in order
 
@@ -372,6 +391,8 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
         if stream_slice["checkpoint"] is not None:
             self.advance_cursor(str(stream_slice["checkpoint"]))
+        if self.progress is not None:
+            self.progress.slice_done(slice_tag(stream_slice))
 
     def parse_response(
         self,

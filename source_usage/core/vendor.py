@@ -12,16 +12,20 @@ through one :class:`Connection` (identity, host, credentials, budget, retries an
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 from requests.auth import AuthBase
 
+from source_usage.core.budget import EndpointLimit, PacingBudget
+from source_usage.core.progress import ProgressOptions
 from source_usage.core.settings import SharedSettings
 
 logger = logging.getLogger("airbyte")
@@ -65,10 +69,15 @@ class HttpOptions:
     #: Whether a stream reads its periods' requests concurrently (``core.readahead``); ``check``
     #: reads one record and must not send requests it will not read.
     read_ahead: bool = True
+    #: The plan and progress lines of a period stream (``core.progress``); ``None``: none, as
+    #: for ``check``, which reads one record of a one-period plan.
+    progress: Optional[ProgressOptions] = field(default_factory=ProgressOptions)
 
 
 #: ``check`` must answer within 30 s: one retry, short timeouts, and at most 25 s in all.
-CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 10.0), deadline=10.0, max_wait=5.0, max_time=25.0, read_ahead=False)
+CHECK_HTTP = HttpOptions(
+    max_retries=1, timeout=(5.0, 10.0), deadline=10.0, max_wait=5.0, max_time=25.0, read_ahead=False, progress=None
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,20 @@ class Connection:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slots", threading.BoundedSemaphore(max(1, self.requests_in_flight)))
+
+    @property
+    def limits(self) -> Tuple[EndpointLimit, ...]:
+        """The published limits the budget paces to (none without a budget)."""
+        return tuple(policy.limit for policy in self.budget.paced) if isinstance(self.budget, PacingBudget) else ()
+
+    def limit_for(self, endpoint: str, method: str = "GET") -> Optional[EndpointLimit]:
+        """The limit a request to ``endpoint`` counts against: the first that matches its path and
+        method, as the budget picks its policy (``None``: no published limit)."""
+        path = urlsplit(self.base_url.rstrip("/") + "/" + endpoint.lstrip("/")).path
+        for limit in self.limits:
+            if (limit.method is None or limit.method.upper() == method.upper()) and re.search(limit.path_pattern, path):
+                return limit
+        return None
 
 
 class Vendor(ABC):
