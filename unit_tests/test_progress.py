@@ -205,6 +205,16 @@ def test_the_request_a_backoff_line_names_is_the_one_its_own_thread_sent_without
     assert elsewhere == [CDK_LINE]  # that thread sent nothing: its line is left as the CDK said it
 
 
+def test_the_backoff_librarys_own_lines_name_the_request_too() -> None:
+    adapter = DeadlineAdapter(HttpOptions(deadline=2.0, timeout=(1.0, 1.0)), vendor="Acme")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        adapter.send(requests.Request("GET", "http://127.0.0.1:9/api/usage").prepare())
+    line = "Backing off _send(...) for 1.0s (DefaultBackoffException: timed out)"
+    record = logging.LogRecord("backoff", logging.INFO, "/site-packages/backoff/_common.py", 1, line, None, None)
+    NAME_THE_REQUEST.filter(record)
+    assert record.getMessage() == f"Acme /api/usage: {line}"
+
+
 # -- the summary
 
 

@@ -3,8 +3,9 @@
 - The CDK's backoff lines ("UserDefinedBackoffException: Rate limit exceeded (HTTP 400).
   Retrying in 2.0 seconds.", "Caught retryable error ...") name neither vendor nor endpoint, and
   call every retry a rate limit. :class:`NameTheRequest`, a filter on the ``airbyte`` logger they
-  are logged with, rewrites them in the thread that sent the request: the vendor and path of the
-  request that thread sent last (:func:`~source_usage.core.limits.current_request`; the path
+  are logged with (and on the ``backoff`` library's, for its "Backing off ..." lines), rewrites
+  them in the thread that sent the request: the vendor and path of the request that thread sent
+  last (:func:`~source_usage.core.limits.current_request`; the path
   only, never the query) and whether the retry is for a rate limit, as the error handler said.
 - The source reads each stream with the CDK's ``AbstractSource.read`` (several side by side,
   each in its own thread), which says "Starting syncing <source>", "Finished syncing ..." and
@@ -25,6 +26,9 @@ _CDK_BACKOFF = re.compile(
 )
 #: The module whose lines are backoff lines (``airbyte_cdk.sources.streams.http.rate_limiting``).
 _BACKOFF_MODULE = "rate_limiting"
+#: The ``backoff`` library's own logger, which the CDK leaves on for its exponential backoff
+#: ("Backing off _send(...) for 1.0s (...)", "Giving up _send(...) after 6 tries (...)").
+_BACKOFF_LIBRARY = "backoff"
 
 
 def backoff_line(message: str, sent: SentRequest) -> str:
@@ -43,7 +47,7 @@ class NameTheRequest(logging.Filter):
     """Rewrites the CDK's backoff lines to name the request's vendor and path (see the module)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.module != _BACKOFF_MODULE:
+        if record.module != _BACKOFF_MODULE and record.name != _BACKOFF_LIBRARY:
             return True
         sent = current_request()
         if sent is not None:
@@ -55,8 +59,9 @@ NAME_THE_REQUEST = NameTheRequest()
 
 
 def name_backoff_requests() -> None:
-    """Install :data:`NAME_THE_REQUEST` on the ``airbyte`` logger (once; again is a no-op)."""
-    logging.getLogger("airbyte").addFilter(NAME_THE_REQUEST)
+    """Install :data:`NAME_THE_REQUEST` on the loggers of backoff lines (once; again is a no-op)."""
+    for name in ("airbyte", _BACKOFF_LIBRARY):
+        logging.getLogger(name).addFilter(NAME_THE_REQUEST)
 
 
 class OncePerSync(logging.Filter):
