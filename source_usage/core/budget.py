@@ -9,9 +9,11 @@ waited for a slot would go out later than the window thinks, and arrive too clos
 
 A vendor counts a request when it *arrives*; we can only pace when we *send*. Two requests sent
 exactly one window apart arrive closer than that when the first one's trip was the slower, so
-each window is widened by a guard (:class:`PacedWindowPolicy`) that learns from the network:
-at least the spread of the round trips seen so far, and twice as much again after each answer
-the vendor gave because we were too fast.
+each window is widened by a guard (:class:`PacedWindowPolicy`) that learns from the network.
+Until a few round trips were seen, the guard is the longest of them (a one-way trip can differ
+from another by at most a whole round trip); then it is their spread (what jitter there is);
+after each answer the vendor gave because we were too fast it grows, and never shrinks below
+what those answers taught.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ FIRST_BUMP = 0.05
 #: Round trips remembered for the spread; the largest one is left out of it, so one slow answer
 #: (a long page, a pause of the vendor) does not slow the whole sync down.
 ROUND_TRIPS_KEPT = 64
+#: Round trips seen before their spread is trusted; until then the guard is the longest one.
+ROUND_TRIPS_TRUSTED = 8
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ class EndpointLimit:
 
 
 class PacedWindowPolicy(MovingWindowCallRatePolicy):
-    """The CDK's moving window of ``calls`` per ``seconds``, widened by a guard that only grows:
-    ``max(WINDOW_GUARD x window, the round-trip spread seen, what rate-limit answers taught)``,
+    """The CDK's moving window of ``calls`` per ``seconds``, widened by a guard:
+    ``max(WINDOW_GUARD x window, what the round trips say, what rate-limit answers taught)``,
     at most ``MAX_GUARD x window``."""
 
     def __init__(self, limit: EndpointLimit, matchers: List[RequestMatcher]) -> None:
@@ -74,21 +78,21 @@ class PacedWindowPolicy(MovingWindowCallRatePolicy):
         return timedelta(seconds=self.limit.seconds + self.guard_seconds)
 
     def observe_spread(self, spread: float) -> None:
-        """The round trips seen so far differ by ``spread`` seconds."""
-        if spread > self._spread:
+        """Two requests' one-way trips may differ by ``spread`` seconds, the round trips say."""
+        if spread != self._spread:
             self._spread = spread
-            self._widen()
+            self._set_guard()
 
     def rate_limited(self) -> None:
         """The vendor said we were too fast: widen the window (first by ``FIRST_BUMP``, then
         twice what was learned before)."""
         self._learned = max(FIRST_BUMP * self.limit.seconds, 2 * self._learned)
-        self._widen()
+        self._set_guard()
 
-    def _widen(self) -> None:
+    def _set_guard(self) -> None:
         wanted = max(WINDOW_GUARD * self.limit.seconds, self._spread, self._learned)
         guard = min(wanted, MAX_GUARD * self.limit.seconds)
-        if guard <= self.guard_seconds:
+        if guard == self.guard_seconds:
             return
         self.guard_seconds = guard
         with self._limiter.lock:
@@ -118,9 +122,10 @@ class PacingBudget(HttpAPIBudget):
         with self._lock:
             self._round_trips.append(response.elapsed.total_seconds())
             ordered = sorted(self._round_trips)
-        if len(ordered) < 3:
-            return
-        spread = ordered[-2] - ordered[0]  # the slowest one left out
+        if len(ordered) < ROUND_TRIPS_TRUSTED:
+            spread = ordered[-1]  # too few to know the jitter: the worst a trip can differ
+        else:
+            spread = ordered[-2] - ordered[0]  # the slowest one left out
         # Every window is widened by the same network spread: the requests share one path.
         for policy in self.paced:
             policy.observe_spread(spread)
