@@ -14,20 +14,28 @@ the connector paces itself (1,000 usage requests a minute), far above what a tes
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
 
-from integration_tests.assertions import assert_matches, assert_succeeded, keyed, records_before_last_state
+from integration_tests.assertions import assert_matches, assert_succeeded, keyed
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.emulator.workato import UsageQuery
+from integration_tests.resumption import (
+    assert_resumed_without_loss,
+    assert_states_follow_their_records,
+    checkpoint_of,
+    in_flight_records,
+    moment,
+    overlapping,
+    periods_in_flight,
+)
 from integration_tests.runner import SCHEMAS, configured_catalog
 
 TOKEN = "wk-e2e-\"secret\\7d2e91c0b4"  # a quote and a backslash: characters JSON and repr escape
@@ -109,6 +117,14 @@ def ids_by_window(requests: Sequence[LoggedRequest], field: str = "workspace_ids
     sent: Dict[str, List[Any]] = defaultdict(list)
     for e in requests:
         sent[e.body["from"]].extend(e.body.get(field, []))
+    return dict(sent)
+
+
+def chunks_by_window(requests: Sequence[LoggedRequest], field: str = "workspace_ids") -> Dict[str, List[List[Any]]]:
+    """The id chunk of every request, per window start, in arrival order."""
+    sent: Dict[str, List[List[Any]]] = defaultdict(list)
+    for e in requests:
+        sent[e.body["from"]].append(list(e.body.get(field, [])))
     return dict(sent)
 
 
@@ -228,8 +244,10 @@ def test_full_sync_of_configured_ids_equals_the_ground_truth(connector: CheckedC
         requests = usage_requests(many_workspaces, stream)
         assert len(requests) == 2 * 2, f"{stream}: per window two chunks (100 + 22) of workspace ids"
         assert not [e.body for e in requests if "external_ids" in e.body], "external ids are never sent"
-        sent = ids_by_window(requests)
-        assert len(sent) == 2 and all(ids == asked for ids in sent.values()), f"{stream}: each workspace once a window"
+        # The chunks of one window are read concurrently, so they may arrive in any order.
+        chunks = chunks_by_window(requests)
+        expected = sorted([asked[:100], asked[100:]])
+        assert len(chunks) == 2 and all(sorted(sent) == expected for sent in chunks.values()), f"{stream}: each workspace once a window"
     assert {record["workspace_id"] for record in run.records(WORKSPACES)} == {vendor.workspace_id(i) for i in range(150) if i % 5 or i == 0}
     # One listing for both streams, to resolve the external ids; the one no workspace has is named.
     assert [e.query["page"] for e in many_workspaces.log.entries(LISTING_PATH)] == [["1"], ["2"], ["3"]]
@@ -355,53 +373,56 @@ def test_incremental_sync_rereads_only_the_lookback_in_whole_periods(
     assert [e.query["page"] for e in workato.log.entries(LISTING_PATH)] == [["1"], ["2"]], "the next sync lists the workspaces again, once"
 
 
-def test_killed_sync_resumes_from_its_last_states(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
-    # 250 configured workspaces are three requests a window, each 0.15 s late: a window takes
-    # about 0.45 s, more than the CDK's 0.1 s output buffer, so a STATE is on stdout before the
-    # stream finishes the next window, and the kill lands inside that window (the one in flight).
-    slow = emulator_factory(seed=23, rate_limits=False, workato={"api_token": TOKEN, "timezone": ZONE_NAME, "workspaces": 250})
-    slow.faults.add("slow", path=USAGE_PATH, delay=0.15)
-    start, end = dates(6)
-    all_ids = [slow.vendor("workato").workspace_id(i) for i in range(250)]
-    settings = config(slow, start, end, lookback_days=0, workspace_ids=all_ids)
+def hours(start: date, end: date) -> List[str]:
+    """The start of every hour from ``start``'s local midnight to the one after ``end``, in the
+    zone (23 or 25 on a DST change day)."""
+    first, stop = local_midnight(start).astimezone(UTC), local_midnight(end + timedelta(days=1)).astimezone(UTC)
+    return [(first + timedelta(hours=n)).astimezone(ZONE).isoformat() for n in range(int((stop - first) / timedelta(hours=1)))]
+
+
+def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    # Every answer 50 ms away and one request per hourly window (12 workspaces, one id chunk):
+    # the stream has requests of many windows in flight when the kill lands, right after its
+    # first checkpoint. The sync spans five times the requests that can be in flight, so the kill
+    # lands well before its end. The resumed run goes to a second emulator of the same seed (the
+    # same data), so each run's requests are told apart by where they went, not by when.
+    latency_ms = 50
+    workato = {"api_token": TOKEN, "timezone": ZONE_NAME}
+    options: Dict[str, Any] = {"seed": 23, "rate_limits": False, "latency_ms": latency_ms, "workato": workato}
+    first_server, second_server = emulator_factory(**options), emulator_factory(**options)
+    probe_start, probe_end = dates(1)
+    flying = periods_in_flight(config(first_server, probe_start, probe_end, interval="hour"), WORKSPACES, requests_per_period=1)
+    start, end = dates(-(-5 * flying // 24))
+    planned = hours(start, end)
     catalog = configured_catalog(STREAMS)
 
     def first_workspace_checkpoint(message: Mapping[str, Any]) -> bool:
         return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == WORKSPACES
 
-    killed = connector.read_killed_when(first_workspace_checkpoint, settings, catalog)
+    killed = connector.read_killed_when(first_workspace_checkpoint, config(first_server, start, end, 0, interval="hour"), catalog)
     assert killed.returncode == -9, killed.describe()
-    slow.faults.clear()
-    resumed_at = time.time()  # the killed run's last requests may still be answered (and logged) now
-
-    resumed = connector.read(settings, catalog, state=killed.last_states())
+    resumed = connector.read(config(second_server, start, end, 0, interval="hour"), catalog, state=killed.last_states())
 
     assert_succeeded(resumed)
-    days = [(start + timedelta(days=n)).isoformat() for n in range(6)]
+    killed_requests = usage_requests(first_server, WORKSPACES)
+    assert overlapping(killed_requests, latency_ms / 1000), "requests were in flight together when the kill landed"
     for stream in STREAMS:
-        states = killed.states(stream)
-        checkpoint: Optional[str] = instant(states[-1]["period_start"]).date().isoformat() if states else None
+        truth = first_server.ground_truth(stream, start_date=start, end_date=end, interval="hour")
+        assert truth == second_server.ground_truth(stream, start_date=start, end_date=end, interval="hour"), "one seed, one data"
+        checkpoint = checkpoint_of(killed, stream)
         if stream == WORKSPACES:
-            assert checkpoint is not None and checkpoint < days[-3], "the kill must land half way"
-        in_flight = days[days.index(checkpoint) + 1] if checkpoint else days[0]
-        before = {instant(w).date().isoformat() for w, _ in windows(usage_requests(slow, stream, until=resumed_at))}
-        after_requests = usage_requests(slow, stream, since=resumed_at)
-        after = [instant(w).date().isoformat() for w, _ in windows(after_requests)]
-        assert after == days[days.index(in_flight) :], f"{stream}: resumes at the first unfinished window, then every later one"
-        assert len(after_requests) == 3 * len(after), f"{stream}: each chunk of each window once"
-        assert all(instant(record["period_start"]) >= local_midnight(date.fromisoformat(in_flight)) for record in resumed.records(stream))
-        if stream == WORKSPACES:
-            # The stream that was killed right after its checkpoint: only the window in flight is read twice.
-            assert before & set(after) <= {in_flight}, f"read twice: {sorted(before & set(after))}"
-        if checkpoint is not None:
-            # A STATE names only windows whose every record was emitted before it.
-            done = slow.ground_truth(stream, start_date=start, end_date=checkpoint, interval="day", workspace_ids=all_ids)
-            emitted = keyed(stream, records_before_last_state(killed, stream))
-            assert set(keyed(stream, done)) <= set(emitted), f"{stream}: the checkpoint {checkpoint} is ahead of the records"
-        # Each run on its own has no duplicate; between them only windows after the checkpoint may repeat.
-        union = {**keyed(stream, killed.records(stream)), **keyed(stream, resumed.records(stream))}
-        truth = slow.ground_truth(stream, start_date=start, end_date=end, interval="day", workspace_ids=all_ids)
-        assert_matches(stream, list(union.values()), truth)
+            assert checkpoint is not None, killed.describe()
+            done = [moment(hour) for hour in planned].index(moment(checkpoint)) + 1
+            assert done + flying < len(planned), "the kill must land before the last windows that can be in flight"
+        unfinished = [hour for hour in planned if checkpoint is None or moment(hour) > moment(checkpoint)]
+        # The resumed run asks for each unfinished window once, in one request, and for no finished one.
+        asked = [moment(e.body["from"]) for e in usage_requests(second_server, stream)]
+        assert sorted(asked) == [moment(hour) for hour in unfinished], f"{stream}: each unfinished window once, no finished one"
+        assert all(moment(record["period_start"]) >= moment(unfinished[0]) for record in resumed.records(stream))
+        assert_states_follow_their_records(killed, stream, truth, "period_start")
+        assert_states_follow_their_records(resumed, stream, truth, "period_start", resumed_from=checkpoint)
+        # Nothing missing between the two runs; only records of the windows in flight twice.
+        assert_resumed_without_loss(stream, killed, resumed, truth, in_flight_records(truth, "period_start", planned, checkpoint, flying))
 
 
 # --------------------------------------------------------------------------- faults and secrets
