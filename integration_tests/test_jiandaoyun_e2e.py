@@ -11,7 +11,6 @@ T-2 so that a test running across midnight in UTC+8 still asks for valid dates.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import date, timedelta
 from typing import Any, Dict, List, Mapping, Tuple
@@ -19,9 +18,17 @@ from typing import Any, Dict, List, Mapping, Tuple
 import jsonschema
 import pytest
 
-from integration_tests.assertions import assert_matches, assert_succeeded, keyed
+from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator
+from integration_tests.resumption import (
+    assert_resumed_without_loss,
+    assert_states_follow_their_records,
+    checkpoint_of,
+    in_flight_records,
+    overlapping,
+    periods_in_flight,
+)
 from integration_tests.runner import SCHEMAS, configured_catalog
 
 KEY = "jdy-e2e-\"secret\\4f1c9b7a2d"  # a quote and a backslash: characters JSON and repr escape
@@ -186,40 +193,44 @@ def test_incremental_sync_rereads_only_the_lookback(connector: CheckedConnector,
         assert second.states(stream)[-1] == {"date": end.isoformat()}
 
 
-def test_killed_sync_resumes_from_its_last_state(connector: CheckedConnector, jdy: Emulator) -> None:
-    # 350 members (4 pages a date), each member page 0.2 s late: a date takes about 0.8 s, far
-    # more than the CDK's 0.1 s output buffer, so the kill lands inside the date after the first
-    # checkpoint. The resumed run is not slowed.
-    jdy.vendor("jiandaoyun").options.members = 350
-    jdy.faults.add("slow", path=MEMBER_PATH, delay=0.2)
-    start, end = dates(jdy, 6)
-    settings = config(jdy, start, end, lookback_days=0)
+def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    # Every answer 50 ms away, one page a date (100 members, 100 apps): at the connector's pace
+    # the stream has several dates in flight when the kill lands, right after its first
+    # checkpoint. The sync spans 60 dates more than can be in flight, so the kill lands before
+    # them. The resumed run goes to a second emulator of the same seed (the same data), so each
+    # run's requests are told apart by where they went, not by when.
+    latency_ms = 50
+    vendor = {"api_key": KEY, "members": 100, "apps": 100, "requests_per_second": None}
+    options: Dict[str, Any] = {"seed": 13, "latency_ms": latency_ms, "jiandaoyun": vendor}
+    first_server, second_server = emulator_factory(**options), emulator_factory(**options)
+    flying = periods_in_flight(config(first_server, *dates(first_server, 1)), MEMBERS, requests_per_period=1)
+    start, end = dates(first_server, flying + 60)
+    planned = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
     catalog = configured_catalog(STREAMS)
 
     def first_member_checkpoint(message: Mapping[str, Any]) -> bool:
         return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == MEMBERS
 
-    killed = connector.read_killed_when(first_member_checkpoint, settings, catalog)
+    killed = connector.read_killed_when(first_member_checkpoint, config(first_server, start, end, lookback_days=0), catalog)
     assert killed.returncode == -9, killed.describe()
-    checkpoint = date.fromisoformat(killed.states(MEMBERS)[-1]["date"])
-    assert start <= checkpoint < end - timedelta(days=2), "the kill must land half way"
-    jdy.faults.clear()
-    resumed_at = time.time()  # the killed run's last request may still be answered (and logged) now
-
-    resumed = connector.read(settings, catalog, state=killed.last_states())
+    resumed = connector.read(config(second_server, start, end, lookback_days=0), catalog, state=killed.last_states())
 
     assert_succeeded(resumed)
-    in_flight = (checkpoint + timedelta(days=1)).isoformat()
-    first_pages, second_pages = member_pages(jdy, until=resumed_at), member_pages(jdy, since=resumed_at)
-    assert second_pages[0] == (in_flight, 0), "resumes at the first unfinished date"
-    assert min(day for day, _ in second_pages) == in_flight, "no finished date is read again"
-    assert len(second_pages) == len(set(second_pages))
-    assert {day for day, _ in first_pages} & {day for day, _ in second_pages} <= {in_flight}
-    assert all(record["date"] > checkpoint.isoformat() for record in resumed.records(MEMBERS))
+    assert overlapping(first_server.log.entries(MEMBER_PATH), latency_ms / 1000), "requests were in flight together when the kill landed"
+    checkpoint = checkpoint_of(killed, MEMBERS)
+    assert checkpoint is not None, killed.describe()
+    assert planned.index(checkpoint) + 1 + flying < len(planned), "the kill must land before the last dates that can be in flight"
+    # The first unfinished date, then every later one once, one page each; no finished date again.
+    assert sorted(member_pages(second_server)) == [(day, 0) for day in planned if day > checkpoint]
     for stream in STREAMS:
-        # Each run on its own has no duplicate; between them only the in-flight date may repeat.
-        union = {**keyed(stream, killed.records(stream)), **keyed(stream, resumed.records(stream))}
-        assert_matches(stream, list(union.values()), jdy.ground_truth(stream, start_date=start, end_date=end))
+        truth = first_server.ground_truth(stream, start_date=start, end_date=end)
+        assert truth == second_server.ground_truth(stream, start_date=start, end_date=end), "one seed, one data"
+        from_state = checkpoint_of(killed, stream)
+        assert all(from_state is None or record["date"] > from_state for record in resumed.records(stream))
+        assert_states_follow_their_records(killed, stream, truth, "date")
+        assert_states_follow_their_records(resumed, stream, truth, "date", resumed_from=from_state)
+        # Nothing missing between the two runs; only records of the dates in flight twice.
+        assert_resumed_without_loss(stream, killed, resumed, truth, in_flight_records(truth, "date", planned, from_state, flying))
 
 
 def test_start_older_than_180_days_is_moved_up_with_a_warning(connector: CheckedConnector, jdy: Emulator) -> None:

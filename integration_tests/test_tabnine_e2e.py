@@ -13,7 +13,6 @@ enforces none by default, so no test waits for a window.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
@@ -21,9 +20,18 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import jsonschema
 import pytest
 
-from integration_tests.assertions import assert_matches, assert_succeeded, keyed, records_before_last_state
+from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, LoggedRequest
+from integration_tests.resumption import (
+    assert_resumed_without_loss,
+    assert_states_follow_their_records,
+    checkpoint_of,
+    in_flight_records,
+    moment,
+    overlapping,
+    periods_in_flight,
+)
 from integration_tests.runner import SCHEMAS, configured_catalog
 
 TOKEN = 'tn-e2e-"secret\\5b0c6e29fa'  # a quote and a backslash: characters JSON and repr escape
@@ -212,7 +220,7 @@ def test_full_sync_of_the_six_streams_equals_the_ground_truth(connector: Checked
     # One usage request per UTC day, [from, to) touching, as one bucket (granularity=all); the
     # organisation id read once for it and the users.
     usage = answered(tabnine, USAGE_V2_PATH)
-    assert usage_days(usage) == day_range(start, end)
+    assert sorted(usage_days(usage)) == day_range(start, end), "each day once (read concurrently: in any order)"
     for e in usage:
         day = date.fromisoformat(e.query["from"][0][:10])
         assert e.query["from"] == [f"{day}T00:00:00Z"] and e.query["to"] == [f"{day + timedelta(days=1)}T00:00:00Z"], e.query
@@ -251,7 +259,7 @@ def test_v1_fallback_on_an_old_server_equals_the_ground_truth(connector: Checked
     assert_matches(USAGE, run.records(USAGE), truth)
     # v2 asked once; its 404 switches the whole sync to v1, the window that got it included.
     assert [e.status for e in old.log.entries(USAGE_V2_PATH)] == [404]
-    assert usage_days(answered(old, USAGE_V1_PATH)) == day_range(start, end)
+    assert sorted(usage_days(answered(old, USAGE_V1_PATH))) == day_range(start, end)
     logs = [m["log"]["message"] for m in run.of_type("LOG")] + run.stderr.splitlines()
     assert any("falling back" in line and USAGE_V1_PATH in line for line in logs), "the fallback is logged"
 
@@ -291,36 +299,42 @@ def test_incremental_sync_rereads_the_lookback_and_the_current_month(
         assert datetime.fromisoformat(second.states(USAGE)[-1]["period_start"]).date() == yesterday
 
 
-def test_killed_usage_sync_resumes_from_its_last_state(connector: CheckedConnector, tabnine: Emulator) -> None:
-    # Each usage request 0.2 s late: the kill lands a window or two after the first checkpoint,
-    # far from the end. The resumed run is not slowed.
-    tabnine.faults.add("slow", path=USAGE_V2_PATH, delay=0.2)
-    start, end = dates(10)
-    settings = config(tabnine, start, end, lookback_days=0)
+def test_killed_concurrent_usage_sync_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+    # Every answer 50 ms away: the stream has many days in flight when the kill lands, right after
+    # its first checkpoint. The sync spans five times the days that can be in flight, so the kill
+    # lands well before its end. The resumed run goes to a second emulator of the same seed (the
+    # same data), so each run's requests are told apart by where they went, not by when.
+    latency_ms = 50
+    options: Dict[str, Any] = {"seed": 33, "latency_ms": latency_ms, "tabnine": {"api_token": TOKEN}}
+    first_server, second_server = emulator_factory(**options), emulator_factory(**options)
+    flying = periods_in_flight(config(first_server, *dates(1)), USAGE, requests_per_period=1)
+    start, end = dates(5 * flying)
+    planned = [f"{day}T00:00:00+00:00" for day in day_range(start, end)]
     catalog = configured_catalog([USAGE])
 
     def first_checkpoint(message: Mapping[str, Any]) -> bool:
         return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == USAGE
 
-    killed = connector.read_killed_when(first_checkpoint, settings, catalog)
+    killed = connector.read_killed_when(first_checkpoint, config(first_server, start, end, lookback_days=0), catalog)
     assert killed.returncode == -9, killed.describe()
-    checkpoint = datetime.fromisoformat(killed.states(USAGE)[-1]["period_start"]).date()
-    assert start <= checkpoint < end - timedelta(days=4), "the kill must land half way"
-    # A STATE names only days whose record was emitted before it.
-    done = tabnine.ground_truth(USAGE, start_date=start, end_date=checkpoint, granularity="daily")
-    assert set(keyed(USAGE, done)) <= set(keyed(USAGE, records_before_last_state(killed, USAGE))), "the checkpoint is ahead of the records"
-    tabnine.faults.clear()
-    resumed_at = time.time()  # the killed run's last request may still be answered (and logged) now
-
-    resumed = connector.read(settings, catalog, state=killed.last_states())
+    resumed = connector.read(config(second_server, start, end, lookback_days=0), catalog, state=killed.last_states())
 
     assert_succeeded(resumed)
+    assert overlapping(answered(first_server, USAGE_V2_PATH), latency_ms / 1000), "requests were in flight together when the kill landed"
+    truth = first_server.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily")
+    assert truth == second_server.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily"), "one seed, one data"
+    checkpoint = checkpoint_of(killed, USAGE)
+    assert checkpoint is not None, killed.describe()
+    done = [moment(day) for day in planned].index(moment(checkpoint)) + 1
+    assert done + flying < len(planned), "the kill must land before the last days that can be in flight"
     # The first unfinished day, then every later one once; no finished day again.
-    assert usage_days(answered(tabnine, USAGE_V2_PATH, since=resumed_at)) == day_range(checkpoint + timedelta(days=1), end)
-    assert all(datetime.fromisoformat(r["period_start"]).date() > checkpoint for r in resumed.records(USAGE))
-    # Each run on its own has no duplicate; between them only days after the checkpoint may repeat.
-    union = {**keyed(USAGE, killed.records(USAGE)), **keyed(USAGE, resumed.records(USAGE))}
-    assert_matches(USAGE, list(union.values()), tabnine.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily"))
+    first_unfinished = datetime.fromisoformat(checkpoint).date() + timedelta(days=1)
+    assert sorted(usage_days(answered(second_server, USAGE_V2_PATH))) == day_range(first_unfinished, end)
+    assert all(datetime.fromisoformat(r["period_start"]).date() >= first_unfinished for r in resumed.records(USAGE))
+    assert_states_follow_their_records(killed, USAGE, truth, "period_start")
+    assert_states_follow_their_records(resumed, USAGE, truth, "period_start", resumed_from=checkpoint)
+    # Nothing missing between the two runs; only records of the days in flight twice.
+    assert_resumed_without_loss(USAGE, killed, resumed, truth, in_flight_records(truth, "period_start", planned, checkpoint, flying))
 
 
 # --------------------------------------------------------------------------- faults and secrets
