@@ -110,7 +110,7 @@ def test_the_summary_says_the_wall_time_and_the_time_spent_waiting_for_the_budge
     [summary] = starting(lines, "Sync summary: ")
     match = re.fullmatch(
         rf"Sync summary: {STREAM}: 4 requests, 0 retries, 0 rate-limit waits \(0\.0 s\), 12 records\. "
-        r"Timing: wall time (\d+\.\d) s, (\d+\.\d) s waiting for the request budget\.",
+        r"Timing: wall time (\d+\.\d) s, (\d+\.\d) s of it waiting for the request budget\.",
         summary,
     )
     assert match is not None, summary

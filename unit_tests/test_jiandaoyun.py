@@ -342,7 +342,7 @@ def test_the_summary_counts_each_rate_limit_wait_and_its_seconds_with_the_cdks_e
     assert clock.waits == [1 + CDK, 7 + CDK]
     assert summary_line(output) == (
         "Sync summary: jiandaoyun_member_usage: 3 requests, 2 retries, 2 rate-limit waits (10.0 s), 1 records."
-        " Timing: wall time 10.0 s, 0.0 s waiting for the request budget."
+        " Timing: wall time 10.0 s, 0.0 s of it waiting for the request budget."
     )
 
 
@@ -354,7 +354,7 @@ def test_the_summary_of_a_sync_that_gave_up_counts_only_the_waits_that_happened(
     assert clock.waits == [1 + CDK, 2 + CDK, 4 + CDK, 8 + CDK, 16 + CDK]
     assert summary_line(output) == (
         "Sync summary: jiandaoyun_member_usage: 6 requests, 5 retries, 5 rate-limit waits (36.0 s), 0 records."
-        " Timing: wall time 36.0 s, 0.0 s waiting for the request budget."
+        " Timing: wall time 36.0 s, 0.0 s of it waiting for the request budget."
     )
 
 
@@ -369,7 +369,7 @@ def test_server_errors_in_a_row_back_off_1_2_4_seconds_and_are_no_rate_limit_wai
     assert clock.waits == [1, 2, 4]
     assert summary_line(output) == (
         "Sync summary: jiandaoyun_member_usage: 4 requests, 3 retries, 0 rate-limit waits (0.0 s), 1 records."
-        " Timing: wall time 7.0 s, 0.0 s waiting for the request budget."
+        " Timing: wall time 7.0 s, 0.0 s of it waiting for the request budget."
     )
 
 
@@ -523,7 +523,7 @@ def test_a_5xx_with_any_body_code_is_retried_with_backoff_not_a_rate_limit_wait(
     assert clock.waits == [1]  # the CDK's exponential backoff
     assert summary_line(output) == (
         "Sync summary: jiandaoyun_member_usage: 2 requests, 1 retries, 0 rate-limit waits (0.0 s), 1 records."
-        " Timing: wall time 1.0 s, 0.0 s waiting for the request budget."
+        " Timing: wall time 1.0 s, 0.0 s of it waiting for the request budget."
     )
 
 

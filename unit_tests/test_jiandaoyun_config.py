@@ -150,5 +150,5 @@ def test_a_jiandaoyun_read_ends_with_a_summary_counting_its_8303_wait(clock: Sle
     summaries = [log.log.message for log in output.logs if log.log.message.startswith("Sync summary")]
     assert summaries == [
         "Sync summary: jiandaoyun_overview_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records."
-        " Timing: wall time 2.0 s, 0.0 s waiting for the request budget."
+        " Timing: wall time 2.0 s, 0.0 s of it waiting for the request budget."
     ]

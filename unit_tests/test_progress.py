@@ -218,7 +218,7 @@ def test_the_backoff_librarys_own_lines_name_the_request_too() -> None:
 # -- the summary
 
 
-def test_timed_budget_adds_each_blocked_acquisition_to_the_streams_stats() -> None:
+def test_timed_budget_tells_the_stats_how_long_acquisitions_blocked_and_the_summary_says_it() -> None:
     clock, stats = FakeClock(), RequestStats()
 
     class Blocking(APIBudget):
@@ -233,8 +233,19 @@ def test_timed_budget_adds_each_blocked_acquisition_to_the_streams_stats() -> No
     assert stats.budget_wait_seconds == 3.0
     assert stats.summary("acme_usage", 12.34) == (
         "Sync summary: acme_usage: 0 requests, 0 retries, 0 rate-limit waits (0.0 s), 0 records. "
-        "Timing: wall time 12.3 s, 3.0 s waiting for the request budget."
+        "Timing: wall time 12.3 s, 3.0 s of it waiting for the request budget."
     )
+
+
+def test_waits_of_requests_in_flight_at_once_count_once() -> None:
+    stats = RequestStats()
+    stats.budget_wait_began(10.0)  # one worker waits from 10 s to 13 s,
+    stats.budget_wait_began(11.0)  # another from 11 s to 14 s: 4 s held back, not 6 s
+    stats.budget_wait_ended(13.0)
+    stats.budget_wait_ended(14.0)
+    stats.budget_wait_began(20.0)
+    stats.budget_wait_ended(20.5)
+    assert stats.budget_wait_seconds == 4.5
 
 
 # -- once per sync

@@ -97,5 +97,5 @@ def test_every_read_ends_with_a_one_line_summary_per_stream(clock: Sleeps) -> No
     summaries = [log.log.message for log in output.logs if log.log.message.startswith("Sync summary")]
     assert summaries == [
         "Sync summary: toy_daily_usage: 4 requests, 1 retries, 1 rate-limit waits (2.0 s), 3 records. "
-        "Timing: wall time 2.0 s, 0.0 s waiting for the request budget."
+        "Timing: wall time 2.0 s, 0.0 s of it waiting for the request budget."
     ]

@@ -155,8 +155,8 @@ def current_request() -> Optional[SentRequest]:
 
 
 class TimedBudget(APIBudget):
-    """A stream's view of its vendor's shared budget: the same pacing, and the time each
-    acquisition blocked added to the stream's stats."""
+    """A stream's view of its vendor's shared budget: the same pacing, and the time its
+    acquisitions blocked told to the stream's stats (each worker copy has its own view)."""
 
     def __init__(self, budget: APIBudget, stats: RequestStats, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(policies=[])
@@ -165,11 +165,11 @@ class TimedBudget(APIBudget):
         self.clock = clock
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        started = self.clock()
+        self.stats.budget_wait_began(self.clock())
         try:
             self.budget.acquire_call(request, block=block, timeout=timeout)
         finally:
-            self.stats.waited_for_budget(self.clock() - started)
+            self.stats.budget_wait_ended(self.clock())
 
     def get_matching_policy(self, request: Any) -> Optional[AbstractCallRatePolicy]:
         return self.budget.get_matching_policy(request)

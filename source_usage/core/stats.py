@@ -1,6 +1,6 @@
 """Per-stream request accounting, for the one-line sync summary at the end of every read:
-requests, retries, rate-limit waits, records, then the stream's wall time and the time its
-requests waited for the client-side budget (``core.limits.TimedBudget``), summed over threads.
+requests, retries, rate-limit waits, records, then the stream's wall time and how much of it
+its requests waited for the client-side budget (``core.limits.TimedBudget``).
 
 Stats only count: what an answer means is the error handler's to say, how long to wait the
 backoff strategy's, and whether a retry happened the request ledger's (``core.limits``); each
@@ -26,10 +26,13 @@ class RequestStats:
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     records: int = 0
-    #: Seconds requests waited for the budget before being sent; with requests sent from several
-    #: threads at once their waits add up, so this may pass the stream's wall time.
+    #: Seconds during which at least one of the stream's requests waited for the budget before
+    #: being sent: waits of requests in flight at once that overlap count once, so this is the
+    #: part of the stream's wall time it was held back by the budget.
     budget_wait_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _waiting: int = field(default=0, init=False, repr=False, compare=False)
+    _waiting_since: float = field(default=0.0, init=False, repr=False, compare=False)
 
     def observe(self, action: ResponseAction) -> None:
         """One answer (or connection error) and what the error handler made of it."""
@@ -45,14 +48,24 @@ class RequestStats:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_seconds += waited
 
-    def waited_for_budget(self, seconds: float) -> None:
+    def budget_wait_began(self, now: float) -> None:
+        """A request started waiting for the budget at ``now`` (a monotonic clock's seconds)."""
         with self._lock:
-            self.budget_wait_seconds += seconds
+            if self._waiting == 0:
+                self._waiting_since = now
+            self._waiting += 1
+
+    def budget_wait_ended(self, now: float) -> None:
+        """A request's wait for the budget ended at ``now``."""
+        with self._lock:
+            self._waiting -= 1
+            if self._waiting == 0:
+                self.budget_wait_seconds += now - self._waiting_since
 
     def summary(self, stream_name: str, wall_seconds: Optional[float] = None) -> str:
         wall = f"wall time {wall_seconds:.1f} s, " if wall_seconds is not None else ""
         return (
             f"Sync summary: {stream_name}: {self.requests} requests, {self.retries} retries, "
             f"{self.rate_limit_waits} rate-limit waits ({self.rate_limit_wait_seconds:.1f} s), "
-            f"{self.records} records. Timing: {wall}{self.budget_wait_seconds:.1f} s waiting for the request budget."
+            f"{self.records} records. Timing: {wall}{self.budget_wait_seconds:.1f} s of it waiting for the request budget."
         )
