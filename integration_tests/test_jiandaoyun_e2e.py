@@ -335,11 +335,14 @@ def test_paging_that_does_not_end_ends_the_stream_with_an_error_naming_the_endpo
     assert run.returncode != 0, run.describe()
     messages = [e["message"] for e in run.errors()]
     assert any("Jiandaoyun" in m and MEMBER_PATH.lstrip("/") in m and "pag" in m.lower() for m in messages), run.describe()
-    # The stream ends at the first date: nothing of it or after it is checkpointed or asked for.
+    # The stream ends at the first date: nothing of it or after it is checkpointed. Later dates
+    # may have been read ahead meanwhile (all three fit in the read-ahead's window); each date's
+    # loop is caught within a few pages, the first date's too.
     assert [s for s in run.states(MEMBERS) if s.get("date", "") >= start.isoformat()] == []
     requests = jdy.log.entries(MEMBER_PATH)
-    assert {e.body["date"] for e in requests} == {start.isoformat()}
-    assert 2 <= len(requests) <= 5, [e.body["skip"] for e in requests]
+    by_date = Counter(e.body["date"] for e in requests)
+    assert start.isoformat() in by_date and set(by_date) <= {(start + timedelta(days=n)).isoformat() for n in range(3)}
+    assert by_date[start.isoformat()] >= 2 and max(by_date.values()) <= 5, by_date
 
 
 # --------------------------------------------------------------------------- hostile answers and state
