@@ -27,6 +27,7 @@ backoff lines, ``core.synclog``).
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from contextlib import nullcontext
@@ -193,6 +194,7 @@ class DeadlineAdapter(HTTPAdapter):
         ledger: Optional[RequestLedger] = None,
         slots: Optional[threading.BoundedSemaphore] = None,
         vendor: str = "",
+        budget: Optional[APIBudget] = None,
     ) -> None:
         super().__init__(pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE)
         self.options = options
@@ -201,6 +203,10 @@ class DeadlineAdapter(HTTPAdapter):
         self.slots = slots
         #: The vendor's title, for the lines that name the request (:func:`current_request`).
         self.vendor = vendor
+        #: The vendor's request budget, asked once an attempt holds its slot (``core.budget``):
+        #: a request that took its place in the window and then waited for a slot would go out
+        #: later than the window thinks, and arrive too close to the next one.
+        self.budget = budget
 
     def send(
         self,
@@ -214,7 +220,12 @@ class DeadlineAdapter(HTTPAdapter):
         if self.vendor:
             _sending.request = SentRequest(self.vendor, urlsplit(request.url or "").path, self.ledger)
         with self.slots if self.slots is not None else nullcontext():
-            return self._send(request, stream, timeout, verify, cert, proxies)
+            if self.budget is not None:
+                self.budget.acquire_call(request)
+            response = self._send(request, stream, timeout, verify, cert, proxies)
+            if self.budget is not None:
+                self.budget.update_from_response(request, response)
+            return response
 
     def _send(
         self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: Any, cert: Any, proxies: Optional[Any]
@@ -229,6 +240,9 @@ class DeadlineAdapter(HTTPAdapter):
         try:
             # requests documents a urllib3 ``Timeout`` as a timeout; its type stubs do not say so.
             response = super().send(request, stream=True, timeout=limits, verify=verify, cert=cert, proxies=proxies)  # type: ignore[arg-type]
+            # The round trip to the answer's headers, which the budget learns the network from.
+            # requests sets ``elapsed`` only once the adapter returned, too late for the budget.
+            response.elapsed = datetime.timedelta(seconds=time.monotonic() - (deadline - budget))
             if not stream:
                 _read_body(response, deadline)
         except requests.exceptions.Timeout as error:

@@ -83,11 +83,20 @@ class UsageStream(HttpStream, ABC):
         self.error_handler.follow(self.ledger)
         self.pager = self.new_pager()
         # The vendor's one budget, seen through this stream's stats (its waits are the stream's).
+        # It is asked by the transport adapter once an attempt holds an in-flight slot, not by
+        # the CDK's session before it (``core.budget``), so the CDK gets none.
         budget = self.connection.budget
-        HttpStream.__init__(
-            self, authenticator=self.connection.authenticator, api_budget=TimedBudget(budget, self.stats) if budget is not None else None
+        HttpStream.__init__(self, authenticator=self.connection.authenticator, api_budget=None)
+        mount_deadlines(
+            self,
+            DeadlineAdapter(
+                self.connection.http,
+                self.ledger,
+                self.connection.slots,
+                self.identity.title,
+                budget=TimedBudget(budget, self.stats) if budget is not None else None,
+            ),
         )
-        mount_deadlines(self, DeadlineAdapter(self.connection.http, self.ledger, self.connection.slots, self.identity.title))
 
     def worker_copy(self: S) -> S:
         """A copy of this stream that sends requests from another thread: everything the stream
@@ -141,7 +150,12 @@ class UsageStream(HttpStream, ABC):
         return self.error_handler
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
-        return RetryAfterBackoff(is_rate_limit=self.error_handler.is_rate_limit, ledger=self.ledger, vendor=self.identity.title)
+        return RetryAfterBackoff(
+            is_rate_limit=self.error_handler.is_rate_limit,
+            ledger=self.ledger,
+            vendor=self.identity.title,
+            budget=self.connection.budget,
+        )
 
     def malformed(self, body: Any) -> Optional[str]:
         """What is wrong with a 2xx JSON body of this endpoint, or ``None`` when it is usable."""

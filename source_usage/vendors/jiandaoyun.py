@@ -379,8 +379,9 @@ class Jiandaoyun(Vendor):
         per_second = int(section["requests_per_second"])
         endpoints = (MEMBERS.endpoint, APPS.endpoint, JiandaoyunOverviewUsage.endpoint)
         limits = [EndpointLimit(f"/{endpoint}$", per_second, 1.0) for endpoint in endpoints]
-        # Each endpoint's per-second limit, at up to 2 s an answer, within the company-wide 50/s.
-        in_flight = min(COMPANY_REQUESTS_PER_SECOND, 2 * per_second)
+        # The three endpoints share the slots: each endpoint's per-second limit at up to 2 s an
+        # answer, within the company-wide 50/s.
+        in_flight = min(COMPANY_REQUESTS_PER_SECOND, 2 * per_second * len(endpoints))
         connection = self.connection(section, http, request_budget(section["base_url"], limits), in_flight)
         plan = self.plan(settings)
         return [
