@@ -927,9 +927,10 @@ SPEC: Mapping[str, Any] = {
 
 class Tabnine(Vendor):
     identity = IDENTITY
-    #: No published rate limit: as many requests in flight as Workato's 1,000 a minute allow at
-    #: 1 s an answer, a load an API for per-user usage is built for.
-    requests_in_flight = 16
+    #: No published rate limit: about twice what Workato's 1,000 a minute allow at 1 s an
+    #: answer, a load an API for per-user usage is built for (measured at 300 ms answers: 91
+    #: requests in 4.5 s, 5.6 s with 16).
+    requests_in_flight = 32
 
     def spec(self) -> Mapping[str, Any]:
         return SPEC
