@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     pytest_args = [arg for arg in argv if arg != "--fresh"]
     python = ensure_venv(fresh=fresh)
     steps = [
-        ("ruff", [str(venv_bin("ruff")), "check", "source_usage", "unit_tests", "integration_tests", "tools", "bench"]),
+        ("ruff", [str(venv_bin("ruff")), "check", "conftest.py", "source_usage", "unit_tests", "integration_tests", "tools", "bench"]),
         ("mypy", [str(venv_bin("mypy")), "source_usage"]),
         ("hadolint", [str(venv_bin("hadolint")), "Dockerfile"]),
         # Most tests wait on a subprocess or a loopback server: one worker per core roughly halves

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Iterator, List
 
@@ -12,20 +11,6 @@ import pytest
 #: 2026-06-10 12:00 UTC is 20:00 in UTC+8: T = 2026-06-10 in both, so the latest finished day of a
 #: vendor counting days in either zone is 06-09.
 FROZEN_NOW = "2026-06-10T12:00:00Z"
-
-
-@pytest.fixture(autouse=True)
-def cdk_logs_reach_the_root_logger() -> Iterator[None]:
-    """The CDK's test entrypoint captures log lines with a handler on the root logger. PyAirbyte,
-    which some end-to-end tests import in the same pytest worker, turns off propagation of the
-    ``airbyte`` logger (its package name, and the parent of the CDK's ``airbyte.<source>``), so a
-    unit test run after one of them would see no log lines at all."""
-    airbyte = logging.getLogger("airbyte")
-    propagate, airbyte.propagate = airbyte.propagate, True
-    try:
-        yield
-    finally:
-        airbyte.propagate = propagate
 
 
 class Sleeps:
