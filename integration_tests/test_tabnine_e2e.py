@@ -107,7 +107,7 @@ def answered(emulator: Emulator, path: str, since: float = 0.0, until: float = f
 
 
 def usage_days(requests: Sequence[LoggedRequest]) -> List[str]:
-    """The UTC day of each usage request's ``from``, in order."""
+    """The UTC day of each usage request's ``from``, in the order they arrived."""
     return [e.query["from"][0][:10] for e in requests]
 
 
@@ -292,7 +292,7 @@ def test_incremental_sync_rereads_the_lookback_and_the_current_month(
     assert_matches(UTILIZATIONS, second.records(UTILIZATIONS), tabnine.ground_truth(UTILIZATIONS, start_date=reread_month))
     assert second.states(UTILIZATIONS)[-1] == {"month_start": last_month}
     reread_days = day_range(max(start, yesterday - timedelta(days=lookback_days - 1)), yesterday) if lookback_days else []
-    assert usage_days(answered(tabnine, USAGE_V2_PATH)) == reread_days
+    assert sorted(usage_days(answered(tabnine, USAGE_V2_PATH))) == reread_days  # read concurrently
     truth = tabnine.ground_truth(USAGE, start_date=reread_days[0], granularity="daily") if reread_days else []
     assert_matches(USAGE, second.records(USAGE), truth)
     if second.states(USAGE):
@@ -486,7 +486,7 @@ def test_several_buckets_answering_one_window_are_each_emitted_with_their_own_pe
     assert_matches(USAGE, run.records(USAGE), truth)
     assert [r["period_start"][:10] for r in run.records(USAGE)] == day_range(start, end)
     path = USAGE_V2_PATH if v2_available else USAGE_V1_PATH
-    assert usage_days(answered(server, path)) == [start.isoformat(), (start + timedelta(days=7)).isoformat()]
+    assert sorted(usage_days(answered(server, path))) == [start.isoformat(), (start + timedelta(days=7)).isoformat()]
     assert run.states(USAGE)[-1] == {"period_start": f"{start + timedelta(days=7)}T00:00:00+00:00"}
 
 
