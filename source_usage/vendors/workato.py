@@ -650,7 +650,7 @@ class Workato(Vendor):
     #: 1,000 usage requests a minute are 17 a second: 20 in flight reach it at 1 s an answer;
     #: 40 let a short sync use the minute's allowance at once (measured at 300 ms answers: 338
     #: requests in 5.4 s, 9.2 s with 20; the budget still holds the minute). More buys little here:
-    #: 340 took 5.6 s against 7.0 s for 40 in a slower run, the connector's CPU being the rest.
+    #: 340 took 5.6 s against 7.2 s for 40 in the run before (a slower hour), the rest is CPU.
     requests_in_flight = 40
 
     def spec(self) -> Mapping[str, Any]:
