@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
@@ -77,6 +78,15 @@ class Run:
         return f"source-usage {' '.join(self.args)} -> {self.returncode}; errors: {self.errors()}\nstderr tail:\n{tail}"
 
 
+@dataclass(frozen=True)
+class TimedRun:
+    run: Run
+    #: From the first message (the CDK imported, the connector running) to the exit.
+    running: float
+    #: From the process's start to its exit.
+    wall: float
+
+
 def configured_catalog(streams: Sequence[str], sync_mode: str = "incremental", catalog: Optional[Catalog] = None) -> Dict[str, Any]:
     """A configured catalog of ``streams`` with their schemas, cursors and keys as discover gives
     them (``catalog``; default: the shipped connector's, see :mod:`integration_tests.catalog`).
@@ -121,6 +131,19 @@ class Connector:
         args = self.arguments(command, **files)
         done = subprocess.run([str(SOURCE_USAGE), *args], capture_output=True, text=True, timeout=timeout)
         return self.keep(args, done.returncode, done.stdout, done.stderr)
+
+    def timed(self, args: List[str], timeout: float = 120) -> TimedRun:
+        """A run of ``args`` (from :meth:`arguments`), timed from its start and from its first
+        message: the part after start-up is the connector's own, the start-up the machine's."""
+        started = time.monotonic()
+        process = subprocess.Popen([str(SOURCE_USAGE), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        running_since = time.monotonic()
+        rest, stderr = process.communicate(timeout=timeout)
+        ended = time.monotonic()
+        run = self.keep(args, process.returncode, first + rest, stderr)
+        return TimedRun(run, running=ended - running_since, wall=ended - started)
 
     def keep(self, args: List[str], returncode: int, stdout: str, stderr: str) -> Run:
         run = Run(args, returncode, stdout, stderr, parse_messages(stdout))

@@ -9,10 +9,7 @@ side (each run is its own process). A read's limits are the same mechanism with 
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Dict
 
@@ -20,7 +17,7 @@ import pytest
 
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, vendor_options
-from integration_tests.runner import SOURCE_USAGE, Run
+from integration_tests.runner import TimedRun
 from source_usage.core.vendor import CHECK_HTTP
 from source_usage.vendors import all_vendors
 
@@ -34,22 +31,13 @@ RUNNING_SECONDS = CHECK_HTTP.max_time + 2.0
 TITLES = {vendor.identity.key: vendor.identity.title for vendor in all_vendors()}
 
 
-@dataclass(frozen=True)
-class TimedCheck:
-    run: Run
-    #: From the first message (the CDK imported, the connector running) to the exit.
-    running: float
-    #: From the process's start to its exit.
-    wall: float
-
-
 def hostile(emulator_factory: EmulatorFactory, kind: str, **fault: Any) -> Emulator:
     emulator = emulator_factory(rate_limits=False, **vendor_options(lambda vendor: vendor.e2e_options))
     emulator.faults.add(kind, **fault)
     return emulator
 
 
-def check_each_vendor(connector: CheckedConnector, emulator: Emulator) -> Dict[str, TimedCheck]:
+def check_each_vendor(connector: CheckedConnector, emulator: Emulator) -> Dict[str, TimedRun]:
     """``check`` of every vendor alone, run side by side, by vendor."""
     start = (date.today() - timedelta(days=3)).isoformat()
     config = emulator.connector_config(start_date=start, lookback_days=0)
@@ -58,25 +46,12 @@ def check_each_vendor(connector: CheckedConnector, emulator: Emulator) -> Dict[s
         for name in emulator.vendors
     }
 
-    def run(name: str) -> TimedCheck:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [str(SOURCE_USAGE), *arguments[name]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        running_since = time.monotonic()
-        rest, stderr = process.communicate(timeout=CHECK_SECONDS + 30)
-        ended = time.monotonic()
-        kept = connector.keep(arguments[name], process.returncode, first + rest, stderr)
-        return TimedCheck(kept, running=ended - running_since, wall=ended - started)
-
     with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
-        finished = {name: pool.submit(run, name) for name in arguments}
+        finished = {name: pool.submit(connector.timed, args, CHECK_SECONDS + 30) for name, args in arguments.items()}
     return {name: future.result() for name, future in finished.items()}
 
 
-def failed_check(check: TimedCheck) -> str:
+def failed_check(check: TimedRun) -> str:
     """The message of a check that answered FAILED within its bound."""
     assert check.running < RUNNING_SECONDS, f"check ran {check.running:.1f} s after start-up: {check.run.describe()}"
     # Start-up included, only a hang is caught: a busy machine decides how long the imports take.
