@@ -33,6 +33,9 @@ from integration_tests.runner import InProcessConnector, Run
 from source_usage import SourceUsage
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks", "integration_tests.standard_test_selection"]
+#: One worker runs the whole module: its configs are files every test of it reads (the CDK's
+#: scenarios name paths), written once for the emulator the module started.
+pytestmark = pytest.mark.xdist_group("standard_configs")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).parent / "standard_configs"

@@ -27,6 +27,8 @@ from integration_tests.emulator.core import Report, discover_vendors
 from integration_tests.tooling import ROOT, in_ci
 from tools.report import cell
 
+pytestmark = pytest.mark.process  # runs the demo (PyAirbyte runs the command) and a browser
+
 DEMO_TIMEOUT_SECONDS = 180
 BROWSER_TIMEOUT_SECONDS = 60
 WINDOW = (1280, 3600)

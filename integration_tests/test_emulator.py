@@ -337,6 +337,7 @@ def test_an_unknown_paging_or_item_fault_is_refused(vendor: str, option: str) ->
 # --------------------------------------------------------------------------- the command line
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_prints_its_url_and_serves_every_vendor_with_the_options_it_is_given() -> None:
     vendors = discover_vendors()
     keys = {name: f"{name}-key-from-the-command-line" for name in vendors}
@@ -352,6 +353,7 @@ def test_command_line_prints_its_url_and_serves_every_vendor_with_the_options_it
                 assert given_key == answer(in_process.url, route, keys[name]), (name, route.path)
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_sets_every_vendors_latency_and_one_vendors_own() -> None:
     vendors = discover_vendors()
     routes = {name: cls(Emulator().world).routes()[0] for name, cls in vendors.items()}

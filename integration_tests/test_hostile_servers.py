@@ -21,6 +21,8 @@ from integration_tests.runner import TimedRun
 from source_usage.core.vendor import CHECK_HTTP
 from source_usage.vendors import all_vendors
 
+pytestmark = pytest.mark.process  # the connector's command
+
 #: What ``check`` must never exceed. Of it, the process's start-up (importing the CDK: 2-3.5 s
 #: on an idle 2-core machine, ``bench/run.py``'s ``startup_s``) is not the connector's to
 #: bound, and on a machine running a test suite beside it can take over 10 s; the rest, from the

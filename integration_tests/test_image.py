@@ -29,6 +29,8 @@ from integration_tests.emulator import Emulator, discover_vendors, vendor_option
 from integration_tests.runner import Run, configured_catalog
 from integration_tests.tooling import in_ci, load_tool
 
+pytestmark = pytest.mark.process  # Docker
+
 IMAGE_ENV = "SOURCE_USAGE_TEST_IMAGE"
 RUN_TIMEOUT_SECONDS = 300
 #: A key of its own for every emulated vendor: no other text of a run can hold one by chance.

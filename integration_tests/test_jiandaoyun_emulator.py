@@ -148,6 +148,7 @@ def test_jiandaoyun_repeat_paging_ignores_skip_and_says_has_next_for_ever(emulat
 # --------------------------------------------------------------------------- the command line
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_prints_its_url_and_serves() -> None:
     with command_line("--members", "7", "--rate-limit", "off", "--port", "0") as url:
         assert url.startswith("http://127.0.0.1:")
@@ -156,6 +157,7 @@ def test_command_line_prints_its_url_and_serves() -> None:
         assert len(page["items"]) == 7
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_switches_the_jiandaoyun_paging_fault() -> None:
     with command_line("--rate-limit", "off", "--port", "0", "--jiandaoyun-paging-fault", "repeat") as url:
         answer = requests.post(url + JDY + "member_metrics", json={"skip": 1_000, "limit": 100}, headers=AUTH, timeout=10)
@@ -234,6 +236,7 @@ def test_jiandaoyun_429_and_502_with_a_body_code_are_the_reply_fault_then_the_re
     assert second.status_code == 200 and len(second.json()["items"]) == 10
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_switches_the_jiandaoyun_variants() -> None:
     flags = ("--rate-limit", "off", "--port", "0", "--jiandaoyun-statistics-enabled", "false", "--jiandaoyun-usage-v2", "false")
     with command_line(*flags) as url:

@@ -28,6 +28,8 @@ import pytest
 
 from integration_tests.emulator.core import discover_vendors
 
+pytestmark = pytest.mark.process  # the README's commands
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SAMPLES = ROOT / "integration_tests" / "sample_configs"

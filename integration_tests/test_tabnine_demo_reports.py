@@ -27,6 +27,8 @@ from integration_tests.emulator import Emulator
 from integration_tests.emulator.tabnine import DEMO_REPORTS
 from tools.report import ReportInputError, Section, run_reports
 
+pytestmark = pytest.mark.process  # PyAirbyte runs the command
+
 DAYS = 30
 STREAMS = ["tabnine_license", "tabnine_users", "tabnine_permissions", "tabnine_user_usage", "tabnine_agent_usage"]
 

@@ -107,6 +107,7 @@ def test_tabnine_stuck_paging_points_the_last_page_at_itself(emulator_factory: E
     assert teams["size"] == 5 and teams["next"] == {"limit": 100, "offset": 0}
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_switches_the_tabnine_paging_fault() -> None:
     with command_line("--rate-limit", "off", "--port", "0", "--tabnine-paging-fault", "endless") as url:
         params = {"offset": 10, "limit": 10}
@@ -239,6 +240,7 @@ def test_an_unknown_tabnine_user_shape_is_refused() -> None:
         Emulator(tabnine={"user_shape": "older"})
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_switches_the_tabnine_user_and_usage_variants() -> None:
     flags = ["--rate-limit", "off", "--port", "0", "--users-flags-required", "true", "--multi-bucket", "true", "--user-shape", "newer"]
     with command_line(*flags) as url:

@@ -32,6 +32,8 @@ from integration_tests.conftest import EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, parse_messages
 
+pytestmark = pytest.mark.process  # pip and the installed command
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_WORKDIR = "/airbyte/integration_code"
 IMAGE_PREFIX = "/usr/local/bin/"  # where the image's pip installs python and the scripts

@@ -17,6 +17,8 @@ from integration_tests.emulator import Emulator
 from integration_tests.emulator.workato import Workato
 from tools.report import run_reports
 
+pytestmark = pytest.mark.process  # PyAirbyte runs the command
+
 STREAM = "workato_customer_workspaces"
 
 

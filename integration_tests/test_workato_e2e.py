@@ -383,8 +383,8 @@ def hours(start: date, end: date) -> List[str]:
 def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
     # Every answer 50 ms away and one request per hourly window (12 workspaces, one id chunk):
     # the stream has requests of many windows in flight when the kill lands, right after its
-    # first checkpoint. The sync spans five times the requests that can be in flight, so the kill
-    # lands well before its end. The resumed run goes to a second emulator of the same seed (the
+    # first checkpoint. The sync spans a day of windows more than can be in flight, so the kill
+    # lands before its end. The resumed run goes to a second emulator of the same seed (the
     # same data), so each run's requests are told apart by where they went, not by when.
     latency_ms = 50
     workato = {"api_token": TOKEN, "timezone": ZONE_NAME}
@@ -392,7 +392,7 @@ def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector
     first_server, second_server = emulator_factory(**options), emulator_factory(**options)
     probe_start, probe_end = dates(1)
     flying = periods_in_flight(config(first_server, probe_start, probe_end, interval="hour"), WORKSPACES, requests_per_period=1)
-    start, end = dates(-(-5 * flying // 24))
+    start, end = dates(-(-(flying + 24) // 24))
     planned = hours(start, end)
     catalog = configured_catalog(STREAMS)
 

@@ -196,6 +196,7 @@ def test_workato_an_unknown_variant_is_refused(option: str, value: Any) -> None:
         Emulator(workato={option: value})
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_switches_the_workato_variants() -> None:
     flags = ("--workato-listing-next-page", "header", "--workato-listing-page-cap", "5", "--workato-row-names", "job_counts")
     with command_line("--rate-limit", "off", "--port", "0", *flags) as url:
@@ -218,6 +219,7 @@ def test_workato_repeat_paging_ignores_page(emulator_factory: EmulatorFactory) -
         assert [row["id"] for row in rows] == first_page, page
 
 
+@pytest.mark.process  # the emulator's command line
 def test_command_line_switches_the_workato_paging_fault() -> None:
     with command_line("--rate-limit", "off", "--port", "0", "--workato-paging-fault", "repeat") as url:
 

@@ -16,8 +16,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
+    AirbyteStateBlob,
     AirbyteStateMessage,
     AirbyteStateType,
+    AirbyteStreamState,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     Status,
@@ -34,6 +36,7 @@ from source_usage.core.reading import SideBySide
 from source_usage.core.saved_state import state_file_problem, stream_state_problem
 from source_usage.core.settings import SharedSettings, config_error
 from source_usage.core.stats import RequestStats
+from source_usage.core.streams import PeriodStream
 from source_usage.core.synclog import name_backoff_requests, stream_logger
 from source_usage.core.validation import ensure_valid
 from source_usage.core.vendor import CHECK_HTTP, HttpOptions, Vendor
@@ -147,6 +150,30 @@ class SourceUsage(AbstractSource):
                 if problem:
                     raise config_error(problem)
 
+    @staticmethod
+    def resumed_states(streams: Sequence[Stream], state: Optional[List[AirbyteStateMessage]]) -> List[AirbyteStateMessage]:
+        """The saved states as each period stream really resumes from them
+        (:meth:`PeriodStream.resumed_state`): a cursor in the future is read as the latest finished
+        period, or as no state at all, and the CDK then writes back that, never the future one."""
+        by_name = {stream.name: stream for stream in streams if isinstance(stream, PeriodStream)}
+        resumed = []
+        for message in state or []:
+            saved = message.stream if message.type == AirbyteStateType.STREAM else None
+            stream = by_name.get(saved.stream_descriptor.name) if saved is not None else None
+            if saved is None or stream is None:
+                resumed.append(message)
+                continue
+            kept = stream.resumed_state(dict(saved.stream_state.__dict__) if saved.stream_state is not None else {})
+            if kept is not None:
+                blob = AirbyteStateBlob(**kept)
+                resumed.append(
+                    AirbyteStateMessage(
+                        type=AirbyteStateType.STREAM,
+                        stream=AirbyteStreamState(stream_descriptor=saved.stream_descriptor, stream_state=blob),
+                    )
+                )
+        return resumed
+
     def read(
         self,
         logger: logging.Logger,
@@ -158,6 +185,7 @@ class SourceUsage(AbstractSource):
         self._read_streams = None
         streams = self.streams(connector_config)
         self.check_states(streams, [configured.stream.name for configured in catalog.streams], state)
+        state = self.resumed_states(streams, state)
         self._read_streams = streams
         self._wall_seconds = {}
         # The CDK's read of each stream says these for its one stream; here once for the sync.

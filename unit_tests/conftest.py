@@ -8,6 +8,9 @@ from typing import Any, Iterator, List
 import freezegun
 import pytest
 
+# pytest's own clock (test durations, ``--durations``) stays real while a test's is frozen.
+freezegun.configure(extend_ignore_list=["_pytest"])
+
 #: 2026-06-10 12:00 UTC is 20:00 in UTC+8: T = 2026-06-10 in both, so the latest finished day of a
 #: vendor counting days in either zone is 06-09.
 FROZEN_NOW = "2026-06-10T12:00:00Z"

@@ -292,7 +292,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        cursor = self.resume_cursor(stream_state) if sync_mode == SyncMode.incremental else None
+        cursor = self.saved_cursor(stream_state) if sync_mode == SyncMode.incremental else None
         periods = self.plan.periods(cursor)
         groups = list(chunked(periods, self.periods_per_slice or max(1, len(periods))))
         slices = [self.period_slice(group) for group in groups]
@@ -444,21 +444,29 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             return self.cursor_moment(str(stream_state[self.cursor_key]))
         return None
 
-    def resume_cursor(self, stream_state: Optional[Mapping[str, Any]]) -> Optional[DateTime]:
-        """The saved cursor, or, when it names a period that is not over yet (a state written by
-        hand, or by a machine whose clock was wrong), the latest finished period: a cursor in the
-        future would otherwise skip every period until then, silently, and be written back."""
+    def resumed_state(self, stream_state: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+        """The state a read really resumes from: ``stream_state`` itself, or, when its cursor names
+        a period that is not over yet (a state written by hand, or by a machine whose clock was
+        wrong), the latest finished period's; ``None`` (no state) when even that lies before the
+        plan's first period (a monthly stream early in its first month), as a full read starts.
+
+        A cursor in the future would otherwise skip every period until then, silently, and be
+        written back (the CDK writes the state it was given when no period moves it), so the
+        source hands the CDK this state, never the saved one.
+        """
         cursor = self.saved_cursor(stream_state)
         latest = self.plan.latest_finished_start()
         if cursor is None or self.plan.granularity.floor(cursor) <= latest:
-            return cursor
+            return dict(stream_state) if stream_state else None
+        value = stream_state and stream_state.get(self.cursor_key)
+        saved = f"The saved state of stream '{self.name}' holds {self.cursor_key} '{value}', a period that is not over yet"
+        if latest < self.plan.first:
+            # A state naming a period before the configured start would claim a period no sync read.
+            logger.warning(f"{saved}; reading as if it held none: no period from {self.plan.first.to_date_string()} on is over yet.")
+            return None
         clamped = self.cursor_value(Period(latest, self.plan.granularity.step(latest, 1)))
-        logger.warning(
-            f"The saved state of stream '{self.name}' holds {self.cursor_key} '{stream_state and stream_state.get(self.cursor_key)}', "
-            f"a period that is not over yet; reading as if it held '{clamped}', the latest finished period."
-        )
-        self._state = {self.cursor_key: clamped}
-        return latest
+        logger.warning(f"{saved}; reading as if it held '{clamped}', the latest finished period.")
+        return {self.cursor_key: clamped}
 
     def advance_cursor(self, value: str) -> None:
         """Move the cursor to ``value`` unless it already is there or later (a lookback re-read).
