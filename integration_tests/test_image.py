@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
 
+from integration_tests import clock as moved_clock
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, configured_catalog
@@ -66,10 +67,13 @@ class ImageConnector(CheckedConnector):
     def __init__(self, workdir: Path, image: str) -> None:
         super().__init__(workdir)
         self.image = image
+        #: The suite's moved clock for the container's Python (``tools/test.py --at``), or ``None``.
+        self.clock = moved_clock.clock_folder(workdir)
 
     def run(self, command: str, timeout: float = RUN_TIMEOUT_SECONDS, **files: Any) -> Run:
         args = self.arguments(command, **files)
-        docker = ["docker", "run", "--rm", "--network", "host", "-v", f"{self.workdir}:{self.workdir}:ro", self.image]
+        mounts = ["-v", f"{self.workdir}:{self.workdir}:ro", *moved_clock.docker_arguments(self.clock)]
+        docker = ["docker", "run", "--rm", "--network", "host", *mounts, self.image]
         done = subprocess.run([*docker, *args], capture_output=True, text=True, timeout=timeout)
         return self.keep(args, done.returncode, done.stdout, done.stderr)
 

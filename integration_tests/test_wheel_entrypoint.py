@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
+from integration_tests import clock as moved_clock
 from integration_tests.conftest import EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, parse_messages
@@ -114,11 +115,15 @@ class Installed:
     environment: Path  # the clean virtual environment
     command: List[str]  # the Dockerfile's command line, pointing into the environment
     workdir: Path  # outside the repository, empty
+    #: The suite's moved clock for the environment's Python (``tools/test.py --at``), or ``None``.
+    clock: Optional[Path] = None
 
     def env(self) -> Dict[str, str]:
-        """The caller's environment minus whatever could point Python at the checkout."""
+        """The caller's environment minus whatever could point Python at the checkout (with
+        ``--at``, its ``PYTHONPATH`` is a copy of the clock's start-up file and ``time_machine``)."""
         drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV"}
-        return {key: value for key, value in os.environ.items() if key not in drop} | {"PYTHONNOUSERSITE": "1"}
+        kept = {key: value for key, value in os.environ.items() if key not in drop} | {"PYTHONNOUSERSITE": "1"}
+        return moved_clock.environment(self.clock, kept)
 
     def run(self, *args: str, files: Optional[Dict[str, Any]] = None) -> Run:
         """The image's command with ``args``; ``files`` (name -> JSON) are written beside it and
@@ -168,10 +173,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         check=True,
         timeout=INSTALL_TIMEOUT_SECONDS,
         cwd=base,
+        env=moved_clock.environment(None, os.environ),  # pip is not under test, and has no time_machine
     )
     workdir = base / "integration_code_run"
     workdir.mkdir()
-    return Installed(wheel, environment, in_image(image_command(), environment), workdir)
+    return Installed(wheel, environment, in_image(image_command(), environment), workdir, moved_clock.clock_folder(base))
 
 
 # --------------------------------------------------------------------------- the emulator and a config

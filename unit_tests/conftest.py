@@ -1,4 +1,4 @@
-"""Shared fixtures of the unit tests: a frozen clock that sleeping advances, and config helpers."""
+"""Shared fixtures of the unit tests: today pinned for every test, and a frozen clock that sleeping advances."""
 
 from __future__ import annotations
 
@@ -7,13 +7,23 @@ from typing import Any, Iterator, List
 
 import freezegun
 import pytest
+import time_machine
 
 # pytest's own clock (test durations, ``--durations``) stays real while a test's is frozen.
-freezegun.configure(extend_ignore_list=["_pytest"])
+freezegun.configure(extend_ignore_list=["_pytest.timing"])
 
 #: 2026-06-10 12:00 UTC is 20:00 in UTC+8: T = 2026-06-10 in both, so the latest finished day of a
 #: vendor counting days in either zone is 06-09.
 FROZEN_NOW = "2026-06-10T12:00:00Z"
+
+
+@pytest.fixture(autouse=True)
+def pinned_today() -> Iterator[None]:
+    """Every unit test runs on ``FROZEN_NOW``'s date whatever the real date (or ``tools/test.py
+    --at``): the wall clock starts there and runs on; sleeps and monotonic time stay real. A test
+    that needs time to stand still, or sleeps to take none, uses ``clock``."""
+    with time_machine.travel(FROZEN_NOW, tick=True):
+        yield
 
 
 class Sleeps:

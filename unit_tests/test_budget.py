@@ -196,7 +196,8 @@ def test_the_adapter_asks_the_budget_once_the_attempt_holds_its_slot_and_tells_i
         assert session.get(url).json() == {"ok": True}
     assert events == ["slot taken", "budget asked", "budget told", "slot freed"]
     (round_trip,) = budget.round_trips
-    assert 0.1 <= round_trip < 1.0, "the budget learns the real round trip, not requests' unset elapsed"
+    # The real round trip (the server takes 0.1 s), not requests' unset elapsed; a busy machine may add to it.
+    assert 0.1 <= round_trip < 30.0, "the budget learns the real round trip, not requests' unset elapsed"
 
 
 def test_a_budget_fed_by_the_adapter_widens_its_window_by_the_round_trip() -> None:
@@ -207,4 +208,4 @@ def test_a_budget_fed_by_the_adapter_widens_its_window_by_the_round_trip() -> No
         session.mount("http://", DeadlineAdapter(HttpOptions(deadline=5.0, timeout=(1.0, 5.0)), budget=budget))
         session.get(url)
     (policy,) = budget.paced
-    assert 0.1 <= policy.guard_seconds < 1.0
+    assert 0.1 <= policy.guard_seconds <= 0.5  # the round trip, at most half the window however slow it was

@@ -33,7 +33,7 @@ class Recorder:
                 self.most_running = max(self.most_running, self.running)
             try:
                 if gate is not None:
-                    assert gate.wait(5), "the gate was never opened"
+                    assert gate.wait(30), "the gate was never opened"
                 time.sleep(delay)
                 yield from records
                 if fail:
@@ -43,6 +43,14 @@ class Recorder:
                     self.running -= 1
 
         return read
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds (the bound only catches a hang)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.01)
 
 
 def read_all(ahead: OrderedReadAhead[object, int]) -> List[Tuple[object, List[int]]]:
@@ -75,10 +83,8 @@ def test_only_the_first_request_runs_until_it_gives_a_record_then_the_window_ope
     gate.set()
     first = ahead.take()
     assert first is not None and list(first) == [1]
-    deadline = time.monotonic() + 5
-    while len(recorder.started) < 7 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    eventually(lambda: len(recorder.started) >= 7, "the window opened")
+    time.sleep(0.1)  # room for an eighth to start wrongly
     # The window opened: besides the one taken, 6 started and not taken, not more.
     assert sorted(recorder.started) == [0, 1, 2, 3, 4, 5, 6]
     assert [tag for tag, _ in read_all(ahead)] == [f"p{n}" for n in range(1, 10)]
@@ -90,7 +96,7 @@ def test_a_request_with_many_pages_does_not_hold_the_others_back() -> None:
 
     def many_pages(worker: object) -> Iterator[int]:
         yield 0  # its first page answered
-        assert first_gate.wait(5)
+        assert first_gate.wait(30)
         yield 1
 
     work = iter([("p0", many_pages)] + [(f"p{n}", recorder.request(n, [n])) for n in range(1, 4)])
@@ -99,9 +105,7 @@ def test_a_request_with_many_pages_does_not_hold_the_others_back() -> None:
     assert first is not None
     records = iter(first)
     assert next(records) == 0
-    deadline = time.monotonic() + 5
-    while len(recorder.started) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: len(recorder.started) >= 3, "the later requests started")
     assert sorted(recorder.started) == [1, 2, 3]
     first_gate.set()
     assert list(records) == [1]
@@ -114,8 +118,9 @@ def test_no_more_than_the_window_is_started_ahead_of_the_consumer() -> None:
     ahead: OrderedReadAhead[object, int] = OrderedReadAhead(work, object, workers=2, window=5, buffer=10)
     first = ahead.take()
     assert first is not None and list(first) == [0]
-    time.sleep(0.2)
-    # Taken: 1; started and not taken: at most the window of 5.
+    # Taken: 1; started and not taken: the window of 5, and no more however long the consumer waits.
+    eventually(lambda: len(recorder.started) >= 6, "the window filled")
+    time.sleep(0.1)  # room for a seventh to start wrongly (a busy machine only makes that less likely)
     assert len(recorder.started) == 6
     assert [tag for tag, _ in read_all(ahead)] == [f"p{n}" for n in range(1, 20)]
     assert recorder.most_running <= 2  # the workers
@@ -151,8 +156,10 @@ def test_a_request_holds_at_most_its_buffer_of_records_while_the_consumer_is_beh
     ahead: OrderedReadAhead[object, int] = OrderedReadAhead(work, object, workers=2, window=2, buffer=7)
     running = ahead.take()
     assert running is not None
-    time.sleep(0.2)
-    assert len(produced) <= 7 + 1  # the buffer, and the one its worker waits to put
+    # The buffer, and the one its worker waits to put; then the worker waits for the consumer.
+    eventually(lambda: len(produced) >= 7 + 1, "the buffer filled")
+    time.sleep(0.1)  # room for the worker to run on wrongly
+    assert len(produced) == 7 + 1
     assert list(running) == list(range(100))
     ahead.close()
 

@@ -508,6 +508,16 @@ class LoggedRequest:
     time: float  # time.time() at arrival
     vendor: Optional[str]
     fault: Optional[str]
+    # The emulator's own account of the request, on its monotonic clock (``time.monotonic()``), so
+    # that a test proves order and overlap from what the server saw, not from a stopwatch bound:
+    #: when the request was received whole (the client sent it);
+    received: float = 0.0
+    #: the round trip it was given (seconds: the latency, its jitter);
+    round_trip: float = 0.0
+    #: when the vendor saw it and counted it against its limits (``received`` + the inbound share);
+    reached: float = 0.0
+    #: when its answer was released (at the earliest ``received + round_trip``), or it was dropped.
+    answered: float = 0.0
 
 
 class RequestLog:
@@ -587,6 +597,9 @@ class Emulator:
         self.rate_limits_enabled = rate_limits
         self._numbering = threading.Lock()
         self._received = 0
+        #: The path of every request received so far, in order, as soon as it is received (the
+        #: log has a request once it is answered): a test waits for a request to be in flight.
+        self.receipts: List[str] = []
         self.faults = Faults()
         self.windows = SlidingWindows()
         self.log = RequestLog()
@@ -679,6 +692,7 @@ class Emulator:
         with self._numbering:
             self._received += 1
             number = self._received
+            self.receipts.append(request.path)
         route = self.routes.get(request.path, {}).get(request.method)
         latency, jitter = self.network(route[0] if route else None)
         return round_trip(latency, jitter, self.world.seed, number) if latency else 0.0
@@ -760,6 +774,7 @@ class _Handler(BaseHTTPRequestHandler):
                 LoggedRequest(
                     method=self.command, path=parts.path, query=parse_qs(parts.query, keep_blank_values=True),
                     body=raw_body.decode("utf-8", "replace"), status=None, time=arrival_wall, vendor=None, fault="client_gone",
+                    received=arrival, reached=arrival, answered=time.monotonic(),
                 )
             )
             self.close_connection = True
@@ -781,6 +796,7 @@ class _Handler(BaseHTTPRequestHandler):
         kind = fault.kind if fault else None
         if kind == "slow":
             time.sleep(fault.delay)  # type: ignore[union-attr]
+        account = {"received": arrival, "round_trip": trip, "reached": reaches, "answered": time.monotonic()}
         status: Optional[int] = None if kind in ("drop", "hang") else reply.status
         try:
             body: Any = request.json()
@@ -796,6 +812,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time=arrival_wall,
                 vendor=vendor.name if vendor else None,
                 fault=kind,
+                **account,
             )
         )
         if kind == "hang":
