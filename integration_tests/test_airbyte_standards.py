@@ -35,7 +35,7 @@ from source_usage import SourceUsage
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks", "integration_tests.standard_test_selection"]
 #: One worker runs the whole module: its configs are files every test of it reads (the CDK's
 #: scenarios name paths), written once for the emulator the module started.
-pytestmark = pytest.mark.xdist_group("standard_configs")
+pytestmark = [pytest.mark.xdist_group("standard_configs"), pytest.mark.reads_today]  # every config starts the day before yesterday
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).parent / "standard_configs"

@@ -25,6 +25,9 @@ from integration_tests.toy_vendor.emulator import ToyEmulator
 from source_usage import SourceUsage
 from source_usage.vendors import all_vendors
 
+#: One worker runs the module: its tests share one module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("extension")
+
 EXTRA = [ToyEmulator]
 
 
@@ -92,6 +95,7 @@ def test_discover_lists_the_toy_stream_beside_every_shipped_one(connector: InPro
     assert not emulator.log.entries(), "discover sends no request"
 
 
+@pytest.mark.reads_today
 def test_check_asks_the_toy_for_the_last_day_the_config_syncs(connector: InProcessConnector, emulator: Emulator) -> None:
     run = connector.check(config(emulator, finished_day(3), finished_day(2)))
 
@@ -114,6 +118,7 @@ def test_check_with_a_wrong_toy_token_fails_naming_the_toy(connector: InProcessC
     assert "toy-wrong-token-5e1f" not in run.stdout
 
 
+@pytest.mark.reads_today
 def test_full_then_incremental_read_of_the_toy_stream(connector: InProcessConnector, emulator: Emulator, catalog: Catalog) -> None:
     first_day, last_day = finished_day(5), finished_day(3)
     days = [(first_day + timedelta(days=n)).isoformat() for n in range(4)]  # the fourth is the next sync's

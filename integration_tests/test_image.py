@@ -30,7 +30,8 @@ from integration_tests.emulator import Emulator, discover_vendors, vendor_option
 from integration_tests.runner import Run, configured_catalog
 from integration_tests.tooling import in_ci, load_tool
 
-pytestmark = pytest.mark.process  # Docker
+# Docker; one worker runs the module, which shares one costly fixture
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("image")]
 
 IMAGE_ENV = "SOURCE_USAGE_TEST_IMAGE"
 RUN_TIMEOUT_SECONDS = 300

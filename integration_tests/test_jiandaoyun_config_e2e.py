@@ -19,6 +19,7 @@ def jdy(emulator_factory: EmulatorFactory) -> Emulator:
     return emulator_factory(seed=5, rate_limits=False)
 
 
+@pytest.mark.reads_today
 def test_an_end_date_older_than_the_180_days_jiandaoyun_keeps_ends_read_with_a_config_error(
     connector: CheckedConnector, jdy: Emulator
 ) -> None:

@@ -135,6 +135,7 @@ def test_discover_lists_the_three_jiandaoyun_streams(connector: CheckedConnector
 # --------------------------------------------------------------------------- syncs
 
 
+@pytest.mark.reads_today
 def test_full_refresh_sync_equals_the_ground_truth(connector: CheckedConnector, jdy: Emulator) -> None:
     start, end = dates(jdy, 3)
 
@@ -171,6 +172,7 @@ def test_member_ids_are_sent_ten_per_request(connector: CheckedConnector, jdy: E
     assert len(requests) == 6  # 25 ids: 3 requests per date
 
 
+@pytest.mark.reads_today
 def test_incremental_sync_rereads_only_the_lookback(connector: CheckedConnector, jdy: Emulator) -> None:
     start, end = dates(jdy, 5)
     settings = config(jdy, start, end, lookback_days=2)
@@ -235,6 +237,7 @@ def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector
         assert_resumed_without_loss(stream, killed, resumed, truth, in_flight_records(truth, "date", planned, from_state, flying))
 
 
+@pytest.mark.reads_today
 def test_start_older_than_180_days_is_moved_up_with_a_warning(connector: CheckedConnector, jdy: Emulator) -> None:
     today = jdy.vendor("jiandaoyun").today()
     start, end = today - timedelta(days=200), today - timedelta(days=178)
@@ -251,6 +254,7 @@ def test_start_older_than_180_days_is_moved_up_with_a_warning(connector: Checked
     assert all(e.status == 200 for e in jdy.log.entries())
 
 
+@pytest.mark.reads_today
 def test_future_end_date_is_clamped_to_yesterday(connector: CheckedConnector, jdy: Emulator) -> None:
     today = jdy.vendor("jiandaoyun").today()
     start = today - timedelta(days=2)
@@ -415,6 +419,7 @@ def test_member_ids_named_twice_are_read_once_with_a_warning(connector: CheckedC
     assert "'jiandaoyun.member_ids' names 2 ids more than once; each is read once." in run.stdout
 
 
+@pytest.mark.reads_today
 def test_a_saved_cursor_in_the_future_is_clamped_to_the_latest_finished_date_with_a_warning(
     connector: CheckedConnector, jdy: Emulator
 ) -> None:
@@ -641,6 +646,7 @@ def test_a_sync_with_usage_logs_no_statistics_warning(connector: CheckedConnecto
     assert statistics_warnings(run) == []
 
 
+@pytest.mark.reads_today
 def test_check_with_every_metric_0_succeeds_and_logs_that_statistics_may_not_be_enabled(
     connector: CheckedConnector, jdy: Emulator
 ) -> None:

@@ -42,7 +42,8 @@ from integration_tests.emulator import Emulator, vendor_options
 from integration_tests.runner import SOURCE_USAGE
 from integration_tests.tooling import in_ci, load_tool
 
-pytestmark = pytest.mark.process  # PyAirbyte runs the command; a PostgreSQL server
+# PyAirbyte runs the command; a PostgreSQL server; one worker runs the module, which shares one costly fixture
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("postgres")]
 
 DATABASE_ENV = "SOURCE_USAGE_TEST_PG"
 #: PyAirbyte's read has no timeout of its own: a connector that never ends would hang CI.

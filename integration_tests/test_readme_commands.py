@@ -19,6 +19,7 @@ import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,8 @@ import pytest
 
 from integration_tests.emulator.core import discover_vendors
 
-pytestmark = pytest.mark.process  # the README's commands
+# the README's commands; one worker runs the module, which shares one costly fixture
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("readme")]
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -107,37 +109,48 @@ def test_each_sample_config_is_one_vendor_section_at_the_port_the_readme_emulato
 
 @dataclass
 class Clone:
-    """The scratch directory the README's commands run in, and the emulator they run against."""
+    """A scratch directory the README's commands run in, and the emulator they run against."""
 
     path: Path
     port: int
 
 
+def lay_out_clone(path: Path) -> Path:
+    """``path`` laid out like a fresh clone after ``tools/demo.py`` (its sample files: see :func:`with_samples`)."""
+    (path / "integration_tests").mkdir(parents=True)
+    (path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    (path / "tools").symlink_to(ROOT / "tools", target_is_directory=True)
+    (path / "integration_tests" / "__init__.py").symlink_to(ROOT / "integration_tests" / "__init__.py")
+    (path / "integration_tests" / "emulator").symlink_to(ROOT / "integration_tests" / "emulator", target_is_directory=True)
+    return path
+
+
+def with_samples(path: Path, port: int, fixed_port: int) -> Clone:
+    """The clone at ``path`` with copies of the sample files, naming the emulator's ``port``."""
+    copies = path / SAMPLES_IN_CLONE
+    copies.mkdir()
+    for sample in SAMPLES.glob("*.json"):
+        (copies / sample.name).write_text(sample.read_text().replace(f"127.0.0.1:{fixed_port}", f"127.0.0.1:{port}"))
+    return Clone(path, port)
+
+
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
+def clones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Clone]]:
+    """A clone for each vendor (the commands write the same file names), one emulator for all."""
     commands = command_lines(readme_block("newcomer-commands")[1])
     emulator_line = commands[0]
     assert emulator_line.startswith(EMULATOR_COMMAND) and emulator_line.endswith("&"), emulator_line
     fixed_port = readme_port(emulator_line)
-    path = tmp_path_factory.mktemp("clone")
-    (path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
-    (path / "tools").symlink_to(ROOT / "tools", target_is_directory=True)
-    (path / "integration_tests").mkdir()
-    (path / "integration_tests" / "__init__.py").symlink_to(ROOT / "integration_tests" / "__init__.py")
-    (path / "integration_tests" / "emulator").symlink_to(ROOT / "integration_tests" / "emulator", target_is_directory=True)
+    base = tmp_path_factory.mktemp("clones")
     argv = shlex.split(emulator_line.rstrip("&").replace(f"--port {fixed_port}", "--port 0"))
-    emulator = subprocess.Popen(argv, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    emulator = subprocess.Popen(argv, cwd=lay_out_clone(base / "emulator"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert emulator.stdout is not None
         url = emulator.stdout.readline().strip()
         match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)", url)
         assert match, f"the emulator printed {url!r} instead of its URL"
         port = int(match.group(1))
-        copies = path / SAMPLES_IN_CLONE
-        copies.mkdir()
-        for sample in SAMPLES.glob("*.json"):
-            (copies / sample.name).write_text(sample.read_text().replace(f"127.0.0.1:{fixed_port}", f"127.0.0.1:{port}"))
-        yield Clone(path, port)
+        yield {vendor: with_samples(lay_out_clone(base / vendor), port, fixed_port) for vendor in VENDORS}
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
@@ -184,8 +197,11 @@ def run_commands_for(clone: Clone, vendor: str) -> VendorRun:
 
 
 @pytest.fixture(scope="module")
-def runs(clone: Clone) -> Dict[str, VendorRun]:
-    return {vendor: run_commands_for(clone, vendor) for vendor in VENDORS}
+def runs(clones: Dict[str, Clone]) -> Dict[str, VendorRun]:
+    """Every vendor's run of the commands, side by side (each in its own clone)."""
+    with ThreadPoolExecutor(len(clones)) as pool:
+        done = {vendor: pool.submit(run_commands_for, clone, vendor) for vendor, clone in clones.items()}
+    return {vendor: future.result() for vendor, future in done.items()}
 
 
 def records_by_stream(run_messages: Sequence[Mapping[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
@@ -272,13 +288,16 @@ def utc_wall_clock(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def test_the_pyairbyte_snippet_loads_every_stream_into_duckdb_with_each_instant_in_utc(clone: Clone, runs: Dict[str, VendorRun]) -> None:
+def test_the_pyairbyte_snippet_loads_every_stream_into_duckdb_with_each_instant_in_utc(
+    clones: Dict[str, Clone], runs: Dict[str, VendorRun]
+) -> None:
     import duckdb
 
     language, snippet = readme_block("pyairbyte-snippet")
     (run_command,) = command_lines(next_block_after("pyairbyte-snippet"))
     assert (language, run_command) == ("python", "AIRBYTE_OFFLINE_MODE=1 .venv/bin/python sync.py")
     vendor = sample_vendor(snippet.splitlines())
+    clone = clones[vendor]
     (clone.path / "sync.py").write_text(snippet)
     printed = run_in(clone, run_command).stdout
     # The same sync as the README's first read of that vendor: the same rows (deduplicated, as the read holds each key once).

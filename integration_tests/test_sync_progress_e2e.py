@@ -32,6 +32,9 @@ from source_usage.core.progress import ProgressOptions
 from source_usage.core.settings import SharedSettings
 from source_usage.core.vendor import HttpOptions
 
+#: One worker runs the module: its tests share one module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("sync_progress")
+
 EXTRA = [ToyEmulator]
 DAYS = 4
 TEAMS = 3

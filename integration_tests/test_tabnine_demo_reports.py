@@ -27,7 +27,8 @@ from integration_tests.emulator import Emulator
 from integration_tests.emulator.tabnine import DEMO_REPORTS
 from tools.report import ReportInputError, Section, run_reports
 
-pytestmark = pytest.mark.process  # PyAirbyte runs the command
+# PyAirbyte runs the command; one worker runs the module, which shares one costly fixture
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("tabnine_demo")]
 
 DAYS = 30
 STREAMS = ["tabnine_license", "tabnine_users", "tabnine_permissions", "tabnine_user_usage", "tabnine_agent_usage"]

@@ -195,6 +195,7 @@ def test_discover_with_only_a_tabnine_section_lists_exactly_the_ten_streams(conn
 # --------------------------------------------------------------------------- syncs
 
 
+@pytest.mark.reads_today
 def test_full_sync_of_the_six_streams_equals_the_ground_truth(connector: CheckedConnector, tabnine: Emulator) -> None:
     start, end = dates(10)
 
@@ -265,6 +266,7 @@ def test_v1_fallback_on_an_old_server_equals_the_ground_truth(connector: Checked
 
 
 @pytest.mark.parametrize("lookback_days", [0, 2])
+@pytest.mark.reads_today
 def test_incremental_sync_rereads_the_lookback_and_the_current_month(
     connector: CheckedConnector, tabnine: Emulator, lookback_days: int
 ) -> None:
@@ -449,6 +451,7 @@ def test_a_user_repeated_across_pages_is_emitted_once(connector: CheckedConnecto
 # --------------------------------------------------------------------------- usage as one bucket per window
 
 
+@pytest.mark.reads_today
 def test_usage_asks_each_window_once_with_granularity_all_and_keeps_its_per_model_breakdowns(
     connector: CheckedConnector, tabnine: Emulator
 ) -> None:

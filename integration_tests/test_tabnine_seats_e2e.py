@@ -107,6 +107,7 @@ def test_discover_with_the_tabnine_and_workato_sections_lists_the_six_streams_wi
     assert not emulator.log.entries(), "discover sends no request"
 
 
+@pytest.mark.reads_today
 def test_a_full_sync_of_the_four_streams_equals_the_ground_truth_with_one_request_per_user_and_team_per_window(
     connector: CheckedConnector, tabnine: Emulator
 ) -> None:
@@ -161,6 +162,7 @@ def test_idle_seats_are_users_whose_usage_is_zero_in_every_window(connector: Che
     assert all("ides" not in r for r in run.records(USER_USAGE) if r["userId"] in idle)
 
 
+@pytest.mark.reads_today
 def test_user_and_team_usage_default_to_monthly_windows_one_request_per_user_per_month(
     connector: CheckedConnector, tabnine: Emulator
 ) -> None:
@@ -247,6 +249,7 @@ def test_agent_usage_answering_another_403_is_a_config_error_naming_the_token(
     ), run.describe()
 
 
+@pytest.mark.reads_today
 def test_an_incremental_user_usage_sync_resumes_after_its_cursor(connector: CheckedConnector, tabnine: Emulator) -> None:
     start, end = dates(4)
     settings = config(tabnine, start, end - timedelta(days=2), user_usage_granularity="daily")

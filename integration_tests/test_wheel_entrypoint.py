@@ -33,7 +33,8 @@ from integration_tests.conftest import EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, parse_messages
 
-pytestmark = pytest.mark.process  # pip and the installed command
+# pip and the installed command; one worker runs the module, which shares one costly fixture
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("wheel")]
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_WORKDIR = "/airbyte/integration_code"
@@ -167,9 +168,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (wheel,) = (base / "dist").glob("source_usage-*.whl")
     environment = base / "venv"
     venv.EnvBuilder(with_pip=True, clear=True, system_site_packages=False).create(environment)
-    # Its dependencies come from the package index, as in the image (pip's cache makes reruns quick).
+    # Its dependencies come from the package index, as in the image (pip's cache makes reruns quick),
+    # and nothing is compiled ahead, as the Dockerfile's install does not either.
     subprocess.run(
-        [str(environment / "bin" / "python"), "-m", "pip", "install", *pip_quiet, str(wheel)],
+        [str(environment / "bin" / "python"), "-m", "pip", "install", *pip_quiet, "--no-compile", str(wheel)],
         check=True,
         timeout=INSTALL_TIMEOUT_SECONDS,
         cwd=base,

@@ -198,6 +198,7 @@ def test_discover_with_only_a_workato_section_lists_exactly_the_three_streams(co
 # --------------------------------------------------------------------------- full syncs
 
 
+@pytest.mark.reads_today
 def test_full_sync_of_listed_workspaces_equals_the_ground_truth(connector: CheckedConnector, many_workspaces: Emulator) -> None:
     start, end = dates(3)
 
@@ -259,6 +260,7 @@ def test_full_sync_of_configured_ids_equals_the_ground_truth(connector: CheckedC
     [("hour", 3, 23), ("day", 3, 23), ("hour", 11, 25)],
     ids=["hourly-spring-forward", "daily-spring-forward", "hourly-fall-back"],
 )
+@pytest.mark.reads_today
 def test_sync_across_a_dst_change_equals_the_ground_truth_with_touching_windows(
     connector: CheckedConnector, workato: Emulator, interval: str, month: int, hours_on_change_day: int
 ) -> None:
@@ -340,6 +342,7 @@ def test_a_name_pattern_is_sent_and_leaves_deleted_recipes_out(connector: Checke
     [("day", 2, 2), ("week", 1, 1)],
     ids=["two-days-are-two-days", "one-day-is-one-whole-week"],
 )
+@pytest.mark.reads_today
 def test_incremental_sync_rereads_only_the_lookback_in_whole_periods(
     connector: CheckedConnector, workato: Emulator, interval: str, lookback_days: int, reread: int
 ) -> None:
@@ -527,6 +530,7 @@ def test_workspace_ids_named_twice_are_read_once_with_a_warning(connector: Check
 # --------------------------------------------------------------------------- where Workato's documents are silent
 
 
+@pytest.mark.reads_today
 def test_windows_in_a_zone_other_than_the_admin_workspaces_give_the_exact_numbers(
     connector: CheckedConnector, emulator_factory: EmulatorFactory
 ) -> None:

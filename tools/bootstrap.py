@@ -1,8 +1,11 @@
 """Create and fill the project's virtual environment with nothing but the Python that runs this.
 
+    python3 tools/bootstrap.py [--fresh]    # what tools/test.py and tools/demo.py do first
+
 Used by ``tools/demo.py`` and ``tools/test.py`` so that both README commands work on a fresh
-clone. The environment is ``.venv`` at the repository root; it is reinstalled when
-``pyproject.toml`` changes (a stamp file keeps its hash) or when ``--fresh`` is asked for.
+clone, and by ``.ci/run``, which builds it while the Docker image builds. The environment is
+``.venv`` at the repository root; it is reinstalled when ``pyproject.toml`` changes (a stamp
+file keeps its hash) or when ``--fresh`` is asked for.
 """
 
 from __future__ import annotations
@@ -47,3 +50,7 @@ def ensure_venv(fresh: bool = False) -> Path:
 
 def in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+if __name__ == "__main__":
+    print(ensure_venv(fresh="--fresh" in sys.argv[1:]))

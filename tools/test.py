@@ -47,7 +47,7 @@ CALENDAR: Dict[str, str] = {
 
 #: Most tests wait on a subprocess or a loopback server: one worker per core. Tests are handed
 #: out one by one as workers free up, except those of a group (``xdist_group``), which share files.
-PYTEST_DEFAULT = ["-n", "auto", "--dist", "loadgroup", "--durations", "25", "--durations-min", "1.0"]
+PYTEST_DEFAULT = ["-n", "auto", "--dist", "loadgroup", "--durations", "25"]
 QUICK = ["-m", "not process", "-n", "auto", "--dist", "loadgroup", "--durations", "10"]
 
 

@@ -31,6 +31,9 @@ def _start_the_shifted_clock(value: str) -> None:
     import time_machine
 
     time_machine.travel(moment.timestamp() + (time.time() - float(real)), tick=True).start()
+    # time-machine's clock starts ticking at its first reading, not when it starts: read it now,
+    # or a process that reads no time during a long start-up (pytest's) would run behind the others.
+    time.time()
 
 
 _value = os.environ.get(CLOCK_VARIABLE)
