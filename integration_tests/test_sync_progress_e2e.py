@@ -118,10 +118,11 @@ def test_the_summary_says_the_wall_time_and_the_time_spent_waiting_for_the_budge
     )
     assert match is not None, summary
     wall, waited = float(match[1]), float(match[2])
-    # Four requests a second apart take three seconds at least, nearly all of it waiting for the
-    # budget (the rest is the answers' own time), and the waits are within the stream's time.
+    # Four requests a second apart take three seconds at least, most of it waiting for the budget
+    # (the rest is the answers' own time, longer on a busy machine), and the waits are within the
+    # stream's time. The exact accounting, on an injected clock: unit_tests/test_progress.py.
     assert 3.0 <= wall < 10
-    assert 2.5 <= waited <= wall
+    assert 1.0 <= waited <= wall
 
 
 def test_a_backoff_line_names_the_vendor_and_the_path_it_waits_for(
