@@ -60,9 +60,19 @@ def test_skip_limit_pager_skips_the_items_received_until_the_more_field_is_false
     assert pager.position == {"skip": 3, "limit": 2}  # the last page answered stays the position
 
 
-def test_skip_limit_pager_treats_a_missing_more_field_as_the_last_page() -> None:
+def test_skip_limit_pager_ends_at_a_short_page_without_the_more_field() -> None:
     pager = SkipLimitPager(MEMBERS, size=2, more_field="has_next")
-    assert pager.advance({}, items(1, 2)) is None
+    assert pager.advance({}, items(1)) is None
+
+
+def test_skip_limit_pager_fails_at_a_full_page_without_the_more_field_naming_it() -> None:
+    pager = SkipLimitPager(MEMBERS, size=2, more_field="has_next")
+    with pytest.raises(AirbyteTracedException) as failure:
+        pager.advance({"has_more": True}, items(1, 2))
+    assert failure.value.message == (
+        f"{MEMBERS} answered a full page (2 items) without 'has_next', so whether more pages follow is unknown; "
+        "rather than keep this page only, the sync stops (the vendor may have renamed 'has_next')."
+    )
 
 
 def test_next_offset_pager_follows_meta_next_and_its_limit_until_next_is_null() -> None:

@@ -251,6 +251,21 @@ def entity_response(id_field: str, entity_id: str, start: str, end: str, complet
     return json_response({"organizationId": ORG_ID, id_field: entity_id, "from": start, "to": end, "usage": usage})
 
 
+ORGANIZATION_USAGE = BASE_URL + "/api/v2/organization/usage"
+
+
+def organization_totals(http: VerifiedHttpMocker, start: str, end: str, *completions: int) -> None:
+    """The organisation's usage of one window: the sum of the buckets of users with ``completions``
+    (what ``tabnine_user_usage`` compares its users' sums with after the window)."""
+    buckets = [v2_bucket(start, end, count) for count in completions]
+    total: Dict[str, Any] = {"from": start, "to": end, "activeUsers": sum(bucket["activeUsers"] for bucket in buckets)}
+    for group in ("codeCompletions", "chat", "agent"):
+        total[group] = {name: sum(bucket[group][name] for bucket in buckets) for name in buckets[0][group]}
+    request = HttpRequest(ORGANIZATION_USAGE, query_params={"organizationId": ORG_ID, "from": start, "to": end, "granularity": "all"})
+    usage = {"granularity": "all", "data": [total]}
+    http.get(request, json_response({"organizationId": ORG_ID, "from": start, "to": end, "usage": usage}))
+
+
 def user_not_found() -> HttpResponse:
     return json_response({"error": "Not Found", "message": "User not found", "status": 404}, status=404)
 
@@ -262,6 +277,7 @@ def test_user_usage_is_one_request_per_listed_user_per_window_and_the_listing_is
         for start, end in (DAY_1, DAY_2):
             http.get(entity_request(USER_USAGE, "userId", "u1", start, end), entity_response("userId", "u1", start, end, 7))
             http.get(entity_request(USER_USAGE, "userId", "u2", start, end), entity_response("userId", "u2", start, end, 0, ides=None))
+            organization_totals(http, start, end, 7, 0)
         output = read_streams(daily(), ["tabnine_users", "tabnine_user_usage"])
     assert not output.errors  # each listing mocked once: tabnine_users and the usage share one listing
     usage = [m.record.data for m in output.records if m.record.stream == "tabnine_user_usage"]
@@ -291,6 +307,7 @@ def test_a_user_answering_404_is_skipped_with_one_warning_and_the_others_are_rea
         for start, end in (DAY_1, DAY_2):
             http.get(entity_request(USER_USAGE, "userId", "u1", start, end), entity_response("userId", "u1", start, end, 3))
             http.get(entity_request(USER_USAGE, "userId", "gone", start, end), user_not_found())
+            organization_totals(http, start, end, 3)
         output = read_streams(daily(), ["tabnine_user_usage"])
     assert not output.errors
     assert [(m.record.data["period_start"], m.record.data["userId"]) for m in output.records] == [
@@ -347,10 +364,50 @@ def test_monthly_is_the_default_window_of_user_usage(clock: Sleeps) -> None:
     with VerifiedHttpMocker() as http:
         mock_users(http, {("true", "true"): list_page([user("u1")], None)})
         http.get(entity_request(USER_USAGE, "userId", "u1", *may), entity_response("userId", "u1", *may, 40))
+        organization_totals(http, *may, 40)
         output = read_streams(tabnine_config(start_date="2026-05-01"), ["tabnine_user_usage"])
     assert not output.errors
     ((period, granularity),) = [(m.record.data["period_start"], m.record.data["granularity"]) for m in output.records]
     assert (period, granularity) == ("2026-05-01T00:00:00+00:00", "monthly")
+
+
+def test_users_whose_usage_does_not_add_up_to_the_organisations_are_one_warning_naming_the_window_both_sums_and_the_cause(
+    clock: Sleeps,
+) -> None:
+    with VerifiedHttpMocker() as http:
+        mock_users(http, {("true", "true"): list_page([user("u1")], None)})
+        for start, end in (DAY_1, DAY_2):
+            http.get(entity_request(USER_USAGE, "userId", "u1", start, end), entity_response("userId", "u1", start, end, 5))
+        # The organisation counts a user the listing no longer has (5 + 2 completions); only the
+        # first window is compared: after a difference, no more requests for it.
+        organization_totals(http, *DAY_1, 5, 2)
+        output = read_streams(daily(), ["tabnine_user_usage"])
+    assert not output.errors
+    assert [m.record.data["codeCompletions"]["completions"] for m in output.records] == [5, 5]  # the records stand as read
+    assert warnings(output) == [
+        "Stream 'tabnine_user_usage': in the window from 2026-06-08T00:00:00+00:00 to 2026-06-09T00:00:00+00:00 its users' "
+        "codeCompletions.charsCompleted adds up to 50 where the organisation's is 70 (8 of 11 counts differ). The likely cause: users "
+        "deleted before this sync listed them, whose usage is in the organisation's totals (tabnine_organization_usage) but "
+        "in no record of this stream, so per-user and per-team sums will not match the organisation's."
+    ]
+    assert stream_states(output) == [STATE_1, STATE_2]
+
+
+def test_an_organisation_usage_that_cannot_be_read_is_one_warning_and_the_user_usage_stands(clock: Sleeps) -> None:
+    with VerifiedHttpMocker() as http:
+        mock_users(http, {("true", "true"): list_page([user("u1")], None)})
+        for start, end in (DAY_1, DAY_2):
+            http.get(entity_request(USER_USAGE, "userId", "u1", start, end), entity_response("userId", "u1", start, end, 5))
+        query = {"organizationId": ORG_ID, "from": DAY_1[0], "to": DAY_1[1], "granularity": "all"}
+        request = HttpRequest(ORGANIZATION_USAGE, query_params=query)
+        http.get(request, json_response({"error": "Bad Request", "message": "no", "status": 400}, status=400))
+        output = read_streams(daily(), ["tabnine_user_usage"])
+    assert not output.errors
+    assert len(output.records) == 2 and stream_states(output) == [STATE_1, STATE_2]
+    assert warnings(output) == [
+        "Stream 'tabnine_user_usage': its users' usage could not be compared with the organisation's: Tabnine "
+        "api/v2/organization/usage rejected the request (HTTP 400): no"
+    ]
 
 
 FIRST_REQUEST = {
@@ -387,6 +444,7 @@ def test_with_requests_in_flight_the_records_warnings_and_states_are_those_of_a_
                     response = entity_response("userId", f"u{n}", start, end, n + 1)
                     http.get(entity_request(USER_USAGE, "userId", f"u{n}", start, end), response)
                 http.get(entity_request(USER_USAGE, "userId", "gone", start, end), user_not_found())
+                organization_totals(http, start, end, *range(1, 7))
             return read_streams(daily(), ["tabnine_user_usage"], source=source)
 
     serial, concurrent = sync(SourceUsage(vendors=[Tabnine()])), sync(SourceUsage(vendors=[ConcurrentTabnine()]))

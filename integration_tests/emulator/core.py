@@ -14,6 +14,7 @@ so a 100,000-record scenario costs nothing until a page of it is served.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import importlib
 import json
@@ -137,14 +138,17 @@ INBOUND_SHARE = 0.5
 
 
 class World:
-    """What every vendor shares: the seed and the clock (overridable, so tests can pin "today")."""
+    """What every vendor shares: the seed and the clock (overridable, so tests can pin "today",
+    or run the vendors' clock ``clock_offset`` behind or ahead of the machine's, as a machine
+    with a wrong clock sees a vendor). Every answer's ``Date`` header is this clock."""
 
-    def __init__(self, seed: int = 1, now: Optional[datetime] = None) -> None:
+    def __init__(self, seed: int = 1, now: Optional[datetime] = None, clock_offset: timedelta = timedelta(0)) -> None:
         self.seed = seed
         self.frozen_now = now
+        self.clock_offset = clock_offset
 
     def now(self) -> datetime:
-        return self.frozen_now or datetime.now(timezone.utc)
+        return (self.frozen_now or datetime.now(timezone.utc)) + self.clock_offset
 
 
 @dataclass(frozen=True)
@@ -574,9 +578,10 @@ class Emulator:
         extra_vendors: Sequence[Type[VendorEmulator]] = (),
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
+        clock_offset_seconds: float = 0.0,
         **vendor_options: Mapping[str, Any],
     ) -> None:
-        self.world = World(seed=seed, now=now)
+        self.world = World(seed=seed, now=now, clock_offset=timedelta(seconds=clock_offset_seconds))
         check_latency(latency_ms, jitter_ms)
         #: Every vendor's round trip and its jitter (ms), unless the vendor sets its own.
         self.latency_ms = latency_ms
@@ -761,6 +766,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # the RequestLog is the log; stderr stays quiet
+
+    def date_time_string(self, timestamp: Optional[float] = None) -> str:
+        """Every answer's ``Date``: the vendors' clock (``World.now``), not the machine's."""
+        return email.utils.formatdate(self.emulator.world.now().timestamp() if timestamp is None else timestamp, usegmt=True)
 
     def _serve(self) -> None:
         arrival_wall, arrival = time.time(), time.monotonic()

@@ -109,6 +109,9 @@ class Options:
     #: usage answers 404 "not found".
     deleted_users: int = 0
     deleted_teams: int = 0
+    #: This many more users were deleted before any listing: not listed, but their usage is in the
+    #: organisation's totals (so the listed users' usage no longer adds up to them).
+    unlisted_users: int = 0
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -123,6 +126,15 @@ class Options:
     @property
     def api_key(self) -> str:
         return self.api_token
+
+
+#: The counts of a per-user (and per-team) bucket, summed; the organisation's v2 bucket carries
+#: them too, over every user (``chat.messages`` included: the users' messages are the organisation's).
+PEOPLE_FIELDS: Dict[str, Tuple[str, ...]] = {
+    "codeCompletions": ("completions", "charsCompleted", "keystrokes", "lines"),
+    "chat": ("messages", "linesAdded"),
+    "agent": ("messages", "linesAdded", "linesAddedAccepted", "linesRemoved", "linesRemovedAccepted"),
+}
 
 
 def _error(status: int, error: str, message: str) -> ApiError:
@@ -504,12 +516,7 @@ class Tabnine(VendorEmulator):
         included = [d for d in days(start.date(), (end - timedelta(microseconds=1)).date()) if start <= _midnight(d) < end]
         per_day = [[usage for u in members if (usage := self._user_day(u, d)) is not None] for d in included]
         bucket: Dict[str, Any] = {"from": _z(start), "to": _z(end), "activeUsers": max((len(day) for day in per_day), default=0)}
-        fields = {
-            "codeCompletions": ("completions", "charsCompleted", "keystrokes", "lines"),
-            "chat": ("messages", "linesAdded"),
-            "agent": ("messages", "linesAdded", "linesAddedAccepted", "linesRemoved", "linesRemovedAccepted"),
-        }
-        for group, names in fields.items():
+        for group, names in PEOPLE_FIELDS.items():
             lead = names[0]
             busiest = max((sum(1 for usage in day if usage[group][lead]) for day in per_day), default=0)
             bucket[group] = {
@@ -661,6 +668,11 @@ class Tabnine(VendorEmulator):
         groups = v1_groups if version == 1 else ("codeCompletions", "chat", "agent")
         for group in groups:
             bucket[group] = {key: sum(u[group][key] for u in per_day) for key in per_day[0][group]}
+        if version == 2 and scope == "org":
+            # What every user did, listed or not: the organisation's totals of the per-user fields.
+            everyone = self.people_bucket(range(self.options.users + self.options.unlisted_users), start, end, dimensions=False)
+            for group in PEOPLE_FIELDS:
+                bucket[group].update({name: everyone[group][name] for name in PEOPLE_FIELDS[group]})
         if version == 1:
             completions = bucket["codeCompletions"]
             bucket["productivityFactor"] = round(completions["accepted"] / max(1, completions["suggestions"]), 4)

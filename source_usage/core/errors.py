@@ -17,9 +17,8 @@ from __future__ import annotations
 import email.utils
 import time
 from datetime import timedelta
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import APIBudget
@@ -31,32 +30,30 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_usage.core.bodies import LARGE_BODY, StreamedItems, large_page
+from source_usage.core.bodies import LARGE_BODY, BodyProblem, NotJson, StreamedItems, large_page, parse_json
 from source_usage.core.budget import PacingBudget
 from source_usage.core.limits import DeadlineExceeded, RequestLedger
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import VendorIdentity
+from source_usage.core.vendor_clock import VendorClock
 
 _NOT_PARSED = object()
 _BODY_ATTRIBUTE = "_source_usage_json"
 
 
-class NotJson(ValueError):
-    """A body that does not parse as JSON."""
-
-
 def json_body(response: requests.Response, items_field: Optional[str] = None) -> Any:
-    """The response body parsed once, cached on the response for the later hooks.
+    """The response body parsed once (``core.bodies.parse_json``), cached on the response for
+    the later hooks.
 
     The first call decides how (the error handler makes it, knowing its endpoint's ``items_field``):
     a large body whose ``items_field`` is a list is read item by item (``core.bodies``), any other
-    body parsed whole (orjson).
+    body parsed whole. Raises ``NotJson`` or ``BodyProblem``, every time it is asked.
     """
     cached = getattr(response, _BODY_ATTRIBUTE, _NOT_PARSED)
     if cached is _NOT_PARSED:
         cached = _parsed(response.content, items_field)
         setattr(response, _BODY_ATTRIBUTE, cached)
-    if isinstance(cached, NotJson):
+    if isinstance(cached, (NotJson, BodyProblem)):
         raise cached
     return cached
 
@@ -64,19 +61,22 @@ def json_body(response: requests.Response, items_field: Optional[str] = None) ->
 def _parsed(content: bytes, items_field: Optional[str]) -> Any:
     try:
         if items_field is not None and len(content) > LARGE_BODY:
-            large = large_page(content, items_field)
+            try:
+                large = large_page(content, items_field)
+            except ValueError:  # what ijson cannot read (an integer beyond 64 bits, a NaN): read whole
+                large = None
             if large is not None:
                 return large
-        return orjson.loads(content)
-    except ValueError as error:  # orjson's JSONDecodeError and ijson's errors are ValueErrors
-        return NotJson(str(error))
+        return parse_json(content)
+    except (NotJson, BodyProblem) as error:
+        return error
 
 
 def vendor_error_text(response: requests.Response) -> str:
     """The vendor's own words from an error body (``msg``, ``message`` or ``error``), short."""
     try:
         body = json_body(response)
-    except NotJson:
+    except (NotJson, BodyProblem):
         return response.text[:200].strip() or "no body"
     if isinstance(body, dict):
         for key in ("msg", "message", "error"):
@@ -95,6 +95,49 @@ def list_problem(body: Any, field: str) -> Optional[str]:
     else:
         return f"no '{field}' list"
     return None if index is None else f"item {index} of '{field}' is not an object"
+
+
+#: The fields of an error envelope: what gateways, web frameworks and Tabnine's own errors
+#: (``{error, message, status}``) put in a body instead of the data asked for.
+ENVELOPE_FIELDS = ("error", "errors", "error_message", "errorMessage", "message", "msg", "detail", "status", "statusCode", "status_code")
+#: Where an envelope may name the HTTP status it stands for.
+STATUS_FIELDS = ("status", "statusCode", "status_code", "code")
+
+
+def _at(body: Any, path: str) -> Any:
+    for name in path.split("."):
+        body = body.get(name) if isinstance(body, dict) else None
+    return body
+
+
+def error_envelope(body: Any, data_fields: Sequence[str]) -> Optional[str]:
+    """What an error envelope says (``"error: Internal; status: 500"``), when ``body`` has an
+    error field (:data:`ENVELOPE_FIELDS`) beside missing or empty data (none of ``data_fields``,
+    dotted paths, holds anything); ``None`` for a body with data, or an endpoint without data
+    fields (its body is the object itself)."""
+    if not data_fields or not isinstance(body, dict):
+        return None
+    if any(_at(body, field) not in (None, "", [], {}) for field in data_fields):
+        return None
+    said = [f"{name}: {str(body[name])[:200]}" for name in ENVELOPE_FIELDS if body.get(name) not in (None, "", [], {})]
+    return "; ".join(said) or None
+
+
+def envelope_status(body: Mapping[str, Any]) -> Optional[int]:
+    """The HTTP status an envelope names (a number, or digits, from 400 to 599), if any."""
+    for name in STATUS_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if type(value) is int and 400 <= value <= 599:
+            return value
+    return None
+
+
+class PeriodNotServedYet(Exception):
+    """A vendor refused the plan's newest period as not there yet: its day turned after this
+    machine's (raised by a vendor's error handler; ``PeriodStream.read_records`` leaves the
+    period for the next sync, and fails the stream if it was not the newest)."""
 
 
 def answer_error(message: str) -> AirbyteTracedException:
@@ -134,6 +177,7 @@ class UsageErrorHandler(ErrorHandler):
         max_time: timedelta = timedelta(minutes=10),
         stats: Optional[RequestStats] = None,
         read_body: Callable[[requests.Response], Any] = json_body,
+        data_fields: Sequence[str] = (),
     ) -> None:
         self.stats = stats if stats is not None else RequestStats()
         self.identity = identity
@@ -141,14 +185,20 @@ class UsageErrorHandler(ErrorHandler):
         self._malformed = malformed
         #: How the endpoint's bodies are read (the first reading is cached for the later hooks).
         self._read_body = read_body
+        #: Where a 2xx body holds its data (dotted paths): an error envelope instead is an error.
+        self.data_fields = tuple(data_fields)
         self._max_retries = max_retries
         self.time_limit = max_time
         #: The request being sent, told every answer (see :meth:`follow`).
         self.ledger: Optional[RequestLedger] = None
+        #: The vendor's clock, told the ``Date`` of every answer (see :meth:`follow`).
+        self.clock: Optional[VendorClock] = None
 
-    def follow(self, ledger: RequestLedger) -> None:
-        """Tell ``ledger`` every answer, and give up a request at its ``max_time``."""
+    def follow(self, ledger: RequestLedger, clock: Optional[VendorClock] = None) -> None:
+        """Tell ``ledger`` every answer, and give up a request at its ``max_time``; tell ``clock``
+        the vendor's time every answer carries."""
         self.ledger = ledger
+        self.clock = clock
         self.time_limit = timedelta(seconds=ledger.options.max_time)
 
     @property
@@ -166,6 +216,8 @@ class UsageErrorHandler(ErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> ErrorResolution:
+        if self.clock is not None and isinstance(response_or_exception, requests.Response):
+            self.clock.observe(response_or_exception)
         resolution = self.resolve(response_or_exception)
         action = resolution.response_action or ResponseAction.SUCCESS
         self.stats.observe(action)
@@ -176,7 +228,10 @@ class UsageErrorHandler(ErrorHandler):
     def resolve(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         """What an answer means, without counting it (the backoff strategy asks too)."""
         if isinstance(response_or_exception, requests.Response):
-            return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
+            try:
+                return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
+            except BodyProblem as problem:  # a body the connector will not read: retrying gives the same
+                return fail(f"{self.vendor} {self.endpoint} answered a body where {problem}.")
         if isinstance(response_or_exception, DeadlineExceeded):
             return retry(f"{self.vendor} {self.endpoint} {response_or_exception}.")
         if isinstance(response_or_exception, requests.RequestException):
@@ -198,18 +253,19 @@ class UsageErrorHandler(ErrorHandler):
         )
 
     def _by_status(self, response: requests.Response) -> ErrorResolution:
-        status = response.status_code
         if response.ok:
             return self._by_body(response)
+        return self.by_status(response.status_code, vendor_error_text(response))
+
+    def by_status(self, status: int, detail: str) -> ErrorResolution:
+        """What an answer of HTTP ``status`` (not 2xx) means; ``detail``: what the vendor said."""
         if status in (401, 403):
-            return self.credentials_rejected(f"HTTP {status}: {vendor_error_text(response)}")
+            return self.credentials_rejected(f"HTTP {status}: {detail}")
         if status == 429:
             return rate_limited(f"{self.vendor} {self.endpoint} is rate limiting (HTTP 429).")
         if status == 408 or status >= 500:
             return retry(f"{self.vendor} {self.endpoint} answered HTTP {status}.")
-        return fail(
-            f"{self.vendor} {self.endpoint} rejected the request (HTTP {status}): {vendor_error_text(response)}"
-        )
+        return fail(f"{self.vendor} {self.endpoint} rejected the request (HTTP {status}): {detail}")
 
     def body(self, response: requests.Response) -> Any:
         """The answer's body as its endpoint reads it (raises ``NotJson``)."""
@@ -220,10 +276,26 @@ class UsageErrorHandler(ErrorHandler):
             body = self.body(response)
         except NotJson:
             return retry(f"{self.vendor} {self.endpoint} answered with a body that is not JSON.")
+        envelope = error_envelope(body, self.data_fields)
+        if envelope is not None:
+            return self.enveloped(body, envelope)
         problem = self._malformed(body)
         if problem:
             return fail(f"{self.vendor} {self.endpoint} answered with a malformed body: {problem}.")
         return SUCCESS
+
+    def enveloped(self, body: Mapping[str, Any], envelope: str) -> ErrorResolution:
+        """A 2xx answer that is an error envelope (a gateway's, or a vendor's error sent with 200):
+        never "no usage" (its window would be checkpointed empty). It means the HTTP status it
+        names; without one, a server error, retried."""
+        status = envelope_status(body)
+        said = f"HTTP 200 with an error instead of data ({envelope})"
+        if status is None:
+            return retry(f"{self.vendor} {self.endpoint} answered {said}.")
+        resolution = self.by_status(status, said)
+        if resolution.response_action == ResponseAction.RETRY:
+            return retry(f"{self.vendor} {self.endpoint} answered {said}.")
+        return resolution
 
 
 def retry_after_seconds(response: requests.Response) -> Optional[float]:

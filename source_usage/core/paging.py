@@ -19,11 +19,10 @@ import hashlib
 from abc import ABC, abstractmethod
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-import orjson
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_usage.core.bodies import StreamedItems
+from source_usage.core.bodies import StreamedItems, item_digest
 from source_usage.core.errors import answer_error
 
 
@@ -77,7 +76,7 @@ class Pager(ABC):
             return items.fingerprint()  # made in the pass that checked the items
         digest = hashlib.blake2b(digest_size=16)
         for item in items:
-            digest.update(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
+            digest.update(item_digest(item))
         return digest.digest()
 
     def loop(self, what: str) -> PagingLoop:
@@ -111,6 +110,17 @@ class SkipLimitPager(Pager):
         return {"skip": 0, "limit": self.size}
 
     def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        if self.signal not in body:
+            # No word on what follows: a short page was the last; after a full one, more may
+            # follow (a renamed field, say ``has_more``), and taking it for the last would keep
+            # the first page only, without a word.
+            if len(items) < self.size:
+                return None
+            message = (
+                f"{self.where} answered a full page ({len(items)} items) without '{self.signal}', so whether more pages "
+                f"follow is unknown; rather than keep this page only, the sync stops (the vendor may have renamed '{self.signal}')."
+            )
+            raise answer_error(message)
         more = bool(body.get(self.signal))
         return {"skip": int(self.position["skip"]) + len(items), "limit": self.size} if more else None
 

@@ -10,7 +10,7 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Tuple
 
 _CHECKOUT_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -25,3 +25,14 @@ def load_schema(stream_name: str) -> Mapping[str, Any]:
         text = (_CHECKOUT_SCHEMAS / file_name).read_text(encoding="utf-8")
     schema: Mapping[str, Any] = json.loads(text)
     return schema
+
+
+
+def integer_columns(schema: Mapping[str, Any]) -> Tuple[str, ...]:
+    """A schema's top-level columns typed ``integer``: what a warehouse stores as a 64-bit integer."""
+    columns = []
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type") if isinstance(prop, Mapping) else None
+        if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+            columns.append(name)
+    return tuple(columns)

@@ -42,14 +42,14 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
-from source_usage.core.errors import RetryAfterBackoff, UsageErrorHandler, json_body, plain_message
+from source_usage.core.errors import PeriodNotServedYet, RetryAfterBackoff, UsageErrorHandler, answer_error, json_body, plain_message
 from source_usage.core.keys import KeyGuard
 from source_usage.core.limits import DeadlineAdapter, RequestLedger, TimedBudget, mount_deadlines
 from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
 from source_usage.core.progress import StreamProgress, plan_line
 from source_usage.core.readahead import OrderedReadAhead
-from source_usage.core.schemas import load_schema
+from source_usage.core.schemas import integer_columns, load_schema
 from source_usage.core.settings import config_error
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import Connection, VendorIdentity
@@ -57,6 +57,8 @@ from source_usage.core.vendor import Connection, VendorIdentity
 T = TypeVar("T")
 S = TypeVar("S", bound="UsageStream")
 logger = logging.getLogger("airbyte")
+#: What a warehouse's integer column holds.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class UsageStream(HttpStream, ABC):
@@ -68,6 +70,10 @@ class UsageStream(HttpStream, ABC):
     #: The field of a page's body that holds its items (a paged endpoint); a large page's items
     #: are then read one at a time (``core.bodies``).
     items_field: ClassVar[Optional[str]] = None
+    #: Where a 2xx body holds the endpoint's data (dotted paths; default: the items field). An
+    #: error envelope with these missing or empty is an error, never "no data"
+    #: (``core.errors.error_envelope``); without any, the body is the object itself.
+    data_fields: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -80,7 +86,7 @@ class UsageStream(HttpStream, ABC):
         the client and asks for the error handler and the backoff strategy, so both come first."""
         self.ledger = RequestLedger(self.connection.http, self.stats)
         self.error_handler = self.make_error_handler()
-        self.error_handler.follow(self.ledger)
+        self.error_handler.follow(self.ledger, self.connection.clock)
         self.pager = self.new_pager()
         # The vendor's one budget, seen through this stream's stats (its waits are the stream's).
         # It is asked by the transport adapter once an attempt holds an in-flight slot, not by
@@ -140,6 +146,7 @@ class UsageStream(HttpStream, ABC):
             max_retries=self.connection.http.max_retries,
             stats=self.stats,
             read_body=self.body,
+            data_fields=self.data_fields or ((self.items_field,) if self.items_field else ()),
         )
 
     def body(self, response: requests.Response) -> Any:
@@ -204,13 +211,30 @@ class UsageStream(HttpStream, ABC):
         yield from self.admitted(self.read_request(sync_mode, cursor_field, stream_slice, stream_state), self.key_guard())
 
     def admitted(self, records: Iterable[StreamData], keys: KeyGuard) -> Iterator[StreamData]:
-        """``records`` with each key once across ``keys`` (then its report), counted."""
+        """``records`` with each key once across ``keys`` (then its report), counted; a value no
+        integer column can hold fails the stream (:meth:`check_integers`)."""
+        integers = integer_columns(self.get_json_schema())
         for record in records:
-            if isinstance(record, Mapping) and not keys.admit(record):
-                continue
+            if isinstance(record, Mapping):
+                if not keys.admit(record):
+                    continue
+                self.check_integers(record, integers)
             self.stats.records += 1
             yield record
         keys.report()
+
+    def check_integers(self, record: Mapping[str, Any], columns: Sequence[str]) -> None:
+        """A value beyond 64 bits in an integer column would be refused or rounded by every
+        warehouse (its integer column is 64 bits): the stream stops, naming the column, rather
+        than change the number. Such a value elsewhere in a record (the vendor's raw objects) is
+        kept exact."""
+        for column in columns:
+            value = record.get(column)
+            if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+                raise answer_error(
+                    f"{self.where} answered {value} for '{column}', beyond the 64-bit integer a warehouse column of "
+                    f"{self.name} holds; rather than round it, the sync stops (the vendor's count is likely wrong: report it)."
+                )
 
     def read_request(
         self,
@@ -274,6 +298,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         self._state: Dict[str, Any] = {}
         self._ahead: Optional[OrderedReadAhead[PeriodStream, StreamData]] = None
         self.progress: Optional[StreamProgress] = None
+        self._said_not_over = False
         super().__init__(connection)
 
     @property
@@ -317,6 +342,8 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             # first period's cursor value.
             self.cursor_key: self.cursor_value(periods[0]),
             "checkpoint": self.cursor_value(finished[-1]) if finished else None,
+            # When that period ends: the vendor's own clock must be past it too (``read_records``).
+            "checkpoint_end": finished[-1].end_iso if finished else None,
         }
 
     def requests_for_period(self, period_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
@@ -402,11 +429,36 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
         assert stream_slice is not None, "period streams always read a period slice"
-        yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
-        if stream_slice["checkpoint"] is not None:
+        try:
+            yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
+        except PeriodNotServedYet as refusal:
+            if str(stream_slice["period_end"]) != self.plan.stop.isoformat():
+                raise answer_error(str(refusal)) from None  # only the newest period may be not there yet
+            logger.warning(f"{refusal} It is left for the next sync: the state stays before it.")
+            return
+        if stream_slice["checkpoint"] is not None and self.over_for_the_vendor(stream_slice):
             self.advance_cursor(str(stream_slice["checkpoint"]))
         if self.progress is not None:
             self.progress.slice_done(slice_tag(stream_slice))
+
+    def over_for_the_vendor(self, period_slice: Mapping[str, Any]) -> bool:
+        """Whether the slice's last finished period is over by the vendor's own clock too (its
+        answers' ``Date``). A period over by this machine's clock alone (a clock that runs ahead)
+        is read but not checkpointed, once said: the next sync reads it again."""
+        end = pendulum.parse(str(period_slice["checkpoint_end"]))
+        assert isinstance(end, DateTime)
+        clock = self.connection.clock
+        if clock.has_passed(end):
+            return True
+        if not self._said_not_over:
+            self._said_not_over = True
+            vendor_now = clock.now()
+            told = pendulum.from_timestamp(vendor_now).to_iso8601_string() if vendor_now is not None else "unknown"
+            logger.warning(
+                f"{self.where}: the period ending {end.to_iso8601_string()} is not over by {self.identity.title}'s own clock "
+                f"({told}, the Date of its answers): it is read but not checkpointed, and the next sync reads it again."
+            )
+        return False
 
     def parse_response(
         self,

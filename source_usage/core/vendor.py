@@ -27,6 +27,7 @@ from requests.auth import AuthBase
 from source_usage.core.budget import EndpointLimit, PacingBudget
 from source_usage.core.progress import ProgressOptions
 from source_usage.core.settings import SharedSettings
+from source_usage.core.vendor_clock import VendorClock
 
 logger = logging.getLogger("airbyte")
 
@@ -98,9 +99,12 @@ class Connection:
     requests_in_flight: int = 1
     #: The slots of ``requests_in_flight``, taken by each attempt (``core.limits.DeadlineAdapter``).
     slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+    #: The vendor's own time, from its answers' ``Date`` headers (``core.vendor_clock``).
+    clock: VendorClock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slots", threading.BoundedSemaphore(max(1, self.requests_in_flight)))
+        object.__setattr__(self, "clock", VendorClock(self.identity.title))
 
     @property
     def limits(self) -> Tuple[EndpointLimit, ...]:

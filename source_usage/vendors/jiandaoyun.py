@@ -12,9 +12,10 @@ without usage statistics enabled gets 0 for every metric: the streams warn once 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import requests
@@ -24,7 +25,15 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
 
 from source_usage.core.budget import EndpointLimit, request_budget
-from source_usage.core.errors import UsageErrorHandler, fail, json_body, list_problem, rate_limited, vendor_error_text
+from source_usage.core.errors import (
+    PeriodNotServedYet,
+    UsageErrorHandler,
+    fail,
+    json_body,
+    list_problem,
+    rate_limited,
+    vendor_error_text,
+)
 from source_usage.core.paging import Pager, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
@@ -37,6 +46,7 @@ IDENTITY = VendorIdentity(key="jiandaoyun", title="Jiandaoyun", credentials_fiel
 DEFAULT_BASE_URL = "https://api.jiandaoyun.com"
 JODOO_BASE_URL = "https://api.jodoo.com"
 TIMEZONE = "Asia/Shanghai"  # UTC+8, the zone of every statistics date
+UTC8 = timezone(timedelta(hours=8))
 HISTORY_DAYS = 180
 PAGE_SIZE = 100
 IDS_PER_REQUEST = 10
@@ -56,6 +66,20 @@ APP_METRICS = METRICS + V2_METRICS
 _NO_METRICS: Dict[str, Any] = {}
 RATE_LIMIT_CODES = frozenset({8303, 8304})
 CREDENTIAL_CODES = frozenset({8301, 8302, 17018})
+#: Codes the user resolves outside the connector (a compile of the platform's error codes;
+#: ``shared/vendor-apis.md``), and what to change.
+CONFIG_CODES: Mapping[int, str] = {
+    17052: "the IP address this sync calls from is not on the key's IP whitelist: add it to the key's whitelist "
+    "(Open Platform > API Key), or remove the whitelist",
+    17053: "the key may not read every app asked for (an app outside the key's authorized apps): authorize the key for "
+    "every app (Open Platform > API Key), or set jiandaoyun.app_ids to apps it may read",
+    17054: "the usage-statistics API is outside the key's authorized APIs: authorize it for the key (Open Platform > API Key)",
+    7103: "the company's usage is over its plan's limit: raise the plan's limit or wait until it resets",
+    7206: "the company's Jiandaoyun system is disabled: the company's super admin must restore it",
+}
+#: How long after midnight in UTC+8 a refusal of the newest date is the vendor's day not having
+#: turned yet (its clock a little behind this machine's), not a failure.
+DAY_TURN_MINUTES = 10
 
 
 def metric_columns(metrics: Any, names: Sequence[str] = METRICS) -> Dict[str, Optional[int]]:
@@ -80,6 +104,9 @@ def metric_columns(metrics: Any, names: Sequence[str] = METRICS) -> Dict[str, Op
 class JiandaoyunErrorHandler(UsageErrorHandler):
     """Reads the ``code`` of Jiandaoyun's error bodies before the shared HTTP-status mapping."""
 
+    #: The plan's newest date (``YYYY-MM-DD``), set by the stream: see :meth:`refuse_newest_at_the_turn`.
+    newest: Optional[str] = None
+
     def vendor_resolution(self, response: requests.Response) -> Optional[ErrorResolution]:
         # The HTTP status decides first (401/403, 429 and 5xx mean what they always mean); the
         # body code refines only a 400 and a 2xx that carries a code other than 0.
@@ -94,6 +121,8 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
                 FailureType.config_error,
             )
         if response.status_code != 400 and not response.ok:
+            if 400 <= response.status_code < 500 and response.status_code not in (401, 429):
+                self.refuse_newest_at_the_turn(response, f"HTTP {response.status_code}: {vendor_error_text(response)}")
             return None
         try:
             body = self.body(response)
@@ -101,13 +130,59 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
             return None
         code = body.get("code") if isinstance(body, dict) else None
         if not isinstance(code, int) or isinstance(code, bool) or (response.ok and code == 0):
-            return None
+            return self.another_date(response, body) if response.ok else None
         message = str(body.get("msg") or "")[:500]
         if code in RATE_LIMIT_CODES:
             return rate_limited(f"{self.vendor} {self.endpoint} is rate limiting (code {code}: {message}).")
         if code in CREDENTIAL_CODES:
             return self.credentials_rejected(f"code {code}: {message}")
+        if code in CONFIG_CODES:
+            return fail(f"{self.vendor} {self.endpoint} answered code {code} ({message}): {CONFIG_CODES[code]}.", FailureType.config_error)
+        if not response.ok:
+            self.refuse_newest_at_the_turn(response, f"code {code}: {message}")
         return fail(f"{self.vendor} {self.endpoint} answered code {code}: {message}")
+
+    def refuse_newest_at_the_turn(self, response: requests.Response, said: str) -> None:
+        """Raise :class:`PeriodNotServedYet` when ``response`` refuses the plan's newest date while
+        Jiandaoyun's day may not have turned yet: within :data:`DAY_TURN_MINUTES` after midnight in
+        UTC+8 by this machine's clock, or before it by the vendor's own (its ``Date``). Jiandaoyun
+        publishes no code for a date out of range, so any refusal of that date then is taken so.
+        A refusal of any other date, or later in the day, is left to the caller: a failure."""
+        asked = requested_date(response)
+        if self.newest is None or asked != self.newest:
+            return
+        now = datetime.now(UTC8)
+        minutes = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 60
+        vendor_now = self.clock.now() if self.clock is not None else None
+        vendor_day = datetime.fromtimestamp(vendor_now, UTC8).date().isoformat() if vendor_now is not None else None
+        if minutes < DAY_TURN_MINUTES or (vendor_day is not None and vendor_day <= asked):
+            raise PeriodNotServedYet(
+                f"{self.vendor} {self.endpoint} refused {asked}, the newest finished date in UTC+8, "
+                f"{minutes:.0f} min after midnight there ({said}): its day has not turned yet."
+            )
+
+    def another_date(self, response: requests.Response, body: Any) -> Optional[ErrorResolution]:
+        """An answer naming another date than the one asked (a cache between the connector and
+        Jiandaoyun keyed on the URL, which is the same for every date: the date is in the body)."""
+        asked, answered = requested_date(response), body.get("date") if isinstance(body, dict) else None
+        if asked is None or answered is None or answered == asked:
+            return None
+        return fail(
+            f"{self.vendor} {self.endpoint} answered for date {answered} when asked for {asked}: a cache or proxy between "
+            "this sync and Jiandaoyun may serve one answer for every date (the date is in the request body, not the URL); "
+            "bypass it for the API host."
+        )
+
+
+def requested_date(response: requests.Response) -> Optional[str]:
+    """The ``date`` a request's JSON body asked for (``None``: none, or not JSON)."""
+    body = response.request.body if response.request is not None else None
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        return None
+    date = parsed.get("date") if isinstance(parsed, dict) else None
+    return date if isinstance(date, str) else None
 
 
 #: Why a date whose every metric is 0 is worth a warning (seed 000: without the Admin Console
@@ -165,6 +240,12 @@ class JiandaoyunStream(PeriodStream):
     def cursor_value(self, period: Period) -> str:
         return period.day
 
+    def make_error_handler(self) -> UsageErrorHandler:
+        handler = super().make_error_handler()
+        assert isinstance(handler, JiandaoyunErrorHandler)
+        handler.newest = Granularity.DAY.step(self.plan.stop, -1).to_date_string()
+        return handler
+
     def request_body_json(
         self,
         stream_state: Optional[Mapping[str, Any]],
@@ -183,6 +264,7 @@ class JiandaoyunOverviewUsage(JiandaoyunStream):
     primary_key = "date"
     endpoint = "api/v1/corp_usage/overview"
     metric_names = APP_METRICS
+    data_fields = ("metrics",)
 
     def malformed(self, body: Any) -> Optional[str]:
         if not isinstance(body, dict) or not isinstance(body.get("metrics"), dict):
@@ -346,7 +428,10 @@ SPEC: Mapping[str, Any] = {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
             "title": "App IDs",
-            "description": "Only these apps (any number; sent 10 per request). Empty: all apps.",
+            "description": (
+                "Only these apps (any number; sent 10 per request). Empty: all apps the key may read: a key "
+                "authorized for some apps only may list only those (and a listed app outside them fails with code 17053)."
+            ),
             "default": [],
             "order": 3,
         },

@@ -244,24 +244,37 @@ class TabnineOrganization(FullRefreshTabnineStream):
         yield self.lookup.get()
 
 
-def epoch_utc(value: Any) -> Optional[str]:
-    """Epoch seconds as an ISO-8601 UTC timestamp (``2026-01-01T00:00:00+00:00``); anything but a
-    number (a bool, a string) is null."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+#: Epoch values from here on are milliseconds: 10**11 seconds is the year 5138, 10**11
+#: milliseconds 1973, so a license time (issued after 2001: 10**9 s) is told apart by magnitude.
+MILLISECONDS_FROM = 10**11
+#: And from here on neither: 10**14 milliseconds is the year 5138 again.
+NEITHER_FROM = 10**14
+
+
+def epoch_utc(value: Any, field: str) -> Optional[str]:
+    """Epoch seconds or milliseconds (told apart by magnitude, :data:`MILLISECONDS_FROM`) as an
+    ISO-8601 UTC timestamp (``2026-01-01T00:00:00+00:00``); null when absent. A number that is
+    neither (or not a number) fails, naming ``field``: a null would read as "no expiry"."""
+    if value is None:
         return None
-    try:
-        return pendulum.from_timestamp(value, tz="UTC").isoformat()
-    except (OverflowError, OSError, ValueError):
-        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) >= NEITHER_FROM:
+        raise answer_error(
+            f"Tabnine {LICENSE_PATH} answered '{field}' = {value!r}, neither epoch seconds nor milliseconds: "
+            "the license's times cannot be read; report it to Tabnine."
+        )
+    seconds = value / 1000 if abs(value) >= MILLISECONDS_FROM else value
+    return pendulum.from_timestamp(seconds, tz="UTC").isoformat()
 
 
 class TabnineLicense(FullRefreshTabnineStream):
     """``tabnine_license``: the license, one record: the ``license`` object whole, plus
-    ``issued_at`` and ``expires_at`` from its ``iat`` and ``exp`` (epoch seconds) in UTC."""
+    ``issued_at`` and ``expires_at`` from its ``iat`` and ``exp`` in UTC (epoch seconds, as
+    documented, or milliseconds, told apart by magnitude)."""
 
     name = "tabnine_license"
     primary_key = "iat"
     endpoint = LICENSE_PATH
+    data_fields = ("license",)
 
     def malformed(self, body: Any) -> Optional[str]:
         license_ = body.get("license") if isinstance(body, dict) else None
@@ -274,7 +287,8 @@ class TabnineLicense(FullRefreshTabnineStream):
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         license_: Mapping[str, Any] = json_body(response)["license"]
-        yield {**license_, "issued_at": epoch_utc(license_.get("iat")), "expires_at": epoch_utc(license_.get("exp"))}
+        times = {"issued_at": epoch_utc(license_.get("iat"), "license.iat"), "expires_at": epoch_utc(license_.get("exp"), "license.exp")}
+        yield {**license_, **times}
 
 
 class FetchedOnce(Generic[V]):
@@ -389,13 +403,28 @@ class TabnineUsers(ListedOnceStream):
         self.organization = organization
         #: The listing that served each user id in this read, e.g. ``teamMember=true&active=false``.
         self.listed_under: Dict[Any, str] = {}
+        #: Why the users' ``active`` and ``teamMember`` cannot be told (a server that ignores the
+        #: listings' filters), or ``None``: it fails this stream only, not those that need the ids.
+        self.flags_unknown: Optional[str] = None
         super().__init__(connection)
 
     def list_records(self) -> Iterable[StreamData]:
-        self.listed_under = {}
+        self.listed_under, self.flags_unknown = {}, None
         listings = (self.read_request(SyncMode.full_refresh, None, listing, None) for listing in USER_LISTINGS)
         # One guard for the four listings: each user once.
         return self.admitted(chain.from_iterable(listings), self.key_guard())
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[StreamData]:
+        users = self.listing.get()
+        if self.flags_unknown is not None:
+            raise answer_error(self.flags_unknown)
+        yield from users
 
     def request_params(
         self,
@@ -414,21 +443,22 @@ class TabnineUsers(ListedOnceStream):
             yield {**stated, **user}
 
     def check_listed_once(self, user: Mapping[str, Any], listing: Mapping[str, str]) -> None:
-        """A user served by two different listings fails the stream: the ``active`` and
-        ``teamMember`` taken from the first would then be a guess (a server that ignores the
-        filters serves every user in every listing). The same listing serving a user twice (a
-        page repeated) is the key guard's to leave out."""
+        """A user served by two different listings fails this stream (when it is read): the
+        ``active`` and ``teamMember`` taken from the first would be a guess (a server that
+        ignores the filters serves every user in every listing). The ids are known all the same,
+        each once (the key guard leaves out the repeats), so the streams that need only them
+        read on. The same listing serving a user twice (a page repeated) is the key guard's alone."""
         label = "&".join(f"{flag}={value}" for flag, value in listing.items())
         if user.get("id") is None:
             return  # the key guard names the missing field
         first = self.listed_under.setdefault(user["id"], label)
-        if first != label:
-            message = (
+        if first != label and self.flags_unknown is None:
+            self.flags_unknown = (
                 f"{self.where} listed user '{user['id']}' under {first} and again under {label}: the server does "
                 "not filter users by teamMember and active as documented (or the user changed during the sync), so "
-                "whether each user is active and in a team cannot be told. Retry the sync; if it fails again, report it to Tabnine."
+                "whether each user is active and in a team cannot be told. Retry the sync; if it fails again, report it to Tabnine. "
+                "The streams that need only the user ids (tabnine_user_usage) are not affected."
             )
-            raise answer_error(message)
 
 
 class TabnineAccountUtilizations(PeriodStream):
@@ -445,6 +475,7 @@ class TabnineAccountUtilizations(PeriodStream):
     endpoint = ACCOUNT_UTILIZATIONS_PATH
     error_handler_class = TabnineErrorHandler
     periods_per_slice = None
+    data_fields = ("data",)  # documented as a bare list (no envelope to mistake); enveloped, under 'data'
 
     def cursor_value(self, period: Period) -> str:
         return period.day
@@ -619,6 +650,7 @@ class WindowUsageStream(PeriodStream):
 
     cursor_field = "period_start"
     error_handler_class = TabnineErrorHandler
+    data_fields = ("usage.data",)
     #: The v2-to-v1 path fallback, for an endpoint that has one.
     fallback: Optional[UsagePathFallback] = None
 
@@ -637,6 +669,7 @@ class WindowUsageStream(PeriodStream):
             stats=self.stats,
             tolerated=self.tolerated,
             fallback=self.fallback,
+            data_fields=self.data_fields,
         )
 
     def tolerated(self, response: requests.Response) -> Optional[ErrorResolution]:
@@ -748,6 +781,15 @@ class TabnineOrganizationUsage(WindowUsageStream):
 
     def records(self, response: requests.Response, stream_slice: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         self.fallback.raise_if_missing(response)
+        if self.fallback.path == USAGE_V1_PATH and not json_body(response)["usage"]["data"]:
+            # v1 keeps only the history from before the server's upgrade to 6.2: an empty window
+            # there may be usage v1 no longer records, which an empty success would checkpoint.
+            raise answer_error(
+                f"{self.where} answered no usage for the window from {stream_slice['period_start']}, after "
+                f"/{USAGE_V2_PATH} answered 404. v1 holds only the usage from before a server's upgrade to 6.2, so this "
+                f"window's usage may be on v2 alone: if the server is 6.2 or newer, /{USAGE_V2_PATH} is hidden by a proxy or "
+                "gateway (let it through, or check tabnine.base_url); the stream's state stays before this window."
+            )
         return super().records(response, stream_slice)
 
 
@@ -852,16 +894,93 @@ class EntityUsageStream(WindowUsageStream):
         return self.bucket_records(body, stream_slice, {self.id_field: asked})
 
 
+#: Counts that do not add up across users (each is a number of distinct users).
+NOT_ADDITIVE = frozenset({"activeUsers", "uniqueUsers"})
+
+
+def bucket_counts(bucket: Mapping[str, Any]) -> Dict[str, float]:
+    """A bucket's counts that add up across users, by path (``codeCompletions.lines``): the numbers
+    of its groups (``codeCompletions``, ``chat``, ``agent``), but not their distinct-user counts."""
+    counts: Dict[str, float] = {}
+    for group, fields in bucket.items():
+        if isinstance(fields, Mapping):
+            for name, value in fields.items():
+                if type(value) in (int, float) and name not in NOT_ADDITIVE:
+                    counts[f"{group}.{name}"] = value
+    return counts
+
+
 class TabnineUserUsage(EntityUsageStream):
     """``tabnine_user_usage``: one record per user per window (``user_usage_granularity``), from
     ``GET /api/v2/user/usage`` per user of ``tabnine_users`` (active and deactivated): the v2
-    bucket whole, ``ides`` and ``languages`` included."""
+    bucket whole, ``ides`` and ``languages`` included.
+
+    Per-user usage covers the users listed today: a user deleted earlier is in no record, though
+    their usage stays in the organisation's. After each window the users' counts are summed and
+    compared with the organisation's for the same window (one request, ``organization``); the
+    first difference is one warning naming the window, both sums and the likely cause, and no
+    later window is compared. The comparison never fails the stream: its numbers stand as read.
+    """
 
     name = "tabnine_user_usage"
     primary_key = ["period_start", "granularity", "userId"]
     endpoint = USER_USAGE_PATH
     id_field = "userId"
     noun = "user"
+
+    def __init__(
+        self,
+        connection: Connection,
+        plan: PeriodPlan,
+        granularity_name: str,
+        organization: OrganizationLookup,
+        listing: ListingOnce,
+        totals: Optional[TabnineOrganizationUsage] = None,
+    ) -> None:
+        #: The organisation's usage, read per window to compare with (``None``: not compared).
+        self.totals = totals
+        super().__init__(connection, plan, granularity_name, organization, listing)
+
+    def read_period(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]],
+        period_slice: Mapping[str, Any],
+        stream_state: Optional[Mapping[str, Any]],
+    ) -> Iterable[StreamData]:
+        users: Dict[str, float] = {}
+        for record in super().read_period(sync_mode, cursor_field, period_slice, stream_state):
+            if isinstance(record, Mapping):
+                for path, value in bucket_counts(record).items():
+                    users[path] = users.get(path, 0) + value
+            yield record
+        self.compare_with_the_organization(period_slice, users)
+
+    def compare_with_the_organization(self, window: Mapping[str, Any], users: Mapping[str, float]) -> None:
+        if self.totals is None or not users or "compared" in self.warned:
+            return
+        try:
+            organization: Dict[str, float] = {}
+            for bucket in self.totals.read_request(SyncMode.full_refresh, None, window, None):
+                if isinstance(bucket, Mapping):
+                    for path, value in bucket_counts(bucket).items():
+                        organization[path] = organization.get(path, 0) + value
+        except AirbyteTracedException as error:
+            if self.warned.first("compared"):
+                logger.warning(f"Stream '{self.name}': its users' usage could not be compared with the organisation's: {error.message}")
+            return
+        order = {group: rank for rank, group in enumerate(("codeCompletions", "chat", "agent"))}
+        paths = sorted(users, key=lambda path: (order.get(path.split(".")[0], len(order)), path))
+        differing = [path for path in paths if path in organization and users[path] != organization[path]]
+        if differing and self.warned.first("compared"):
+            path = differing[0]
+            logger.warning(
+                f"Stream '{self.name}': in the window from {window['period_start']} to {window['period_end']} its users' "
+                f"{path} adds up to {users[path]:g} where the organisation's is {organization[path]:g} ({len(differing)} of "
+                f"{len(users)} counts differ). The likely cause: users deleted before this sync listed them, whose usage is in "
+                "the organisation's totals (tabnine_organization_usage) but in no record of this stream, so per-user and "
+                "per-team sums will not match the organisation's."
+            )
 
 
 class TabnineTeamUsage(EntityUsageStream):
@@ -955,8 +1074,16 @@ class Tabnine(Vendor):
             TabnineAccountUtilizations(connection, settings.plan(title, TIMEZONE, Granularity.MONTH, with_current=True)),
             TabnineOrganizationUsage(connection, windows, granularity_name, organization.lookup),
             TabnineAgentUsage(connection, windows, granularity_name, organization.lookup),
-            # The ids of the users and teams listed once a sync, shared with tabnine_users and tabnine_teams.
-            TabnineUserUsage(connection, entity_windows, per_entity, organization.lookup, users.listing),
+            # The ids of the users and teams listed once a sync, shared with tabnine_users and tabnine_teams;
+            # per-user sums compared with the organisation's usage of the same windows.
+            TabnineUserUsage(
+                connection,
+                entity_windows,
+                per_entity,
+                organization.lookup,
+                users.listing,
+                totals=TabnineOrganizationUsage(connection, entity_windows, per_entity, organization.lookup),
+            ),
             TabnineTeamUsage(connection, entity_windows, per_entity, organization.lookup, teams.listing),
         ]
 

@@ -21,12 +21,17 @@ Assumed where Workato's documents are silent (see the project's vendor notes), e
 wrong guess fails the stream instead of changing a number: the body is JSON with id lists as JSON
 arrays; at most ``IDS_PER_REQUEST`` ids per request; ``to`` is the exclusive end of the window;
 rows carry ``workspace_id`` and ``recipe_id`` (a row without one fails, naming it and the row's
-fields) and the four counts under the names in ``COUNT_NAMES`` (a count under none of its names
-fails the same way: never a silent null); one row per workspace (or recipe) and window (a second
-one fails). ``GET /api/managed_users`` pages with ``page``/``per_page`` and answers
-``{"result": [{"id", "external_id", ...}]}``; it is read as the Singer tap for Workato reads it
-(a ``next_page`` field or an ``X-Next-Page`` header names the next page), and without either
-signal until a page comes back empty.
+fields) and the counts of their grouping under the names in ``COUNT_NAMES`` (a workspace row all
+four, a recipe row its task and job counts: a demanded count under none of its names fails the
+same way, never a silent null; ``recipe_count`` on a recipe row is read when there); one row per
+workspace (or recipe) and window (a second one fails). A workspace asked for and absent from an
+answer has no record for that window (Workato's way of saying no usage, as ``data: null`` is).
+``GET /api/managed_users`` pages with ``page``/``per_page`` and answers
+``{"result": [{"id", "external_id", ...}]}``. What ends its paging is not published: the only
+public client that reads a ``next_page`` field or an ``X-Next-Page`` header (a Singer SDK
+template) never runs its header branch, so neither is evidence. Either is followed when present;
+what protects is the fallback: without either signal, pages are read until one comes back empty
+(a short page is not taken for the last: a server may cap pages below ``per_page``).
 """
 
 from __future__ import annotations
@@ -103,7 +108,8 @@ COUNT_NAMES: Mapping[str, Tuple[str, ...]] = {
 #: rather than left out because the default of an omitted ``interval`` is not documented, and it
 #: keeps the body within "``from``, ``to``, the ids and ``interval``" (deleted recipes count).
 WINDOW_INTERVAL = "none"
-#: Where ``GET /api/managed_users`` may name its next page (as the Singer tap for Workato reads it).
+#: Where ``GET /api/managed_users`` may name its next page: followed when present, though no
+#: public client shows either (see the module's docstring); an empty page ends the listing.
 NEXT_PAGE_FIELD = "next_page"
 NEXT_PAGE_HEADER = "X-Next-Page"
 
@@ -416,10 +422,14 @@ class WorkatoUsageStream(PeriodStream):
     endpoint = USAGE_ENDPOINT
     http_method = "POST"
     cursor_field = "period_start"
+    data_fields = ("data",)
     #: ``group_by`` of the body; ``None`` leaves Workato's default (``workspace``).
     group_by: ClassVar[Optional[str]] = None
     #: The row fields of the primary key (besides ``period_start``, the window's).
     row_keys: ClassVar[Tuple[str, ...]] = ()
+    #: The counts a row of this grouping must carry; any other count is read when the row has it
+    #: and null when it has not (a row that is one recipe has no reason to count recipes).
+    demanded_counts: ClassVar[Tuple[str, ...]] = COUNTS
 
     def __init__(self, connection: Connection, plan: PeriodPlan, query: UsageQuery, workspaces: CustomerWorkspaces) -> None:
         self.query = query
@@ -505,13 +515,17 @@ class WorkatoUsageStream(PeriodStream):
     def counts(self, row: Mapping[str, Any]) -> Dict[str, Optional[int]]:
         """The four counts as integers, each from the first of its names the row has.
 
-        A count under none of its names fails the stream: a null column would read as "no
-        usage" where Workato may just have named it differently. A value that is there but not
+        A count this grouping demands (:attr:`demanded_counts`) under none of its names fails the
+        stream: a null column would read as "no usage" where Workato may just have named it
+        differently; one it does not demand is null when absent. A value that is there but not
         an integer stays null, its raw value kept (``with_columns``).
         """
         counts: Dict[str, Optional[int]] = {}
         for column, names in COUNT_NAMES.items():
             present = [name for name in names if name in row]
+            if not present and column not in self.demanded_counts:
+                counts[column] = None
+                continue
             if not present:
                 raise self.unknown_count(row, column, names)
             if len({repr(row[name]) for name in present}) > 1:
@@ -549,6 +563,7 @@ class WorkatoRecipeUsage(WorkatoUsageStream):
     primary_key = ["period_start", "workspace_id", "recipe_id"]
     group_by = "recipe"
     row_keys = ("workspace_id", "recipe_id")
+    demanded_counts = ("task_count", "successful_job_count", "failed_job_count")
 
 
 #: A name pattern of the config; Workato ignores shorter ones.
