@@ -59,8 +59,8 @@ def printed_forms(secret: str) -> Set[str]:
 
 
 class CheckedConnector(Connector):
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir)
+    def __init__(self, workdir: Path, forked: bool = True) -> None:
+        super().__init__(workdir, forked)
         self.secrets: Set[str] = set()
 
     def _write(self, name: str, content: Any) -> str:

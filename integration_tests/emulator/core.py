@@ -81,7 +81,8 @@ class Reply:
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
             return self.body
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # A lone surrogate (a truncated emoji) is sent as its JSON escape, "\\ud83d", as vendors send it.
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="backslashreplace")
 
 
 class ApiError(Exception):
@@ -297,6 +298,11 @@ class VendorEmulator:
     #: Incremental streams whose cursor may not move in a sync of days that are over, because
     #: their period (a month) may still run; every other incremental stream's must.
     cursor_may_not_move: ClassVar[Tuple[str, ...]] = ()
+    #: A daily usage stream of the vendor and the path its requests go to: where a shared test
+    #: of how the connector reads answers (error envelopes, byte order marks, the vendor's clock)
+    #: puts its faults.
+    usage_stream: ClassVar[str] = ""
+    usage_path: ClassVar[str] = ""
 
     def __init__(self, world: World, latency_ms: Optional[float] = None, jitter_ms: Optional[float] = None, **options: Any) -> None:
         self.world = world
@@ -399,11 +405,12 @@ def vendor_options(
 #: parse; ``slow``: the real answer after ``delay`` seconds; ``trickle``: the real answer's status
 #: and headers at once, then its body one byte every ``delay`` seconds; ``hang``: the request is
 #: read and never answered, until the client goes away; ``drop``: the socket is closed without
-#: an answer; ``reply``: a canned answer (``status`` and JSON ``body``), for codes and bodies the
-#: vendors' documents never mention.
-FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "trickle", "hang", "drop", "reply")
+#: an answer; ``reply``: a canned answer (``status`` and JSON ``body``, or its bytes as they are),
+#: for codes and bodies the vendors' documents never mention; ``bom``: the real answer, its body
+#: after a UTF-8 byte order mark (as some Windows-hosted gateways send it).
+FAULT_KINDS = ("http_500", "http_429", "throttle", "invalid_json", "slow", "trickle", "hang", "drop", "reply", "bom")
 #: Faults that change how the real answer is sent, not what it is.
-_DELIVERY_FAULTS = ("slow", "trickle")
+_DELIVERY_FAULTS = ("slow", "trickle", "bom")
 
 
 @dataclass
@@ -837,6 +844,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._trickle(reply, fault.delay)  # type: ignore[union-attr]
             return
         payload = reply.encoded()
+        if kind == "bom":
+            payload = b"\xef\xbb\xbf" + payload
         self.send_response(reply.status)
         headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
         for name, value in headers.items():

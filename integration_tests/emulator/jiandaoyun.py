@@ -105,6 +105,17 @@ class Options:
     statistics_enabled: bool = True
     #: The usage-statistics feature is purchased and the key a super admin's (False: HTTP 403).
     feature_purchased: bool = True
+    #: Every third member's name ends in half an emoji: a lone surrogate escape, legal JSON.
+    truncated_emoji_names: bool = False
+    #: The field of a page that says more pages follow (the documented ``has_next``; the sibling
+    #: audit-log API says ``has_more``).
+    more_field: str = "has_next"
+    #: Every answer is this date's (as a cache keyed on the URL serves it: the URL is the same for
+    #: every date, the date is in the body); ``None``: the date asked for.
+    cached_date: Optional[str] = None
+    #: Every metric ``data`` of member items is this number (``None``: the generated one), e.g.
+    #: 2**64 + 1, beyond what a 64-bit integer holds.
+    member_data: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -127,6 +138,9 @@ class Jiandaoyun(VendorEmulator):
     streams = ("jiandaoyun_member_usage", "jiandaoyun_app_usage", "jiandaoyun_overview_usage")
 
     # -- what shared tests and tools read (see VendorEmulator)
+
+    usage_stream = "jiandaoyun_member_usage"
+    usage_path = "/api/v1/corp_usage/member_metrics"
 
     #: One page of members and of apps per date, and no limit on the emulator's side.
     e2e_options = {"members": 30, "apps": 8, "requests_per_second": None}
@@ -293,7 +307,8 @@ class Jiandaoyun(VendorEmulator):
     def _member_ref(self, index: int) -> Dict[str, str]:
         surname, given = stable_ints(2, self.seed, "name", index)
         name = SURNAMES[surname % len(SURNAMES)] + GIVEN[given % len(GIVEN)]
-        return {"member_id": self.member_id(index), "name": f"{name}{index}"}
+        truncated = "\ud83d" if self.options.truncated_emoji_names and index % 3 == 0 else ""  # 😀 cut in half
+        return {"member_id": self.member_id(index), "name": f"{name}{index}{truncated}"}
 
     def _metrics(self, day: str, entity: str, index: int, scale: int = 1, may_omit_data: bool = False) -> Dict[str, int]:
         revision = self.revisions.get(day, 0)
@@ -312,7 +327,10 @@ class Jiandaoyun(VendorEmulator):
         return values
 
     def member_item(self, day: str, index: int) -> Dict[str, Any]:
-        return {"member": self._member_ref(index), "metrics": self._metrics(day, "member", index, may_omit_data=True)}
+        metrics = self._metrics(day, "member", index, may_omit_data=True)
+        if self.options.member_data is not None:
+            metrics["data"] = self.options.member_data
+        return {"member": self._member_ref(index), "metrics": metrics}
 
     def app_item(self, day: str, index: int) -> Dict[str, Any]:
         created = datetime(2023, 1, 1, tzinfo=UTC8) + timedelta(seconds=stable_int(self.seed, "created", index) % (900 * 86400))
@@ -396,7 +414,9 @@ class Jiandaoyun(VendorEmulator):
             skip -= 1  # as if an item was added in front after the first page: one item comes again
         page = indices[skip : skip + limit]
         has_next = fault in PAGING_FAULTS or skip + limit < len(indices)
-        return Reply(200, {"date": day, "has_next": has_next, "items": self._broken(kind, [item(day, i) for i in page])})
+        answered = self.options.cached_date or day
+        items = self._broken(kind, [item(answered, i) for i in page])
+        return Reply(200, {"date": answered, self.options.more_field: has_next, "items": items})
 
     def _broken(self, kind: str, items: List[Dict[str, Any]]) -> List[Any]:
         """The page's items as ``Options.item_fault`` breaks them."""
@@ -424,7 +444,8 @@ class Jiandaoyun(VendorEmulator):
 
     def _overview(self, request: Request) -> Reply:
         self._purchased()
-        return Reply(200, self.overview_body(self._date(self._body(request))))
+        day = self._date(self._body(request))
+        return Reply(200, self.overview_body(self.options.cached_date or day))
 
     # -- ground truth
 

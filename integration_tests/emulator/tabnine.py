@@ -54,6 +54,8 @@ ITEM_FAULTS = ("no_key", "not_object", "repeat_item")
 USER_SHAPES = ("v1", "newer")
 #: The license's timestamps a sync adds, from its epoch seconds.
 LICENSE_TIMES = (("issued_at", "iat"), ("expires_at", "exp"))
+#: ``Options.license_time_unit``: how many of each unit a second holds.
+LICENSE_TIME_UNITS = {"seconds": 1, "milliseconds": 1000, "microseconds": 1_000_000}
 #: The newer spec's roles (``Role``).
 ROLES = ("Member", "TeamLead", "Manager", "Admin")
 #: The roles ``/api/v1/instance/permissions`` lists the holders of (a connector asks for each).
@@ -112,6 +114,12 @@ class Options:
     #: This many more users were deleted before any listing: not listed, but their usage is in the
     #: organisation's totals (so the listed users' usage no longer adds up to them).
     unlisted_users: int = 0
+    #: The unit of the license's ``iat`` and ``exp``: ``seconds`` (as documented), ``milliseconds``,
+    #: or ``microseconds`` (neither the connector reads).
+    license_time_unit: str = "seconds"
+    #: A server of 6.2 or newer whose ``/api/v2/organization/usage`` a proxy hides (404): v1 then
+    #: answers, with its history up to ``upgraded_on`` only.
+    v2_usage_hidden: bool = False
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -122,6 +130,8 @@ class Options:
             raise ValueError(f"unknown user_shape {self.user_shape!r}; one of {', '.join(USER_SHAPES)}")
         if self.agent_usage not in AGENT_USAGE:
             raise ValueError(f"unknown agent_usage {self.agent_usage!r}; one of {', '.join(AGENT_USAGE)}")
+        if self.license_time_unit not in LICENSE_TIME_UNITS:
+            raise ValueError(f"unknown license_time_unit {self.license_time_unit!r}; one of {', '.join(LICENSE_TIME_UNITS)}")
 
     @property
     def api_key(self) -> str:
@@ -268,6 +278,9 @@ class Tabnine(VendorEmulator):
 
     # -- what shared tests and tools read (see VendorEmulator)
 
+    usage_stream = "tabnine_organization_usage"
+    usage_path = "/api/v2/organization/usage"
+
     key_option = "api_token"
     e2e_options = {"teams": 3, "users": 20}
     #: 2 pages of 100 users.
@@ -353,8 +366,8 @@ class Tabnine(VendorEmulator):
     def license(self) -> Dict[str, Any]:
         return {
             "license": {
-                "exp": 1893456000,
-                "iat": 1735689600,
+                "exp": 1893456000 * LICENSE_TIME_UNITS[self.options.license_time_unit],
+                "iat": 1735689600 * LICENSE_TIME_UNITS[self.options.license_time_unit],
                 "seats": self.options.users,
                 "seatsCap": self.options.users + 10,
                 "audience": self.organization_id(),
@@ -771,7 +784,7 @@ class Tabnine(VendorEmulator):
         return Reply(200, rows)
 
     def _usage(self, request: Request, version: int, scope: str = "org") -> Reply:
-        if version == 2 and not self.options.v2_available:
+        if version == 2 and (not self.options.v2_available or (scope == "org" and self.options.v2_usage_hidden)):
             return Reply(404, {"error": "Not Found", "message": f"Cannot GET {request.path}", "status": 404})
         id_param = {"org": "organizationId", "team": "teamId", "user": "userId"}[scope]
         owner = request.param(id_param)
@@ -893,7 +906,8 @@ class Tabnine(VendorEmulator):
             return [self.listed_user(u) for u in range(self.options.users)]
         if stream == "tabnine_license":
             served = self.license()["license"]
-            moments = {name: datetime.fromtimestamp(served[field], timezone.utc).isoformat() for name, field in LICENSE_TIMES}
+            per_second = LICENSE_TIME_UNITS[self.options.license_time_unit]
+            moments = {name: datetime.fromtimestamp(served[field] / per_second, timezone.utc).isoformat() for name, field in LICENSE_TIMES}
             return [{**served, **moments}]
         records: List[Dict[str, Any]] = []
         now = self.world.now()

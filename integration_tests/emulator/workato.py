@@ -96,6 +96,8 @@ class Options:
     #: ``next_page`` field (null on the last page); ``header``, an ``X-Next-Page`` header
     #: (absent on the last page).
     listing_next_page: Optional[str] = None
+    #: Recipe-grouped rows carry ``recipe_count`` (False: not, as a row that is one recipe may not).
+    recipe_rows_count_recipes: bool = True
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -125,6 +127,9 @@ class Workato(VendorEmulator):
     streams = ("workato_workspace_usage", "workato_recipe_usage", "workato_customer_workspaces")
 
     # -- what shared tests and tools read (see VendorEmulator)
+
+    usage_stream = "workato_workspace_usage"
+    usage_path = "/api/v2/managed_users/statistics/usage"
 
     key_option = "api_token"
     #: A few recipes in a few workspaces: a sync of a few days has records in both streams.
@@ -308,8 +313,11 @@ class Workato(VendorEmulator):
                         continue
                     counts = self._recipe_counts(ws, index, bucket_start, bucket_end)
                     if query.group_by == "recipe":
-                        row = {**head, "recipe_id": recipe["id"], "recipe_name": recipe["name"]}
-                        rows.append(_row(row, period, counts, int(counts[1] + counts[2] > 0)))
+                        recipe_head = {**head, "recipe_id": recipe["id"], "recipe_name": recipe["name"]}
+                        row = _row(recipe_head, period, counts, int(counts[1] + counts[2] > 0))
+                        if not self.options.recipe_rows_count_recipes:
+                            del row["recipe_count"]
+                        rows.append(row)
                     totals = [a + b for a, b in zip(totals, counts, strict=True)]
                     active += counts[1] + counts[2] > 0
                 if query.group_by == "workspace":
@@ -411,7 +419,7 @@ class Workato(VendorEmulator):
             for row in self._rows(query):
                 period = {"period_start": start.isoformat(), "period_end": end.isoformat(), "interval": interval}
                 period = _with_utc(period, ("period_start", "period_end"))
-                counts = {name: row[name] for name in COUNT_COLUMNS}  # the typed columns, whatever the row's names
+                counts = {name: row.get(name) for name in COUNT_COLUMNS}  # the typed columns, whatever the row's names
                 records.append({**{renamed.get(name, name): value for name, value in row.items()}, **counts, **period})
         return records
 

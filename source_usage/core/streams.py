@@ -299,6 +299,8 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         self._ahead: Optional[OrderedReadAhead[PeriodStream, StreamData]] = None
         self.progress: Optional[StreamProgress] = None
         self._said_not_over = False
+        #: The start of the first period the vendor said it does not serve yet (``PeriodNotServedYet``).
+        self._unserved: Optional[str] = None
         super().__init__(connection)
 
     @property
@@ -429,12 +431,18 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
         assert stream_slice is not None, "period streams always read a period slice"
+        if self._unserved is not None:
+            return  # a period before this one is not served yet: neither is this one
         try:
             yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
         except PeriodNotServedYet as refusal:
-            if str(stream_slice["period_end"]) != self.plan.stop.isoformat():
-                raise answer_error(str(refusal)) from None  # only the newest period may be not there yet
-            logger.warning(f"{refusal} It is left for the next sync: the state stays before it.")
+            end = pendulum.parse(str(stream_slice["period_end"]))
+            assert isinstance(end, DateTime)
+            newest = end == self.plan.stop
+            if not newest and self.connection.clock.has_passed(end):
+                raise answer_error(str(refusal)) from None  # a period over by both clocks must be served
+            self._unserved = str(stream_slice["period_start"])
+            logger.warning(f"{refusal} It and any later period are left for the next sync: the state stays before them.")
             return
         if stream_slice["checkpoint"] is not None and self.over_for_the_vendor(stream_slice):
             self.advance_cursor(str(stream_slice["checkpoint"]))
@@ -453,7 +461,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         if not self._said_not_over:
             self._said_not_over = True
             vendor_now = clock.now()
-            told = pendulum.from_timestamp(vendor_now).to_iso8601_string() if vendor_now is not None else "unknown"
+            told = pendulum.from_timestamp(vendor_now).format("YYYY-MM-DD HH:mm:ss [UTC]") if vendor_now is not None else "unknown"
             logger.warning(
                 f"{self.where}: the period ending {end.to_iso8601_string()} is not over by {self.identity.title}'s own clock "
                 f"({told}, the Date of its answers): it is read but not checkpointed, and the next sync reads it again."

@@ -143,22 +143,28 @@ class JiandaoyunErrorHandler(UsageErrorHandler):
         return fail(f"{self.vendor} {self.endpoint} answered code {code}: {message}")
 
     def refuse_newest_at_the_turn(self, response: requests.Response, said: str) -> None:
-        """Raise :class:`PeriodNotServedYet` when ``response`` refuses the plan's newest date while
-        Jiandaoyun's day may not have turned yet: within :data:`DAY_TURN_MINUTES` after midnight in
-        UTC+8 by this machine's clock, or before it by the vendor's own (its ``Date``). Jiandaoyun
-        publishes no code for a date out of range, so any refusal of that date then is taken so.
-        A refusal of any other date, or later in the day, is left to the caller: a failure."""
+        """Raise :class:`PeriodNotServedYet` when ``response`` refuses a date Jiandaoyun may not
+        have finished: the plan's newest within :data:`DAY_TURN_MINUTES` after midnight in UTC+8
+        by this machine's clock (the vendor's a second behind), or any date its own clock (its
+        answers' ``Date``) says is not over yet. Jiandaoyun publishes no code for a date out of
+        range, so any refusal then is taken so; a refusal of any other date is left to the
+        caller: a failure."""
         asked = requested_date(response)
-        if self.newest is None or asked != self.newest:
+        if asked is None:
             return
         now = datetime.now(UTC8)
         minutes = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 60
-        vendor_now = self.clock.now() if self.clock is not None else None
-        vendor_day = datetime.fromtimestamp(vendor_now, UTC8).date().isoformat() if vendor_now is not None else None
-        if minutes < DAY_TURN_MINUTES or (vendor_day is not None and vendor_day <= asked):
+        if asked == self.newest and minutes < DAY_TURN_MINUTES:
             raise PeriodNotServedYet(
-                f"{self.vendor} {self.endpoint} refused {asked}, the newest finished date in UTC+8, "
+                f"{self.vendor} {self.endpoint} refused {asked}, the latest finished date in UTC+8, "
                 f"{minutes:.0f} min after midnight there ({said}): its day has not turned yet."
+            )
+        vendor_now = self.clock.now() if self.clock is not None else None
+        vendor_today = datetime.fromtimestamp(vendor_now, UTC8) if vendor_now is not None else None
+        if vendor_today is not None and asked >= vendor_today.date().isoformat():
+            raise PeriodNotServedYet(
+                f"{self.vendor} {self.endpoint} refused {asked} ({said}): by its own clock "
+                f"({vendor_today.strftime('%Y-%m-%d %H:%M')} in UTC+8, the Date of its answers) that date is not over yet."
             )
 
     def another_date(self, response: requests.Response, body: Any) -> Optional[ErrorResolution]:
