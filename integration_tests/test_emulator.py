@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -410,3 +410,28 @@ def answer(url: str, route: Route, key: str) -> Any:
     """The status and JSON body of ``route`` (no parameters, no body) at ``url`` with ``key``."""
     reply = requests.request(route.method, url + route.path, headers={"Authorization": f"Bearer {key}"}, timeout=10)
     return reply.status_code, reply.json()
+
+
+# --------------------------------------------------------------------------- the vendors' clock
+
+
+def test_every_answer_dates_itself_by_the_vendors_clock_which_an_offset_moves(emulator_factory: EmulatorFactory) -> None:
+    import email.utils
+
+    behind = emulator_factory(extra_vendors=EXTRA, clock_offset_seconds=-86400)
+    before = datetime.now(timezone.utc)
+    answer = call(behind, "GET", TEAMS)
+    dated = email.utils.parsedate_to_datetime(answer.headers["Date"])
+    # A day behind this machine's clock (the header has whole seconds), and so is the vendors' today.
+    assert before - timedelta(days=1, seconds=1) <= dated <= datetime.now(timezone.utc) - timedelta(days=1)
+    assert before - timedelta(days=1) <= behind.world.now() <= datetime.now(timezone.utc) - timedelta(days=1)
+
+
+@pytest.mark.process  # the emulator's command line
+def test_command_line_runs_the_vendors_clock_at_an_offset() -> None:
+    import email.utils
+
+    with command_line("--port", "0", "--clock-offset-seconds", "-7200") as url:
+        answer = requests.get(url + "/nowhere", timeout=HANG)
+    dated = email.utils.parsedate_to_datetime(answer.headers["Date"])
+    assert abs((datetime.now(timezone.utc) - dated).total_seconds() - 7200) < 60

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", choices=("on", "off"), default="on", help="enforce the vendors' rate limits")
     parser.add_argument("--now", help="pin the clock, ISO-8601 with offset (e.g. 2026-06-15T12:00:00+08:00)")
     parser.add_argument(
+        "--clock-offset-seconds",
+        type=float,
+        default=0.0,
+        help="run the vendors' clock (their data's today, every answer's Date) this far from the machine's (negative: behind)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -93,6 +99,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             port=args["port"],
             latency_ms=args["latency_ms"],
             jitter_ms=args["jitter_ms"],
+            clock_offset_seconds=args["clock_offset_seconds"],
             **options,
         )
     except ValueError as error:
