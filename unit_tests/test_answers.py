@@ -78,6 +78,9 @@ def test_an_error_field_beside_missing_or_empty_data_is_an_envelope(body: Any) -
         ({"usage": {"data": [{"from": "x"}]}, "status": 200}, ["usage.data"]),
         ({"id": "org-1", "status": "active"}, []),  # the body is the object itself
         ([{"error": "x"}], ["data"]),
+        ({"code": 0, "msg": "success", "items": [], "has_next": False}, ["items"]),  # an empty day that says it succeeded
+        ({"data": None, "status": "OK"}, ["data"]),
+        ({"data": [], "message": "Success", "status": 200}, ["data"]),
     ],
 )
 def test_a_body_with_data_or_without_error_fields_is_no_envelope(body: Any, data_fields: List[str]) -> None:

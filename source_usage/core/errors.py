@@ -119,8 +119,22 @@ def error_envelope(body: Any, data_fields: Sequence[str]) -> Optional[str]:
         return None
     if any(_at(body, field) not in (None, "", [], {}) for field in data_fields):
         return None
+    if says_success(body):
+        return None  # an empty answer that says it succeeded (``{"code": 0, "msg": "success", "items": []}``)
     said = [f"{name}: {str(body[name])[:200]}" for name in ENVELOPE_FIELDS if body.get(name) not in (None, "", [], {})]
     return "; ".join(said) or None
+
+
+#: What a body's code, status or message says when all went well.
+SUCCESS_WORDS = frozenset({"ok", "success", "succeeded", "successful", "done"})
+
+
+def says_success(body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` says it succeeded: a ``code`` of 0, a ``status`` of 200, or a success word
+    as its status or message."""
+    if body.get("code") == 0 and body.get("code") is not False or body.get("status") in (200, "200"):
+        return True
+    return any(str(body.get(name, "")).strip().lower() in SUCCESS_WORDS for name in ("status", "message", "msg"))
 
 
 def envelope_status(body: Mapping[str, Any]) -> Optional[int]:
