@@ -25,6 +25,15 @@ def moved() -> Optional[str]:
     return os.environ.get(CLOCK_VARIABLE) or None
 
 
+def real_time() -> float:
+    """The real Unix time, whether or not this process's clock is moved (``tools/test.py --at``)."""
+    import time
+
+    import time_machine
+
+    return time_machine.escape_hatch.time.time() if time_machine.escape_hatch.is_travelling() else time.time()
+
+
 def clock_folder(parent: Path) -> Optional[Path]:
     """A folder under ``parent`` with the start-up file and ``time_machine``; ``None`` without ``--at``."""
     if moved() is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Iterator
 
@@ -18,7 +17,7 @@ import pytest
 import time_machine
 
 from integration_tests.assertions import assert_matches, assert_succeeded
-from integration_tests.clock import CLOCK_VARIABLE, STARTUP
+from integration_tests.clock import CLOCK_VARIABLE, STARTUP, real_time
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator
 from integration_tests.runner import configured_catalog
@@ -125,7 +124,7 @@ def at_the_day_turn_in_utc8(monkeypatch: pytest.MonkeyPatch) -> Iterator[datetim
     UTC+8, the clock running on; the command gets it as ``tools/test.py --at`` gives it."""
     now = datetime.now(timezone.utc)
     turn = datetime.combine(now.astimezone(UTC8).date(), datetime.min.time(), UTC8) + timedelta(seconds=60)
-    monkeypatch.setenv(CLOCK_VARIABLE, f"{turn.isoformat()}@{time.time():.6f}")
+    monkeypatch.setenv(CLOCK_VARIABLE, f"{turn.isoformat()}@{real_time():.6f}")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(STARTUP.parent), os.environ.get("PYTHONPATH")])))
     with time_machine.travel(turn, tick=True):
         yield turn

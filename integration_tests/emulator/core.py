@@ -304,6 +304,11 @@ class VendorEmulator:
     usage_stream: ClassVar[str] = ""
     usage_path: ClassVar[str] = ""
 
+    @property
+    def usage_zone(self) -> str:
+        """The zone the periods of ``usage_stream`` are days of (as the connector is configured)."""
+        return "UTC"
+
     def __init__(self, world: World, latency_ms: Optional[float] = None, jitter_ms: Optional[float] = None, **options: Any) -> None:
         self.world = world
         self.options: Any = self.Options(**options)

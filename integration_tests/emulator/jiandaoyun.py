@@ -142,6 +142,10 @@ class Jiandaoyun(VendorEmulator):
     usage_stream = "jiandaoyun_member_usage"
     usage_path = "/api/v1/corp_usage/member_metrics"
 
+    @property
+    def usage_zone(self) -> str:
+        return "Asia/Shanghai"  # UTC+8
+
     #: One page of members and of apps per date, and no limit on the emulator's side.
     e2e_options = {"members": 30, "apps": 8, "requests_per_second": None}
     #: 3 pages of 100 members per date.

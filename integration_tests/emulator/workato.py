@@ -131,6 +131,10 @@ class Workato(VendorEmulator):
     usage_stream = "workato_workspace_usage"
     usage_path = "/api/v2/managed_users/statistics/usage"
 
+    @property
+    def usage_zone(self) -> str:
+        return self.configured_zone.key
+
     key_option = "api_token"
     #: A few recipes in a few workspaces: a sync of a few days has records in both streams.
     e2e_options = {"workspaces": 3, "recipes": 4}
