@@ -245,3 +245,19 @@ def test_a_future_cursor_with_no_lookback_is_read_as_the_latest_finished_date_an
     assert run.records(OVERVIEW) == []  # no lookback: nothing after the latest finished date to read
     assert run.states(OVERVIEW) == [{"date": latest.isoformat()}]
     assert json.dumps({"date": "2030-01-01"}) not in json.dumps(run.states(OVERVIEW))
+
+
+def test_a_metric_beyond_64_bits_on_a_page_read_item_by_item_fails_naming_the_column(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    # A server that ignores ``limit``: one page past the size read item by item (``core.bodies``),
+    # whose reader cannot hold the number; the page is then read whole, and the number named.
+    emulator = jiandaoyun(emulator_factory, members=30_000, page_size=30_000, member_data=2**64 + 1)
+    start, end = dates(emulator, 1)
+
+    run = connector.run("read", timeout=120, config=config(emulator, start, end), catalog=configured_catalog([MEMBERS]))
+
+    assert run.returncode != 0 and run.records(MEMBERS) == []
+    messages = [e["message"] for e in run.errors()]
+    assert any("answered 18446744073709551617 for 'data', beyond the 64-bit integer" in m for m in messages), run.describe()
+    assert not any("Something went wrong" in m for m in messages), messages

@@ -168,3 +168,22 @@ def test_a_skew_within_five_minutes_says_nothing(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="airbyte"):
         clock.observe(answer(NOON_HEADER))
     assert caplog.records == []
+
+
+def large_answer(content: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = content  # what requests holds once a body was read
+    return response
+
+
+def test_a_large_body_that_is_not_json_is_not_json_and_one_with_a_huge_integer_is_read_whole_and_exact() -> None:
+    from source_usage.core.bodies import LARGE_BODY
+    from source_usage.core.errors import json_body
+
+    padding = b'{"item": "' + b"x" * 100 + b'"}, '
+    items = padding * (LARGE_BODY // len(padding) + 1)
+    with pytest.raises(NotJson):
+        json_body(large_answer(b'{"items": [' + items), "items")  # cut short
+    body = json_body(large_answer(b'{"items": [' + items + b'{"data": %d}]}' % (2**64 + 1)), "items")
+    assert body["items"][-1] == {"data": 2**64 + 1}

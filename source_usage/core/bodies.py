@@ -155,20 +155,23 @@ class StreamedItems:
 
 def large_page(content: bytes, field: str) -> Optional[Dict[str, Any]]:
     """The body of a large page, ``field`` being a :class:`StreamedItems`; ``None`` when the body
-    is not an object whose ``field`` is a list (the caller then parses it whole, and its own checks
-    say what is wrong). Raises ``ValueError`` (ijson's errors are ValueErrors) on a body that is
-    not JSON."""
+    is not an object whose ``field`` is a list, or one ijson cannot read (not JSON, an integer
+    beyond 64 bits, a NaN, a byte order mark): the caller then parses it whole, which keeps what
+    can be kept and names what cannot."""
     builder = ijson.ObjectBuilder()
     top_level_object, items_are_a_list = False, False
-    for prefix, event, value in ijson.parse(content, use_float=True):
-        if prefix == "" and event == "start_map":
-            top_level_object = True
-        if prefix == field:
-            items_are_a_list = items_are_a_list or event == "start_array"
-            continue
-        if prefix.startswith(field + ".") or (prefix == "" and event == "map_key" and value == field):
-            continue
-        builder.event(event, value)
+    try:
+        for prefix, event, value in ijson.parse(content, use_float=True):
+            if prefix == "" and event == "start_map":
+                top_level_object = True
+            if prefix == field:
+                items_are_a_list = items_are_a_list or event == "start_array"
+                continue
+            if prefix.startswith(field + ".") or (prefix == "" and event == "map_key" and value == field):
+                continue
+            builder.event(event, value)
+    except (ijson.JSONError, ValueError):  # ijson's errors are not ValueErrors; its backends' may be
+        return None
     if not (top_level_object and items_are_a_list):
         return None
     body: Dict[str, Any] = builder.value

@@ -61,10 +61,7 @@ def json_body(response: requests.Response, items_field: Optional[str] = None) ->
 def _parsed(content: bytes, items_field: Optional[str]) -> Any:
     try:
         if items_field is not None and len(content) > LARGE_BODY:
-            try:
-                large = large_page(content, items_field)
-            except ValueError:  # what ijson cannot read (an integer beyond 64 bits, a NaN): read whole
-                large = None
+            large = large_page(content, items_field)
             if large is not None:
                 return large
         return parse_json(content)
