@@ -22,6 +22,7 @@ from airbyte_cdk.sources.streams.call_rate import APIBudget, CallRateLimitHit
 from source_usage.core.budget import ROUND_TRIPS_TRUSTED, EndpointLimit, PacedWindowPolicy, PacingBudget, request_budget
 from source_usage.core.errors import RetryAfterBackoff
 from source_usage.core.limits import DeadlineAdapter, RequestLedger
+from source_usage.core.pool import AdaptiveLimit
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import HttpOptions
 
@@ -145,19 +146,19 @@ class RecordingBudget(APIBudget):
         self.round_trips.append(response.elapsed.total_seconds())
 
 
-class RecordingSlots(threading.BoundedSemaphore):
+class RecordingLimit(AdaptiveLimit):
     def __init__(self, events: List[str]) -> None:
         super().__init__(1)
         self.events = events
 
-    def __enter__(self) -> bool:
-        taken = super().__enter__()
-        self.events.append("slot taken")
-        return taken
-
-    def __exit__(self, *exc: Any) -> None:
-        self.events.append("slot freed")
-        super().__exit__(*exc)
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with super().slot():
+            self.events.append("slot taken")
+            try:
+                yield
+            finally:
+                self.events.append("slot freed")
 
 
 class _Slow(BaseHTTPRequestHandler):
@@ -191,7 +192,7 @@ def test_the_adapter_asks_the_budget_once_the_attempt_holds_its_slot_and_tells_i
     budget = RecordingBudget(events)
     options = HttpOptions(deadline=5.0, timeout=(1.0, 5.0))
     session = requests.Session()
-    session.mount("http://", DeadlineAdapter(options, slots=RecordingSlots(events), budget=budget))
+    session.mount("http://", DeadlineAdapter(options, limit=RecordingLimit(events), budget=budget))
     with slow_server() as url:
         assert session.get(url).json() == {"ok": True}
     assert events == ["slot taken", "budget asked", "budget told", "slot freed"]

@@ -22,9 +22,11 @@ import math
 import pkgutil
 import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -591,6 +593,8 @@ class Emulator:
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
         clock_offset_seconds: float = 0.0,
+        concurrency_limit: Optional[int] = None,
+        over_concurrency: str = "429",
         **vendor_options: Mapping[str, Any],
     ) -> None:
         self.world = World(seed=seed, now=now, clock_offset=timedelta(seconds=clock_offset_seconds))
@@ -617,6 +621,16 @@ class Emulator:
         #: The path of every request received so far, in order, as soon as it is received (the
         #: log has a request once it is answered): a test waits for a request to be in flight.
         self.receipts: List[str] = []
+        #: At most this many requests held at once (received, not yet answered); the others are
+        #: refused as ``over_concurrency`` says (see ``_Handler._refuse_for_concurrency``).
+        if over_concurrency not in OVER_CONCURRENCY:
+            raise ValueError(f"unknown over_concurrency {over_concurrency!r}; one of {', '.join(OVER_CONCURRENCY)}")
+        self.concurrency_limit = concurrency_limit
+        self.over_concurrency = over_concurrency
+        self._held = 0
+        #: The most requests held at once so far.
+        self.most_held = 0
+        self._holding = threading.Lock()
         self.faults = Faults()
         self.windows = SlidingWindows()
         self.log = RequestLog()
@@ -704,6 +718,19 @@ class Emulator:
         jitter = vendor.jitter_ms if vendor is not None and vendor.jitter_ms is not None else self.jitter_ms
         return latency, jitter
 
+    @contextmanager
+    def holding(self) -> Iterator[int]:
+        """Count one request held from here to the end of the block; gives how many are held."""
+        with self._holding:
+            self._held += 1
+            held = self._held
+            self.most_held = max(self.most_held, held)
+        try:
+            yield held
+        finally:
+            with self._holding:
+                self._held -= 1
+
     def round_trip(self, request: Request) -> float:
         """Numbers a received request (1, 2, ... in order of receipt) and gives its round trip in seconds."""
         with self._numbering:
@@ -753,6 +780,12 @@ class Emulator:
         if fault.kind == "invalid_json":
             return Reply(200, b'{"injected": "invalid JSON", "items": [', {"Content-Type": "application/json"})
         return Reply(0)  # drop, hang: never sent
+
+
+#: What a server refusing a request over its concurrency limit answers (with HTTP 429).
+CONCURRENCY_BODY = b'{"message":"Too many concurrent requests"}'
+#: The values of ``Emulator(over_concurrency=...)``.
+OVER_CONCURRENCY = ("429", "429-retry-after", "reset")
 
 
 class _Server(ThreadingHTTPServer):
@@ -807,6 +840,42 @@ class _Handler(BaseHTTPRequestHandler):
             headers={key: value for key, value in self.headers.items()},
             raw_body=raw_body,
         )
+        with self.emulator.holding() as held:
+            limit = self.emulator.concurrency_limit
+            if limit is not None and held > limit:
+                self._refuse_for_concurrency(request, arrival_wall, arrival, raw_body)
+            else:
+                self._answer(request, arrival_wall, arrival, raw_body)
+
+    def _refuse_for_concurrency(self, request: Request, arrival_wall: float, arrival: float, raw_body: bytes) -> None:
+        """More requests held than ``Emulator.concurrency_limit``: this one is refused at once, as
+        ``Emulator.over_concurrency`` says (``429``, ``429-retry-after``: HTTP 429 without or with
+        ``Retry-After: 1``; ``reset``: the connection reset, nothing answered)."""
+        how = self.emulator.over_concurrency
+        status = None if how == "reset" else 429
+        self.emulator.log.append(
+            LoggedRequest(
+                method=request.method, path=request.path, query=request.query, body=raw_body.decode("utf-8", "replace"),
+                status=status, time=arrival_wall, vendor=None, fault="concurrency",
+                received=arrival, reached=arrival, answered=time.monotonic(),
+            )
+        )  # fmt: skip
+        self.close_connection = True
+        if how == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()  # with no linger: a reset, not a close
+            return
+        headers = {"Retry-After": "1"} if how == "429-retry-after" else {}
+        self._send_head(Reply(429, None, headers), len(CONCURRENCY_BODY))
+        self.wfile.write(CONCURRENCY_BODY)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (OSError, ValueError):
+            pass  # the connection was reset on purpose (``_refuse_for_concurrency``), or by the client
+
+    def _answer(self, request: Request, arrival_wall: float, arrival: float, raw_body: bytes) -> None:
         # The network: the request reaches the vendor a share of its round trip after it was sent
         # (here: received), is counted and answered then, and the answer is back at the end.
         trip = self.emulator.round_trip(request)

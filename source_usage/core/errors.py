@@ -33,6 +33,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_usage.core.bodies import LARGE_BODY, BodyProblem, NotJson, StreamedItems, large_page, parse_json
 from source_usage.core.budget import PacingBudget
 from source_usage.core.limits import DeadlineExceeded, RequestLedger
+from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import VendorIdentity
 from source_usage.core.vendor_clock import VendorClock
@@ -204,12 +205,25 @@ class UsageErrorHandler(ErrorHandler):
         self.ledger: Optional[RequestLedger] = None
         #: The vendor's clock, told the ``Date`` of every answer (see :meth:`follow`).
         self.clock: Optional[VendorClock] = None
+        #: The vendor's requests in flight, told what each answer says of congestion, and its
+        #: pool, told when the vendor refuses the credentials (see :meth:`follow`).
+        self.limit: Optional[AdaptiveLimit] = None
+        self.pool: Optional[VendorPool] = None
 
-    def follow(self, ledger: RequestLedger, clock: Optional[VendorClock] = None) -> None:
+    def follow(
+        self,
+        ledger: RequestLedger,
+        clock: Optional[VendorClock] = None,
+        limit: Optional[AdaptiveLimit] = None,
+        pool: Optional[VendorPool] = None,
+    ) -> None:
         """Tell ``ledger`` every answer, and give up a request at its ``max_time``; tell ``clock``
-        the vendor's time every answer carries."""
+        the vendor's time every answer carries, ``limit`` whether it is a sign of congestion (a
+        rate-limit answer, a reset connection) and ``pool`` when the vendor refuses the credentials."""
         self.ledger = ledger
         self.clock = clock
+        self.limit = limit
+        self.pool = pool
         self.time_limit = timedelta(seconds=ledger.options.max_time)
 
     @property
@@ -231,6 +245,11 @@ class UsageErrorHandler(ErrorHandler):
             self.clock.observe(response_or_exception)
         resolution = self.resolve(response_or_exception)
         action = resolution.response_action or ResponseAction.SUCCESS
+        if self.limit is not None:
+            if action == ResponseAction.RATE_LIMITED or isinstance(response_or_exception, requests.exceptions.ConnectionError):
+                self.limit.congested()
+            elif action == ResponseAction.SUCCESS:
+                self.limit.calm()
         self.stats.observe(action)
         if self.ledger is not None:
             self.ledger.answered(action, resolution.error_message)
@@ -258,10 +277,12 @@ class UsageErrorHandler(ErrorHandler):
         return None
 
     def credentials_rejected(self, detail: str) -> ErrorResolution:
-        return fail(
-            f"{self.vendor} rejected the credentials ({detail}). Check {self.identity.credentials_hint}.",
-            FailureType.config_error,
-        )
+        """The vendor refused the credentials: a config error, and no further request of the
+        vendor is sent (its pool stops)."""
+        message = f"{self.vendor} rejected the credentials ({detail}). Check {self.identity.credentials_hint}."
+        if self.pool is not None:
+            self.pool.reject(AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error))
+        return fail(message, FailureType.config_error)
 
     def _by_status(self, response: requests.Response) -> ErrorResolution:
         if response.ok:

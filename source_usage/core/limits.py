@@ -45,6 +45,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
+from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import HttpOptions
 
@@ -192,15 +193,18 @@ class DeadlineAdapter(HTTPAdapter):
         self,
         options: HttpOptions,
         ledger: Optional[RequestLedger] = None,
-        slots: Optional[threading.BoundedSemaphore] = None,
+        limit: Optional[AdaptiveLimit] = None,
         vendor: str = "",
         budget: Optional[APIBudget] = None,
+        pool: Optional[VendorPool] = None,
     ) -> None:
         super().__init__(pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE)
         self.options = options
         self.ledger = ledger
         #: The vendor's requests in flight: an attempt holds one slot from sending to its body.
-        self.slots = slots
+        self.limit = limit
+        #: The vendor's pool: an attempt after the vendor refused the credentials is not sent.
+        self.pool = pool
         #: The vendor's title, for the lines that name the request (:func:`current_request`).
         self.vendor = vendor
         #: The vendor's request budget, asked once an attempt holds its slot (``core.budget``):
@@ -219,7 +223,9 @@ class DeadlineAdapter(HTTPAdapter):
     ) -> requests.Response:
         if self.vendor:
             _sending.request = SentRequest(self.vendor, urlsplit(request.url or "").path, self.ledger)
-        with self.slots if self.slots is not None else nullcontext():
+        with self.limit.slot() if self.limit is not None else nullcontext():
+            if self.pool is not None:
+                self.pool.raise_if_rejected()
             if self.budget is not None:
                 self.budget.acquire_call(request)
             response = self._send(request, stream, timeout, verify, cert, proxies)

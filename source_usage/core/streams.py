@@ -47,8 +47,8 @@ from source_usage.core.keys import KeyGuard
 from source_usage.core.limits import DeadlineAdapter, RequestLedger, TimedBudget, mount_deadlines
 from source_usage.core.paging import Pager, SinglePage
 from source_usage.core.periods import Period, PeriodPlan
+from source_usage.core.pool import PlannedReads, thread_local_worker
 from source_usage.core.progress import StreamProgress, plan_line
-from source_usage.core.readahead import OrderedReadAhead
 from source_usage.core.schemas import integer_columns, load_schema
 from source_usage.core.settings import config_error
 from source_usage.core.stats import RequestStats
@@ -86,7 +86,7 @@ class UsageStream(HttpStream, ABC):
         the client and asks for the error handler and the backoff strategy, so both come first."""
         self.ledger = RequestLedger(self.connection.http, self.stats)
         self.error_handler = self.make_error_handler()
-        self.error_handler.follow(self.ledger, self.connection.clock)
+        self.error_handler.follow(self.ledger, self.connection.clock, self.connection.limit, self.connection.pool)
         self.pager = self.new_pager()
         # The vendor's one budget, seen through this stream's stats (its waits are the stream's).
         # It is asked by the transport adapter once an attempt holds an in-flight slot, not by
@@ -98,9 +98,10 @@ class UsageStream(HttpStream, ABC):
             DeadlineAdapter(
                 self.connection.http,
                 self.ledger,
-                self.connection.slots,
+                self.connection.limit,
                 self.identity.title,
                 budget=TimedBudget(budget, self.stats) if budget is not None else None,
+                pool=self.connection.pool,
             ),
         )
 
@@ -261,11 +262,9 @@ class UsageStream(HttpStream, ABC):
             error.message = f"{self.where}: {error.message}"
 
 
-#: How many requests per worker may be started and not yet emitted, and how many records one
-#: of them may hold while the stream is emitting an earlier one: together the read-ahead's
-#: memory bound, and what a kill re-reads at most (the periods of the requests in flight).
+#: How many requests per request in flight a stream submits to its vendor's pool ahead of the one
+#: it is emitting: what a kill re-reads at most (the periods of the requests submitted).
 READ_AHEAD_WINDOW = 2
-READ_AHEAD_BUFFER = 5_000
 
 
 def slice_tag(period_slice: Mapping[str, Any]) -> Tuple[str, str]:
@@ -296,7 +295,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
     def __init__(self, connection: Connection, plan: PeriodPlan) -> None:
         self.plan = plan
         self._state: Dict[str, Any] = {}
-        self._ahead: Optional[OrderedReadAhead[PeriodStream, StreamData]] = None
+        self._ahead: Optional[PlannedReads[StreamData]] = None
         self.progress: Optional[StreamProgress] = None
         self._said_not_over = False
         #: The start of the first period the vendor said it does not serve yet (``PeriodNotServedYet``).
@@ -363,11 +362,12 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         logger.info(plan_line(self.name, sum(periods), planned, self.identity.title, limit, self.requests_in_flight))
         return StreamProgress(self.name, {slice_tag(s): count for s, count in zip(slices, periods, strict=True)}, self.stats, options)
 
-    # -- reading: the requests of later periods are read ahead, the records emitted in order
+    # -- reading: the requests of later periods are read ahead by the vendor's pool, the records
+    # emitted in order
 
     @property
     def requests_in_flight(self) -> int:
-        """How many of this stream's requests are read at once (1: one after the other)."""
+        """How many of this stream's requests may be read at once (1: one after the other)."""
         return self.connection.requests_in_flight if self.connection.http.read_ahead else 1
 
     def read_ahead(
@@ -376,22 +376,23 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         sync_mode: SyncMode,
         cursor_field: Optional[List[str]],
         stream_state: Optional[Mapping[str, Any]],
-    ) -> Optional[OrderedReadAhead[PeriodStream, StreamData]]:
-        """The concurrent reader of every request of ``slices``, or ``None`` to read one request
-        at a time (one request in flight, or no slice to read)."""
-        workers = self.requests_in_flight
-        if workers <= 1 or not slices:
+    ) -> Optional[PlannedReads[StreamData]]:
+        """Every request of ``slices``, submitted to the vendor's pool ahead of the one being
+        emitted; ``None`` to read one request at a time, here (one request in flight, or no slice)."""
+        in_flight = self.requests_in_flight
+        if in_flight <= 1 or not slices:
             return None
+        worker = thread_local_worker(self.worker_copy)
 
-        def work() -> Iterator[Tuple[Any, Callable[[PeriodStream], Iterable[StreamData]]]]:
+        def work() -> Iterator[Tuple[Any, Callable[[], Iterable[StreamData]]]]:
             for period_slice in slices:
                 for request_slice in self.requests_for_period(period_slice):
                     yield slice_tag(period_slice), partial(read_with, request_slice=request_slice)
 
-        def read_with(worker: PeriodStream, request_slice: Mapping[str, Any]) -> Iterable[StreamData]:
-            return worker.read_request(sync_mode, cursor_field, request_slice, stream_state)
+        def read_with(request_slice: Mapping[str, Any]) -> Iterable[StreamData]:
+            return worker().read_request(sync_mode, cursor_field, request_slice, stream_state)
 
-        return OrderedReadAhead(work(), self.worker_copy, workers, window=READ_AHEAD_WINDOW * workers, buffer=READ_AHEAD_BUFFER)
+        return PlannedReads(self.connection.pool, self, work(), window=READ_AHEAD_WINDOW * in_flight)
 
     def request_results(
         self,
@@ -405,9 +406,9 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         ahead = self._ahead
         if ahead is not None and ahead.peek_tag() == slice_tag(period_slice):
             while ahead.peek_tag() == slice_tag(period_slice):
-                running = ahead.take()
-                assert running is not None
-                yield running
+                job = ahead.take()
+                assert job is not None
+                yield job.records()
             return
         for request_slice in self.requests_for_period(period_slice):
             yield self.read_request(sync_mode, cursor_field, request_slice, stream_state)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
@@ -25,6 +24,7 @@ from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthentic
 from requests.auth import AuthBase
 
 from source_usage.core.budget import EndpointLimit, PacingBudget
+from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.progress import ProgressOptions
 from source_usage.core.settings import SharedSettings
 from source_usage.core.vendor_clock import VendorClock
@@ -67,8 +67,8 @@ class HttpOptions:
     max_wait: float = 300.0
     #: A request with all its attempts and waits.
     max_time: float = 600.0
-    #: Whether a stream reads its periods' requests concurrently (``core.readahead``); ``check``
-    #: reads one record and must not send requests it will not read.
+    #: Whether a stream reads its periods' requests through the vendor's pool, several at once
+    #: (``core.pool``); ``check`` reads one record and must not send requests it will not read.
     read_ahead: bool = True
     #: The plan and progress lines of a period stream (``core.progress``); ``None``: none, as
     #: for ``check``, which reads one record of a one-period plan.
@@ -95,15 +95,21 @@ class Connection:
     budget: Optional[APIBudget] = None
     http: HttpOptions = field(default_factory=HttpOptions)
     #: At most this many requests of the vendor are on the wire at once, over all its streams
-    #: (the budget says how many may *start* per window; this bounds how many wait for answers).
+    #: (the budget says how many may *start* per window; this bounds how many wait for answers):
+    #: the ceiling of ``limit``, and the pool's worker threads.
     requests_in_flight: int = 1
-    #: The slots of ``requests_in_flight``, taken by each attempt (``core.limits.DeadlineAdapter``).
-    slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+    #: How many attempts may be on the wire now, taken by each one (``core.limits.DeadlineAdapter``)
+    #: and adapted to the vendor's answers (``core.pool.AdaptiveLimit``).
+    limit: AdaptiveLimit = field(init=False, repr=False, compare=False)
+    #: The worker threads that read the request slices of every stream of the vendor (``core.pool``).
+    pool: VendorPool = field(init=False, repr=False, compare=False)
     #: The vendor's own time, from its answers' ``Date`` headers (``core.vendor_clock``).
     clock: VendorClock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slots", threading.BoundedSemaphore(max(1, self.requests_in_flight)))
+        limit = AdaptiveLimit(self.requests_in_flight)
+        object.__setattr__(self, "limit", limit)
+        object.__setattr__(self, "pool", VendorPool(self.identity.title, self.requests_in_flight, limit))
         object.__setattr__(self, "clock", VendorClock(self.identity.title))
 
     @property
