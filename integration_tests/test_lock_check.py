@@ -1,6 +1,6 @@
 """The locks' guard and the README commands' first sentence, as commands: ``tools/lock.py --check``
 fails when pyproject.toml changed without relocking, and both README commands refuse a Python
-outside ``requires-python`` before ``.venv`` exists.
+``.venv`` cannot be built with (outside ``dev-requires-python``) before ``.venv`` exists.
 
 Each runs on a scratch copy of the files the command reads (``tools/``, pyproject.toml, the
 locks), so nothing of the checkout changes. uv comes from the checkout's ``.cache/lock-tool/``
@@ -87,7 +87,7 @@ def python_versions() -> List[Tuple[str, Tuple[int, ...]]]:
 
 def unsupported_python() -> Optional[Tuple[str, Tuple[int, ...]]]:
     bootstrap = load_tool("bootstrap")
-    spec = bootstrap.requires_python((ROOT / "pyproject.toml").read_text())
+    spec = bootstrap.dev_requires_python((ROOT / "pyproject.toml").read_text())
     # 3.7 and newer read the scripts' syntax; an older one fails to parse them before any check can run.
     old = [(path, version) for path, version in python_versions() if version >= (3, 7) and not bootstrap.supports(spec, version)]
     return old[0] if old else None
@@ -107,8 +107,8 @@ def test_both_readme_commands_refuse_an_unsupported_python_in_one_sentence_befor
     shown = ".".join(map(str, version))
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
-        f"source-usage needs a Python >=3.10,<3.14 (pyproject.toml's requires-python), and this is Python {shown} "
-        f"({python}): run it with a supported one instead, e.g. python3.12 {script}.\n"
+        f"The demo and the tests of source-usage need Python >=3.10,<3.13 (pyproject.toml's dev-requires-python), "
+        f"and this is Python {shown} ({python}): run it with a supported one instead, e.g. python3.12 {script}.\n"
     )
     assert not (root / ".venv").exists()
     assert re.fullmatch(r"[^\n]+\.\n", done.stderr)

@@ -9,13 +9,14 @@ its hashes, written by ``tools/lock.py``) with ``pip install --require-hashes``,
 itself, editable, with ``--no-deps --no-build-isolation`` (its build backend is in the lock too):
 nothing is resolved or fetched outside the lock.
 
-First of all, before ``.venv`` is looked at, a Python outside pyproject.toml's ``requires-python``
-is refused in one sentence. ``.venv`` is then built from nothing whenever it is not known to be
-complete: when there is none, when a run stopped before finishing it (a stamp file, written last,
-is missing), when ``requirements/dev.txt`` or ``pyproject.toml`` changed since (the stamp holds
-their hash), when its Python no longer runs, or when ``--fresh`` asks for it. Standard library
-only, and importable by any Python 3.7 or newer, so that an old one gets the sentence rather than
-a syntax error.
+First of all, before ``.venv`` is looked at, a Python it cannot be built with is refused in one
+sentence: outside pyproject.toml's ``[tool.source-usage] dev-requires-python``, the part of
+``requires-python`` that every dev dependency supports. ``.venv`` is then built from nothing
+whenever it is not known to be complete: when there is none, when a run stopped before finishing
+it (a stamp file, written last, is missing), when ``requirements/dev.txt`` or ``pyproject.toml``
+changed since (the stamp holds their hash), when its Python no longer runs, or when ``--fresh``
+asks for it. Standard library only, and importable by any Python 3.7 or newer, so that an old one
+gets the sentence rather than a syntax error.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ def requires_python(text: str) -> str:
     if match is None:
         raise SystemExit("pyproject.toml declares no requires-python.")
     return match.group(1)
+
+
+def dev_requires_python(text: str) -> str:
+    """The Pythons ``.venv`` can be built with: pyproject.toml's ``[tool.source-usage]
+    dev-requires-python`` (narrower than ``requires-python`` where a dev dependency is), or
+    ``requires-python`` when it declares none."""
+    table = re.search(r"^\[tool\.source-usage\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    match = re.search(r"""^dev-requires-python\s*=\s*["']([^"']+)["']""", table.group(1), re.M) if table else None
+    return match.group(1) if match else requires_python(text)
 
 
 def _release(text: str) -> Tuple[int, ...]:
@@ -85,14 +95,14 @@ def supports(spec: str, version: Sequence[int]) -> bool:
 def refusal(spec: str, version: Sequence[int], executable: str, script: str) -> str:
     shown = ".".join(str(part) for part in version[:3])
     return (
-        f"source-usage needs a Python {spec} (pyproject.toml's requires-python), and this is Python {shown} "
-        f"({executable}): run it with a supported one instead, e.g. python3.12 {script}."
+        f"The demo and the tests of source-usage need Python {spec} (pyproject.toml's dev-requires-python), "
+        f"and this is Python {shown} ({executable}): run it with a supported one instead, e.g. python3.12 {script}."
     )
 
 
 def check_python(root: Path = ROOT, version: Sequence[int] = tuple(sys.version_info[:3]), executable: str = sys.executable) -> None:
-    """Refuse an unsupported Python in one sentence (exit status 1), naming the script that was run."""
-    spec = requires_python(pyproject_text(root))
+    """Refuse a Python ``.venv`` cannot be built with, in one sentence (exit status 1), naming the script that was run."""
+    spec = dev_requires_python(pyproject_text(root))
     if not supports(spec, version):
         script = os.path.relpath(os.path.abspath(sys.argv[0]), os.getcwd()) if sys.argv and sys.argv[0] else "tools/test.py"
         raise SystemExit(refusal(spec, version, executable, script))

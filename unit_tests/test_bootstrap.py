@@ -1,5 +1,5 @@
-"""tools/bootstrap.py, which both README commands run first: an unsupported Python is refused in
-one sentence before ``.venv`` is looked at, and ``.venv`` is built from nothing from the lock
+"""tools/bootstrap.py, which both README commands run first: a Python ``.venv`` cannot be built
+with is refused in one sentence before ``.venv`` is looked at, and ``.venv`` is built from nothing from the lock
 whenever it is not known to be complete and current.
 
 The decisions run on a scratch project folder with the build step recorded instead of run; the
@@ -8,6 +8,7 @@ build itself runs with pip and venv recorded, so no test here starts a process.
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, List, Sequence
 
 import pytest
 import tomllib
+from packaging.specifiers import SpecifierSet
 
 from integration_tests.tooling import load_tool
 
@@ -65,20 +67,43 @@ def does_not_run(python: Path) -> bool:
 # --------------------------------------------------------------------------- the Python
 
 
-def test_requires_python_is_read_from_pyproject_as_tomllib_reads_it() -> None:
+def test_both_python_ranges_are_read_from_pyproject_as_tomllib_reads_them() -> None:
     text = (ROOT / "pyproject.toml").read_text()
-    assert bootstrap.requires_python(text) == tomllib.loads(text)["project"]["requires-python"] == ">=3.10,<3.14"
+    declared = tomllib.loads(text)
+    assert bootstrap.requires_python(text) == declared["project"]["requires-python"] == ">=3.10,<3.14"
+    assert bootstrap.dev_requires_python(text) == declared["tool"]["source-usage"]["dev-requires-python"] == ">=3.10,<3.13"
 
 
 @pytest.mark.parametrize(
     "version, supported",
-    [((2, 7, 18), False), ((3, 9, 18), False), ((3, 10, 0), True), ((3, 11, 7), True), ((3, 13, 9), True), ((3, 14, 0), False)],
+    [((2, 7, 18), False), ((3, 9, 18), False), ((3, 10, 0), True), ((3, 11, 7), True), ((3, 12, 9), True), ((3, 13, 0), False)],
 )
-def test_the_supported_pythons_are_exactly_those_requires_python_allows(version: Sequence[int], supported: bool) -> None:
-    assert bootstrap.supports(">=3.10,<3.14", version) is supported
+def test_the_pythons_venv_is_built_with_are_exactly_those_dev_requires_python_allows(version: Sequence[int], supported: bool) -> None:
+    assert bootstrap.supports(">=3.10,<3.13", version) is supported
 
 
-@pytest.mark.parametrize("version", [(3, 9, 18), (3, 14, 0)])
+def test_dev_requires_python_ends_where_a_package_of_venv_stops_supporting_python() -> None:
+    """Every package installed in .venv (this test's environment) supports the newest Python of
+    the range, which is within requires-python, and the next one is what PyAirbyte 0.71.3,
+airbyte-connector-models and sqlalchemy-bigquery (from PyAirbyte) refuse:
+    the range is as wide as the dev dependencies allow. (Its floor is the lock's: uv resolves
+    it for requires-python's lowest Python, with older pins where a package needs them.)"""
+    text = (ROOT / "pyproject.toml").read_text()
+    minors = [f"3.{minor}.0" for minor in range(8, 16)]
+    allowed = [v for v in minors if bootstrap.supports(bootstrap.dev_requires_python(text), tuple(map(int, v.split("."))))]
+    declared = {dist.metadata["Name"]: SpecifierSet(dist.metadata["Requires-Python"] or "") for dist in importlib.metadata.distributions()}
+
+    assert allowed == ["3.10.0", "3.11.0", "3.12.0"]
+    assert all(SpecifierSet(bootstrap.requires_python(text)).contains(version) for version in allowed)
+    assert {name: spec for name, spec in declared.items() if not spec.contains(allowed[-1])} == {}
+    assert sorted(name for name, spec in declared.items() if not spec.contains("3.13.0")) == [
+        "airbyte",
+        "airbyte-connector-models",
+        "sqlalchemy-bigquery",
+    ]
+
+
+@pytest.mark.parametrize("version", [(3, 9, 18), (3, 13, 0)])
 def test_an_unsupported_python_is_refused_in_one_sentence_before_venv_is_looked_at(
     version: Sequence[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,8 +118,8 @@ def test_an_unsupported_python_is_refused_in_one_sentence_before_venv_is_looked_
 
     shown = ".".join(map(str, version))
     assert refused.value.code == (
-        f"source-usage needs a Python >=3.10,<3.14 (pyproject.toml's requires-python), and this is Python {shown} "
-        f"({sys.executable}): run it with a supported one instead, e.g. python3.12 tools/demo.py."
+        f"The demo and the tests of source-usage need Python >=3.10,<3.13 (pyproject.toml's dev-requires-python), "
+        f"and this is Python {shown} ({sys.executable}): run it with a supported one instead, e.g. python3.12 tools/demo.py."
     )
     assert sorted(path.name for path in environment.path.rglob("*")) == ["bin", "python"]
     assert environment.python.read_text() == "left by an earlier run"
