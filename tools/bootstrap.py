@@ -42,21 +42,33 @@ def pyproject_text(root: Path = ROOT) -> str:
     return (root / "pyproject.toml").read_text(encoding="utf-8")
 
 
+def pyproject_table(text: str, name: str) -> Optional[str]:
+    """The body of pyproject.toml's ``[name]`` table, up to the next table (read without tomllib,
+    which Python 3.10 lacks); ``None`` when there is none."""
+    match = re.search(rf"^\[{re.escape(name)}\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    return match.group(1) if match else None
+
+
+def pyproject_string(text: str, table: str, key: str) -> Optional[str]:
+    """A string value of pyproject.toml's ``[table]``, e.g. ``project``'s ``version``."""
+    body = pyproject_table(text, table)
+    match = re.search(rf"""^{re.escape(key)}\s*=\s*["']([^"']+)["']""", body, re.M) if body is not None else None
+    return match.group(1) if match else None
+
+
 def requires_python(text: str) -> str:
-    """pyproject.toml's ``requires-python`` (read without tomllib, which Python 3.10 lacks)."""
-    match = re.search(r"""^requires-python\s*=\s*["']([^"']+)["']""", text, re.M)
-    if match is None:
+    """pyproject.toml's ``requires-python``."""
+    spec = pyproject_string(text, "project", "requires-python")
+    if spec is None:
         raise SystemExit("pyproject.toml declares no requires-python.")
-    return match.group(1)
+    return spec
 
 
 def dev_requires_python(text: str) -> str:
     """The Pythons ``.venv`` can be built with: pyproject.toml's ``[tool.source-usage]
     dev-requires-python`` (narrower than ``requires-python`` where a dev dependency is), or
     ``requires-python`` when it declares none."""
-    table = re.search(r"^\[tool\.source-usage\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
-    match = re.search(r"""^dev-requires-python\s*=\s*["']([^"']+)["']""", table.group(1), re.M) if table else None
-    return match.group(1) if match else requires_python(text)
+    return pyproject_string(text, "tool.source-usage", "dev-requires-python") or requires_python(text)
 
 
 def _release(text: str) -> Tuple[int, ...]:

@@ -52,7 +52,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bootstrap import ROOT, pyproject_string, pyproject_text  # noqa: E402
+
 DEFAULT_STATE_DIR = Path("/tmp/source-usage-docker")
 #: The image's repository (metadata.yaml's dockerRepository); its tag is the project's version.
 REPOSITORY = "source-usage"
@@ -85,13 +87,11 @@ class DockerError(RuntimeError):
 
 
 def project_version(root: Path = ROOT) -> str:
-    """pyproject.toml's ``[project] version`` (read without tomllib, which Python 3.10 lacks)."""
-    text = (root / "pyproject.toml").read_text(encoding="utf-8")
-    project = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
-    version = re.search(r"""^version\s*=\s*["']([^"']+)["']""", project.group(1), re.M) if project else None
+    """pyproject.toml's ``[project] version``."""
+    version = pyproject_string(pyproject_text(root), "project", "version")
     if version is None:
         raise DockerError("pyproject.toml's [project] table has no version")
-    return version.group(1)
+    return version
 
 
 def default_tag(root: Path = ROOT) -> str:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bootstrap import ROOT, pyproject_text, requires_python  # noqa: E402
+from bootstrap import ROOT, pyproject_table, pyproject_text, requires_python  # noqa: E402
 
 UV_VERSION = "0.13.9"
 TOOL_DIR = ROOT / ".cache" / "lock-tool"
@@ -97,8 +97,8 @@ class LockError(RuntimeError):
 
 def build_requires(text: str) -> List[str]:
     """The ``requires`` list of pyproject.toml's ``[build-system]`` table (a list of quoted strings)."""
-    table = re.search(r"^\[build-system\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
-    requires = re.search(r"^requires\s*=\s*\[(.*?)\]", table.group(1), re.M | re.S) if table else None
+    table = pyproject_table(text, "build-system")
+    requires = re.search(r"^requires\s*=\s*\[(.*?)\]", table, re.M | re.S) if table is not None else None
     if requires is None:
         raise LockError("pyproject.toml has no [build-system] requires list")
     return re.findall(r"""["']([^"']+)["']""", requires.group(1))
@@ -151,7 +151,8 @@ def resolve(uv: Sequence[str], scratch: Path, upgrade: bool, offline: bool = Fal
     text = (scratch / "pyproject.toml").read_text()
     python = lowest_python(requires_python(text))
     for lock in LOCKS:
-        stdin = "".join(f"{requirement}\n" for requirement in [*build_requires(text), *lock.also])
+        # ``-`` among the sources: the build backend's requirements (and the lock's own) on stdin.
+        stdin = "".join(f"{requirement}\n" for requirement in [*build_requires(text), *lock.also]) if "-" in lock.sources else None
         done = subprocess.run(
             compile_command(uv, lock, python, upgrade, offline), cwd=scratch, input=stdin, capture_output=True, text=True
         )
