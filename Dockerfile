@@ -5,10 +5,18 @@ ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.1.0@sha256:1d1aa21d34e8
 
 FROM ${BASE_IMAGE} AS builder
 WORKDIR /airbyte/integration_code
-COPY pyproject.toml README.md ./
+# Every package comes from the locks (tools/lock.py writes them from pyproject.toml): with
+# --require-hashes pip refuses any package, version or file that is not in them, and resolves
+# nothing. The build backend goes to a folder of its own, which the final stage does not copy.
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN pip install --no-cache-dir --no-compile --require-hashes -r requirements/runtime.txt \
+ && pip install --no-cache-dir --no-compile --require-hashes --target /tmp/build-backend -r requirements/build.txt
+COPY pyproject.toml README.md LICENSE ./
 COPY source_usage ./source_usage
 COPY schemas ./schemas
-RUN pip install --no-cache-dir --no-compile /airbyte/integration_code
+# The connector alone: its dependencies are installed above, and it is built by the locked
+# backend instead of one pip would fetch into an isolated build environment.
+RUN PYTHONPATH=/tmp/build-backend pip install --no-cache-dir --no-compile --no-deps --no-build-isolation /airbyte/integration_code
 
 FROM ${BASE_IMAGE}
 WORKDIR /airbyte/integration_code

@@ -18,6 +18,7 @@ from integration_tests.catalog import default_catalog
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator, discover_vendors
 from integration_tests.runner import SOURCE_USAGE, Run
+from source_usage.vendors import all_vendors
 
 VENDORS = sorted(discover_vendors())
 RESET_STREAM = "reset the stream's state (Airbyte: Connection > Settings > Reset) or start without --state."
@@ -117,6 +118,23 @@ def test_a_misspelt_section_is_a_config_error_with_its_close_match_not_a_sync_of
     run = connector.read(config, read_catalog(emulated, vendor))
 
     assert the_config_error(run, emulated) == f"'{typo}' is not a known section; did you mean '{vendor}'?"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_selected_stream_of_a_section_the_config_lacks_ends_read_with_a_config_error_not_a_sync_of_nothing(
+    connector: CheckedConnector, emulated: Emulator, vendor: str
+) -> None:
+    other = VENDORS[(VENDORS.index(vendor) + 1) % len(VENDORS)]
+    config = one_vendor_config(emulated, vendor)
+    missing = incremental_streams(emulated, other)[0]
+    title = {known.identity.key: known.identity.title for known in all_vendors()}[other]
+
+    run = connector.read(config, default_catalog().configured([incremental_streams(emulated, vendor)[0], missing]))
+
+    assert the_config_error(run, emulated) == (
+        f"The configured catalog selects '{missing}', a {title} stream, "
+        f"but the config has no '{other}' section: add it or deselect the stream."
+    )
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -45,7 +45,7 @@ def unavailable(reason: str) -> None:
     """Skip with ``reason``; under ``CI`` fail with it: CI must run the image."""
     if in_ci():
         pytest.fail(f"CI is set but {reason}; .ci/run builds the image with tools/docker_image.py build", pytrace=False)
-    pytest.skip(f"{reason} (build the image with `python3 tools/docker_image.py build` and export {IMAGE_ENV}=source-usage:dev)")
+    pytest.skip(f"{reason} (build the image with `python3 tools/docker_image.py build` and export {IMAGE_ENV} as the tag it prints)")
 
 
 @pytest.fixture(scope="module")

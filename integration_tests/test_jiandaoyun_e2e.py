@@ -21,6 +21,7 @@ import pytest
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.emulator import Emulator
+from integration_tests.emulator.jiandaoyun import CONNECTOR_MAX_REQUESTS_PER_SECOND
 from integration_tests.resumption import (
     assert_resumed_without_loss,
     assert_states_follow_their_records,
@@ -61,7 +62,7 @@ def config(emulator: Emulator, start: date, end: date, lookback_days: int = 1, *
         "end_date": end.isoformat(),
         "lookback_days": lookback_days,
         # The connector's own pace: the highest its spec allows, so that tests run fast.
-        "jiandaoyun": {"api_key": KEY, "base_url": emulator.url, "requests_per_second": 50, **section},
+        "jiandaoyun": {"api_key": KEY, "base_url": emulator.url, "requests_per_second": CONNECTOR_MAX_REQUESTS_PER_SECOND, **section},
     }
 
 

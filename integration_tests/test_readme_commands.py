@@ -38,6 +38,8 @@ SAMPLES = ROOT / "integration_tests" / "sample_configs"
 SAMPLES_IN_CLONE = "integration_tests/sample_configs"
 EMULATOR_COMMAND = ".venv/bin/python -m integration_tests.emulator"
 COMMAND_TIMEOUT_SECONDS = 240
+#: Where the walkthrough writes its files: a folder git ignores, so a newcomer's checkout stays clean.
+WALKTHROUGH = "demo-output/walkthrough"
 
 
 def readme_block(marker: str) -> Tuple[str, str]:
@@ -102,6 +104,26 @@ def test_each_sample_config_is_one_vendor_section_at_the_port_the_readme_emulato
     config = json.loads((SAMPLES / f"{vendor}.json").read_text())
     sections = {key for key, value in config.items() if isinstance(value, dict)}
     assert (sections, config[vendor]["base_url"]) == ({vendor}, f"http://127.0.0.1:{port}")
+
+
+def written_files() -> List[str]:
+    """Every file the walkthrough writes: its commands' ``>`` targets, and the snippet's file, its
+    database and the path it is run from."""
+    commands = command_lines(readme_block("newcomer-commands")[1])
+    targets = [match for line in commands for match in re.findall(r"(?<![<2])> (\S+)", line)]
+    snippet = readme_block("pyairbyte-snippet")[1]
+    (database,) = re.findall(r'DuckDBCache\(db_path="([^"]+)"\)', snippet)
+    (script,) = re.findall(r"\S+\.py$", command_lines(next_block_after("pyairbyte-snippet"))[0])
+    return [*targets, database, script]
+
+
+def test_the_walkthrough_writes_every_file_into_one_folder_git_ignores() -> None:
+    written = written_files()
+    assert written == [f"{WALKTHROUGH}/{name}" for name in ("records.jsonl", "state.json", "incremental.jsonl", "usage.duckdb", "sync.py")]
+    assert f"mkdir -p {WALKTHROUGH}" in command_lines(readme_block("newcomer-commands")[1])
+    # --no-index: the rules alone decide, whatever the index holds.
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.split() == written
 
 
 # --------------------------------------------------------------------------- running the README
@@ -183,16 +205,16 @@ class VendorRun:
 def run_commands_for(clone: Clone, vendor: str) -> VendorRun:
     commands = command_lines(readme_block("newcomer-commands")[1])
     shown = sample_vendor(commands)
-    outputs: List[str] = []
+    printed: Dict[str, str] = {}  # what spec, check and discover print, by command
     for command in commands[1:]:
         if command.startswith(("sleep ", "kill ")):
             continue  # the fixture waited for the emulator's URL, and stops it
         command = command.replace(f"{SAMPLES_IN_CLONE}/{shown}", f"{SAMPLES_IN_CLONE}/{vendor}")
-        outputs.append(run_in(clone, command).stdout)
-    spec, check, discover = (messages(output) for output in outputs[:3])
-    first = messages((clone.path / "records.jsonl").read_text())
-    state = json.loads((clone.path / "state.json").read_text())
-    second = messages((clone.path / "incremental.jsonl").read_text())
+        printed[command.split()[1] if command.startswith(".venv/bin/source-usage ") else command] = run_in(clone, command).stdout
+    spec, check, discover = (messages(printed[name]) for name in ("spec", "check", "discover"))
+    first = messages((clone.path / WALKTHROUGH / "records.jsonl").read_text())
+    state = json.loads((clone.path / WALKTHROUGH / "state.json").read_text())
+    second = messages((clone.path / WALKTHROUGH / "incremental.jsonl").read_text())
     return VendorRun(spec, check, discover, first, state, second)
 
 
@@ -295,10 +317,10 @@ def test_the_pyairbyte_snippet_loads_every_stream_into_duckdb_with_each_instant_
 
     language, snippet = readme_block("pyairbyte-snippet")
     (run_command,) = command_lines(next_block_after("pyairbyte-snippet"))
-    assert (language, run_command) == ("python", "AIRBYTE_OFFLINE_MODE=1 .venv/bin/python sync.py")
+    assert (language, run_command) == ("python", f"AIRBYTE_OFFLINE_MODE=1 .venv/bin/python {WALKTHROUGH}/sync.py")
     vendor = sample_vendor(snippet.splitlines())
     clone = clones[vendor]
-    (clone.path / "sync.py").write_text(snippet)
+    (clone.path / WALKTHROUGH / "sync.py").write_text(snippet)  # the folder the commands made
     printed = run_in(clone, run_command).stdout
     # The same sync as the README's first read of that vendor: the same rows (deduplicated, as the read holds each key once).
     expected_counts = {name: len(records) for name, records in records_by_stream(runs[vendor].first).items()}
@@ -306,7 +328,7 @@ def test_the_pyairbyte_snippet_loads_every_stream_into_duckdb_with_each_instant_
         f"{name}: {count} rows" for name, count in sorted(expected_counts.items())
     ]
     schemas = {s["name"]: s["json_schema"] for m in runs[vendor].discover if m["type"] == "CATALOG" for s in m["catalog"]["streams"]}
-    connection = duckdb.connect(str(clone.path / "usage.duckdb"), read_only=True)
+    connection = duckdb.connect(str(clone.path / WALKTHROUGH / "usage.duckdb"), read_only=True)
     try:
         checked: Set[str] = set()
         for name, records in records_by_stream(runs[vendor].first).items():

@@ -1,12 +1,13 @@
 """What the Docker image would run, without a Docker engine: the Dockerfile's own command line,
 against the connector as the image installs it.
 
-The image's builder stage copies some files of the checkout into ``/airbyte/integration_code``
-and ``pip install``s that folder into ``/usr/local``; Airbyte then runs ``AIRBYTE_ENTRYPOINT``
-(which must equal ``ENTRYPOINT``) from some working directory. Here: the files the builder
-stage's ``COPY`` lines name are copied into a folder of their own, built into a wheel, installed
-with its dependencies into a clean virtual environment (no system site packages, nothing of
-the checkout), and the Dockerfile's command line is run with one substitution, the image's
+The image's builder stage copies some files of the checkout into ``/airbyte/integration_code``,
+installs the runtime lock with its hashes and then that folder, without dependencies, into
+``/usr/local``; Airbyte then runs ``AIRBYTE_ENTRYPOINT`` (which must equal ``ENTRYPOINT``) from
+some working directory. Here: the files the builder stage's ``COPY`` lines name are copied into a
+folder of their own, built into a wheel, installed the same way (the lock, then the wheel alone)
+into a clean virtual environment (no system site packages, nothing of the checkout), and the
+Dockerfile's command line is run with one substitution, the image's
 ``/usr/local/bin/`` becoming the environment's ``bin/``, from a working directory outside the
 repository, so that the code and the schemas can only come from the wheel.
 """
@@ -168,15 +169,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (wheel,) = (base / "dist").glob("source_usage-*.whl")
     environment = base / "venv"
     venv.EnvBuilder(with_pip=True, clear=True, system_site_packages=False).create(environment)
-    # Its dependencies come from the package index, as in the image (pip's cache makes reruns quick),
-    # and nothing is compiled ahead, as the Dockerfile's install does not either.
-    subprocess.run(
-        [str(environment / "bin" / "python"), "-m", "pip", "install", *pip_quiet, "--no-compile", str(wheel)],
-        check=True,
-        timeout=INSTALL_TIMEOUT_SECONDS,
-        cwd=base,
-        env=moved_clock.environment(None, os.environ),  # pip is not under test, and has no time_machine
-    )
+    # As in the image: the runtime lock with its hashes checked, then the wheel without dependencies
+    # (pip's cache makes reruns quick); nothing compiled ahead, as the Dockerfile's install does not either.
+    pip = [str(environment / "bin" / "python"), "-m", "pip", "install", *pip_quiet, "--no-compile"]
+    for install in ([*pip, "--require-hashes", "-r", str(context / "requirements" / "runtime.txt")], [*pip, "--no-deps", str(wheel)]):
+        subprocess.run(
+            install,
+            check=True,
+            timeout=INSTALL_TIMEOUT_SECONDS,
+            cwd=base,
+            env=moved_clock.environment(None, os.environ),  # pip is not under test, and has no time_machine
+        )
     workdir = base / "integration_code_run"
     workdir.mkdir()
     return Installed(wheel, environment, in_image(image_command(), environment), workdir, moved_clock.clock_folder(base))
@@ -221,6 +224,12 @@ def test_the_image_command_is_absolute_and_runs_the_wheel_not_the_checkout(insta
     module_file = Path(json.loads(probe.stdout)).resolve()
     assert module_file.is_relative_to(installed.environment.resolve()), f"source_usage was imported from {module_file}"
     assert not module_file.is_relative_to(ROOT)
+
+
+def test_the_wheel_ships_the_mit_license(installed: Installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        shipped = {name: wheel.read(name).decode() for name in wheel.namelist() if name.endswith(".dist-info/licenses/LICENSE")}
+    assert list(shipped.values()) == [(ROOT / "LICENSE").read_text()]
 
 
 def test_the_wheel_ships_a_schema_for_every_stream(installed: Installed, emulated: Emulator) -> None:

@@ -8,6 +8,7 @@ streams side by side (:mod:`source_usage.core.reading`).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from pathlib import Path
@@ -135,6 +136,29 @@ class SourceUsage(AbstractSource):
             raise config_error(problem)
         return super().read_state(state_path) if text.strip() else []
 
+    def selection_problems(self, config: Mapping[str, Any], provided: Sequence[str], selected: Iterable[str]) -> List[str]:
+        """A sentence for each stream of the configured catalog that the config does not provide.
+        Without it the CDK skips such a stream and the sync ends as a success with nothing of it:
+        a connection that lost a vendor section, or names a stream wrongly, must say so instead."""
+        problems = []
+        for name in selected:
+            if name in provided:
+                continue
+            # Every stream name starts with its vendor's section key.
+            vendor = next((vendor for vendor in self.vendors if name.startswith(f"{vendor.identity.key}_")), None)
+            matches = difflib.get_close_matches(name, provided, n=1)
+            start = f"The configured catalog selects '{name}'"
+            if vendor is not None and config.get(vendor.identity.key) is None:
+                key, title = vendor.identity.key, vendor.identity.title
+                problems.append(f"{start}, a {title} stream, but the config has no '{key}' section: add it or deselect the stream.")
+            elif matches:
+                problems.append(f"{start}, which the config does not provide; did you mean '{matches[0]}'?")
+            elif vendor is not None:
+                problems.append(f"{start}, which is not a stream of the '{vendor.identity.key}' section.")
+            else:
+                problems.append(f"{start}, which is not a stream of this connector.")
+        return problems
+
     @staticmethod
     def check_states(streams: Sequence[Stream], selected: Iterable[str], state: Optional[List[AirbyteStateMessage]]) -> None:
         """Raise a config error for a selected incremental stream whose saved state does not hold its cursor."""
@@ -184,7 +208,11 @@ class SourceUsage(AbstractSource):
         connector_config, _ = split_config(config)
         self._read_streams = None
         streams = self.streams(connector_config)
-        self.check_states(streams, [configured.stream.name for configured in catalog.streams], state)
+        selected = [configured.stream.name for configured in catalog.streams]
+        unprovided = self.selection_problems(connector_config, [stream.name for stream in streams], selected)
+        if unprovided:
+            raise config_error(" ".join(unprovided))
+        self.check_states(streams, selected, state)
         state = self.resumed_states(streams, state)
         self._read_streams = streams
         self._wall_seconds = {}

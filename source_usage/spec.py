@@ -65,7 +65,9 @@ def connection_specification(vendors: Sequence[Vendor]) -> Mapping[str, Any]:
         field = properties[name]
         properties[name] = {**field, "description": field["description"].replace("than a vendor keeps", f"than a vendor keeps{note}")}
     for position, vendor in enumerate(vendors, start=len(SHARED_PROPERTIES)):
-        properties[vendor.identity.key] = {**vendor.spec(), "order": position}
+        # Every section is optional, and Airbyte's form folds optional fields away under "Optional
+        # fields": always_show keeps each vendor's section in sight, where a user looks for it.
+        properties[vendor.identity.key] = {**vendor.spec(), "order": position, "always_show": True}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Usage Spec",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bootstrap import ROOT, ensure_venv, in_venv, venv_bin  # noqa: E402
+from bootstrap import ROOT, check_python, ensure_venv, in_venv, venv_bin  # noqa: E402
 
 OUTPUT = ROOT / "demo-output"
 DATABASE_NAME = "usage.duckdb"
@@ -103,6 +103,7 @@ def run_demo(output: Path = OUTPUT) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    check_python()  # before anything else, so that an old Python gets one sentence
     parser = argparse.ArgumentParser(description="Sync every stream from the API emulator into DuckDB and report on it.")
     parser.add_argument(
         "--output", type=Path, default=OUTPUT, help=f"where the DuckDB file and the HTML report go (default {shown(OUTPUT)})"

@@ -1,9 +1,14 @@
 """The connector's Docker image, built here from the project's own Dockerfile, and the engine for it.
 
+    python3 tools/docker_image.py tag                        # prints source-usage:<pyproject.toml's version>
     python3 tools/docker_image.py engine [--state-dir DIR]   # a Docker engine that answers
     python3 tools/docker_image.py base [--state-dir DIR]     # prints the stand-in base image's tag
-    python3 tools/docker_image.py build [--tag source-usage:dev] [--state-dir DIR]   # prints the tag
+    python3 tools/docker_image.py build [--tag TAG] [--state-dir DIR]   # prints the tag (default: as `tag`)
     python3 tools/docker_image.py stop DIR                   # stops the engine `engine` started, deletes DIR
+
+``tag`` is the image's name and version, never typed by hand: ``source-usage:`` and the version
+in pyproject.toml (which metadata.yaml's ``dockerImageTag`` and the changelog's top row repeat),
+for ``docker build -t "$(python3 tools/docker_image.py tag)" .`` and for ``build``.
 
 ``engine`` uses the Docker engine that answers ``docker info``; when none does, it installs
 Debian's ``docker.io`` when ``dockerd`` is missing (root and apt-get only) and starts ``dockerd``
@@ -47,9 +52,12 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bootstrap import ROOT, pyproject_string, pyproject_text  # noqa: E402
+
 DEFAULT_STATE_DIR = Path("/tmp/source-usage-docker")
-DEFAULT_TAG = "source-usage:dev"
+#: The image's repository (metadata.yaml's dockerRepository); its tag is the project's version.
+REPOSITORY = "source-usage"
 BASE_REPOSITORY = "source-usage-base"
 SUITE = "bookworm"  # Debian 12, whose python3 is 3.11, the Python of python-connector-base 4.x
 PACKAGES = ["python3", "python3-pip", "ca-certificates"]
@@ -76,6 +84,18 @@ IMAGE_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 class DockerError(RuntimeError):
     """No engine, no base, or a failed build; the message says why."""
+
+
+def project_version(root: Path = ROOT) -> str:
+    """pyproject.toml's ``[project] version``."""
+    version = pyproject_string(pyproject_text(root), "project", "version")
+    if version is None:
+        raise DockerError("pyproject.toml's [project] table has no version")
+    return version
+
+
+def default_tag(root: Path = ROOT) -> str:
+    return f"{REPOSITORY}:{project_version(root)}"
 
 
 def log(message: str) -> None:
@@ -375,14 +395,18 @@ def build_image(tag: str, base: str) -> str:
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("tag", help="print source-usage:<version>, the version in pyproject.toml")
     for name in ("engine", "base", "build"):
         command = commands.add_parser(name)
         command.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where a dockerd started here keeps its log and pid")
         if name == "build":
-            command.add_argument("--tag", default=DEFAULT_TAG)
+            command.add_argument("--tag", help="the image's tag (default: source-usage:<the version in pyproject.toml>)")
     commands.add_parser("stop").add_argument("state_dir", type=Path)
     args = parser.parse_args(argv)
     try:
+        if args.command == "tag":
+            print(default_tag())
+            return 0
         if args.command == "stop":
             stop_engine(args.state_dir)
             shutil.rmtree(args.state_dir, ignore_errors=True)
@@ -391,7 +415,7 @@ def main(argv: List[str]) -> int:
         if args.command == "base":
             print(ensure_base())
         elif args.command == "build":
-            print(build_image(args.tag, ensure_base()))
+            print(build_image(args.tag or default_tag(), ensure_base()))
     except DockerError as error:
         log(f"error: {error}")
         return 1

@@ -1,6 +1,6 @@
 """Run the test suite: ruff, mypy on source_usage/, hadolint, and pytest (unit and end-to-end).
 
-    python3 tools/test.py                      # the whole suite, at the real date
+    python3 tools/test.py                      # the whole suite (and tools/lock.py --check), at the real date
     python3 tools/test.py --quick              # the edit loop: ruff, mypy, the tests that start no process
     python3 tools/test.py --at 2026-12-31T16:30:00Z     # the whole suite with that instant as "now"
     python3 tools/test.py --calendar           # the tests that read "today", at each instant of CALENDAR
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bootstrap import ROOT, ensure_venv, venv_bin  # noqa: E402
+from bootstrap import ROOT, check_python, ensure_venv, venv_bin  # noqa: E402
 
 CLOCK_FOLDER = ROOT / "tools" / "clock"
 CLOCK_VARIABLE = "SOURCE_USAGE_TEST_CLOCK"
@@ -106,6 +106,8 @@ def steps(options: argparse.Namespace, pytest_args: List[str], python: Path) -> 
     if options.quick:
         yield "pytest", [*pytest, *QUICK, *pytest_args], environment
         return
+    # The locks still match pyproject.toml (resolved again in a scratch copy; tools/lock.py).
+    yield "lock", [str(python), str(ROOT / "tools" / "lock.py"), "--check"], clock_environment(None)  # uv and pip on the real clock
     yield "hadolint", [str(venv_bin("hadolint")), "Dockerfile"], environment
     yield "pytest", [*pytest, *(pytest_args or PYTEST_DEFAULT)], environment
 
@@ -128,6 +130,7 @@ def run_once(options: argparse.Namespace, pytest_args: List[str], python: Path) 
 
 
 def main(argv: Sequence[str]) -> int:
+    check_python()  # before anything else, so that an old Python gets one sentence
     options, pytest_args = parse(argv)
     if options.at is not None:
         instant(options.at)  # refuse a bad instant before setting anything up

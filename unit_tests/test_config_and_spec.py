@@ -64,6 +64,13 @@ def test_every_secret_in_the_spec_is_an_airbyte_secret() -> None:
             assert path in secrets, path
 
 
+def test_every_vendor_section_is_optional_and_always_shown_in_airbytes_form() -> None:
+    spec = SourceUsage().spec(None).connectionSpecification  # type: ignore[arg-type]
+    keys = [vendor.identity.key for vendor in all_vendors()]
+    assert spec["required"] == []
+    assert {key: spec["properties"][key].get("always_show") for key in keys} == dict.fromkeys(keys, True)
+
+
 def test_spec_fields_have_titles_descriptions_and_order_for_the_ui() -> None:
     spec = SourceUsage().spec(None).connectionSpecification  # type: ignore[arg-type]
     for path, field in walk_properties(spec):

@@ -166,7 +166,7 @@ def test_latest_date_is_yesterday_in_utc8_not_in_utc() -> None:
     with freezegun.freeze_time("2026-06-01T23:30:00Z"), VerifiedHttpMocker() as http:
         overview_for(["2026-05-31", "2026-06-01"], http)
         output = read_streams(
-            jiandaoyun_config(start_date="2026-05-31", end_date=None, jiandaoyun={"requests_per_second": 50}),
+            jiandaoyun_config(start_date="2026-05-31", end_date=None),
             ["jiandaoyun_overview_usage"],
         )
     assert dates_read(output) == ["2026-05-31", "2026-06-01"]

@@ -14,7 +14,10 @@ from typing import Any, Dict
 import pytest
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
+from integration_tests.emulator.jiandaoyun import CONNECTOR_MAX_REQUESTS_PER_SECOND
 from source_usage import SourceUsage
+from source_usage.core.settings import SharedSettings
+from source_usage.core.vendor import HttpOptions
 from source_usage.vendors.jiandaoyun import DEFAULT_BASE_URL as JIANDAOYUN_BASE_URL
 from source_usage.vendors.jiandaoyun import Jiandaoyun
 from unit_tests.conftest import Sleeps
@@ -125,6 +128,34 @@ def test_a_jiandaoyun_port_or_id_it_cannot_use_is_a_config_error_naming_the_fiel
     section: Dict[str, Any], sentence: str, tmp_path: Path
 ) -> None:
     assert check_message(jiandaoyun_config(jiandaoyun=section), Files(tmp_path), SOURCE) == sentence
+
+
+def jiandaoyun_spec() -> Dict[str, Any]:
+    section: Dict[str, Any] = SOURCE.spec(None).connectionSpecification["properties"]["jiandaoyun"]  # type: ignore[arg-type]
+    return section
+
+
+def test_the_jiandaoyun_key_is_asked_of_a_super_admin() -> None:
+    assert jiandaoyun_spec()["properties"]["api_key"]["description"] == (
+        "An API key from Open Platform > API Key, created by a super admin: the usage-statistics "
+        "endpoints answer HTTP 403 to another admin's key."
+    )
+
+
+def test_requests_per_second_is_at_most_what_keeps_the_three_endpoints_within_the_company_limit(tmp_path: Path) -> None:
+    field = jiandaoyun_spec()["properties"]["requests_per_second"]
+    config = jiandaoyun_config()
+    streams = Jiandaoyun().streams(Jiandaoyun().section(config) or {}, SharedSettings.from_config(config), HttpOptions())
+    # One endpoint per stream, read side by side: 3 x 16 = 48 of Jiandaoyun's 50 a second per company.
+    assert (len(streams), field["minimum"], field["maximum"], CONNECTOR_MAX_REQUESTS_PER_SECOND) == (3, 1, 16, 16)
+    assert field["description"] == (
+        "Requests per second to each of the three usage endpoints, which a sync reads side by side. Jiandaoyun "
+        "documents 1 per endpoint and 50 per company, so at most 16 (3 x 16 = 48 of 50). Leave it at 1 unless "
+        "Jiandaoyun granted your company a higher quota."
+    )
+    SOURCE.validate(jiandaoyun_config(jiandaoyun={"requests_per_second": 16}))
+    message = check_message(jiandaoyun_config(jiandaoyun={"requests_per_second": 17}), Files(tmp_path), SOURCE)
+    assert message == "'jiandaoyun.requests_per_second' must be at most 16."
 
 
 def test_the_jiandaoyun_section_with_only_a_key_gets_every_default() -> None:

@@ -9,6 +9,7 @@ import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List
+from urllib.parse import urlsplit
 
 import jsonschema
 import tomllib
@@ -78,21 +79,68 @@ def test_repository_label_and_tags_are_consistent() -> None:
     assert data["documentationUrl"] == DOCUMENTATION_URL
 
 
-def test_allowed_hosts_are_the_hosts_of_every_base_url_the_spec_offers() -> None:
+def connection_specification() -> Dict[str, Any]:
     import logging
-    from urllib.parse import urlsplit
 
     from source_usage import SourceUsage
 
-    spec = SourceUsage().spec(logging.getLogger("test")).connectionSpecification
+    spec: Dict[str, Any] = SourceUsage().spec(logging.getLogger("test")).connectionSpecification
+    return spec
+
+
+def base_url_sections() -> List[str]:
+    """The config sections that have a ``base_url`` field, in the spec's order."""
+    return [key for key, section in connection_specification()["properties"].items() if "base_url" in section.get("properties", {})]
+
+
+def allowed_hosts() -> List[str]:
+    hosts: List[str] = metadata()["data"]["allowedHosts"]["hosts"]
+    return hosts
+
+
+def platform_allowed_hosts(hosts: List[str], config: Dict[str, Any]) -> List[str]:
+    """What Airbyte's platform makes of ``hosts`` for a connection's ``config``, as its
+    ConfigReplacer.getAllowedHosts does (airbyte-platform, airbyte-commons-converters): each
+    ``${a.b}`` is the config's value at that dotted path reduced to its host (scheme, port, path
+    and user info dropped), and an entry with a ``${...}`` the config cannot fill is left out."""
+    values: Dict[str, str] = {}
+
+    def flatten(node: Any, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                flatten(value, f"{prefix}{key}.")
+            elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                text = str(value)
+                values[f"{prefix}{key}"] = urlsplit(text if "://" in text else f"x://{text}").hostname or text
+
+    flatten(config, "")
+    resolved = [re.sub(r"\$\{([^}]+)\}", lambda match: values.get(match.group(1), match.group(0)), host) for host in hosts]
+    return [host for host in resolved if "${" not in host]
+
+
+def test_allowed_hosts_list_the_host_of_every_base_url_the_spec_offers() -> None:
     offered = set()
-    for section in spec["properties"].values():
-        base_url = section.get("properties", {}).get("base_url") if isinstance(section, dict) else None
-        if base_url:
-            urls = [base_url["default"], *base_url.get("examples", [])]
-            # example.com (RFC 2606) stands for a user's own host, which they add themselves.
-            offered |= {host for host in (urlsplit(url).hostname for url in urls) if host and not host.endswith("example.com")}
-    assert offered and sorted(metadata()["data"]["allowedHosts"]["hosts"]) == sorted(offered)
+    for key in base_url_sections():
+        base_url = connection_specification()["properties"][key]["properties"]["base_url"]
+        urls = [base_url["default"], *base_url.get("examples", [])]
+        # example.com (RFC 2606) stands for a user's own host, which the interpolation below covers.
+        offered |= {host for host in (urlsplit(url).hostname for url in urls) if host and not host.endswith("example.com")}
+    fixed = [host for host in allowed_hosts() if "${" not in host]
+    assert offered and sorted(fixed) == sorted(offered)
+
+
+def test_allowed_hosts_interpolate_every_vendors_configured_base_url() -> None:
+    interpolated = [host for host in allowed_hosts() if "${" in host]
+    assert interpolated == [f"${{{key}.base_url}}" for key in base_url_sections()]
+
+
+def test_airbyte_allows_a_configured_private_host_and_only_the_default_hosts_without_one() -> None:
+    fixed = [host for host in allowed_hosts() if "${" not in host]
+    private = {key: {"api_token": "x", "base_url": f"https://{key}.acme-private.net:8443/api"} for key in base_url_sections()}
+    defaults = {key: {"api_token": "x"} for key in base_url_sections()}
+
+    assert platform_allowed_hosts(allowed_hosts(), private) == [*fixed, *(f"{key}.acme-private.net" for key in base_url_sections())]
+    assert platform_allowed_hosts(allowed_hosts(), defaults) == fixed
 
 
 def test_the_dockerfile_base_image_is_the_metadata_base_image_pinned_by_digest() -> None:

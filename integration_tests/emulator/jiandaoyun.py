@@ -77,6 +77,12 @@ ITEM_FAULTS = ("no_key", "not_object", "repeat_item")
 #: The field that identifies an item of each kind, and what ``no_key`` does to it.
 KEY_FIELDS = {"member": "member", "app": "app_id"}
 
+#: The largest ``requests_per_second`` the connector's spec allows (Jiandaoyun's 50 requests a second
+#: per company over the three usage endpoints read side by side), which configs use when the
+#: emulator enforces no limit. Kept here, not imported, so that starting the emulator imports no
+#: connector code; unit_tests/test_jiandaoyun_config.py holds the two equal.
+CONNECTOR_MAX_REQUESTS_PER_SECOND = 16
+
 
 @dataclass
 class Options:
@@ -174,7 +180,8 @@ class Jiandaoyun(VendorEmulator):
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # The connector's largest allowed budget when the emulator enforces no per-endpoint limit.
-        return {"api_key": self.options.api_key, "base_url": url, "requests_per_second": self.options.requests_per_second or 1000}
+        rps = self.options.requests_per_second or CONNECTOR_MAX_REQUESTS_PER_SECOND
+        return {"api_key": self.options.api_key, "base_url": url, "requests_per_second": rps}
 
     def requested_day(self, request: LoggedRequest) -> Optional[str]:
         # Every endpoint takes the statistics date (UTC+8) in the body.
@@ -538,7 +545,8 @@ def _bench_plan(streams: Sequence[str], days: int, rps: Optional[int]) -> Callab
             endpoints.append(BenchEndpoint(path, per_date * dates, group=path if limit else None, limit=limit))
             expected[stream] = dates * (1 if count is None else count)
         # "Limits off" on the connector's side is its largest allowed budget.
-        return BenchPlan(tuple(streams), expected, tuple(endpoints), first, last, {"requests_per_second": rps or 1000})
+        section = {"requests_per_second": rps or CONNECTOR_MAX_REQUESTS_PER_SECOND}
+        return BenchPlan(tuple(streams), expected, tuple(endpoints), first, last, section)
 
     return plan
 
@@ -551,7 +559,8 @@ def _one_page_plan(members: int) -> Callable[[Jiandaoyun], BenchPlan]:
         path = STREAM_PATHS["jiandaoyun_member_usage"]
         endpoints = (BenchEndpoint(path, 1),)
         expected = {"jiandaoyun_member_usage": members}
-        return BenchPlan(("jiandaoyun_member_usage",), expected, endpoints, last, last, {"requests_per_second": 1000})
+        section = {"requests_per_second": CONNECTOR_MAX_REQUESTS_PER_SECOND}
+        return BenchPlan(("jiandaoyun_member_usage",), expected, endpoints, last, last, section)
 
     return plan
 

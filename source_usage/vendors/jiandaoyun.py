@@ -396,6 +396,11 @@ class JiandaoyunItemUsage(JiandaoyunStream):
 
 #: Jiandaoyun's limit over all endpoints of a company, whatever each endpoint's quota.
 COMPANY_REQUESTS_PER_SECOND = 50
+#: The usage endpoints a sync reads side by side, each at ``requests_per_second``.
+USAGE_ENDPOINTS = 3
+#: The most ``requests_per_second`` can be: all three endpoints together stay within the company's
+#: limit (3 x 16 = 48 of 50 a second).
+MAX_REQUESTS_PER_SECOND = COMPANY_REQUESTS_PER_SECOND // USAGE_ENDPOINTS
 
 #: The config section's schema.
 SPEC: Mapping[str, Any] = {
@@ -410,7 +415,10 @@ SPEC: Mapping[str, Any] = {
         "api_key": {
             "type": "string",
             "title": "API key",
-            "description": "An API key from Open Platform > API Key, created by an admin.",
+            "description": (
+                "An API key from Open Platform > API Key, created by a super admin: the usage-statistics "
+                "endpoints answer HTTP 403 to another admin's key."
+            ),
             "airbyte_secret": True,
             "order": 0,
         },
@@ -444,9 +452,15 @@ SPEC: Mapping[str, Any] = {
         "requests_per_second": {
             "type": "integer",
             "title": "Requests per second per endpoint",
-            "description": "Leave at 1 (the documented limit) unless Jiandaoyun granted a higher quota.",
+            "description": (
+                "Requests per second to each of the three usage endpoints, which a sync reads side by side. "
+                "Jiandaoyun documents 1 per endpoint and 50 per company, so at most "
+                f"{MAX_REQUESTS_PER_SECOND} ({USAGE_ENDPOINTS} x {MAX_REQUESTS_PER_SECOND} = "
+                f"{USAGE_ENDPOINTS * MAX_REQUESTS_PER_SECOND} of {COMPANY_REQUESTS_PER_SECOND}). "
+                "Leave it at 1 unless Jiandaoyun granted your company a higher quota."
+            ),
             "minimum": 1,
-            "maximum": 1000,
+            "maximum": MAX_REQUESTS_PER_SECOND,
             "default": 1,
             "order": 4,
         },

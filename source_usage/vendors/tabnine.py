@@ -1008,7 +1008,12 @@ SPEC: Mapping[str, Any] = {
         "api_token": {
             "type": "string",
             "title": "API token",
-            "description": "An admin's access token from Admin > Settings > Access Tokens.",
+            "description": (
+                "A personal access token from Admin > Settings > Access Tokens. Any Tabnine user can create one, with the "
+                "scopes chosen when creating it: create it as a user with the Admin role (the usage API is for admins) and "
+                "give it the scopes of what this reads: the organisation, teams, users, license, roles and usage. A token "
+                "without them gets HTTP 403 (insufficient permissions)."
+            ),
             "airbyte_secret": True,
             "order": 0,
         },
