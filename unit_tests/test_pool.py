@@ -216,8 +216,9 @@ def test_each_worker_thread_reads_with_its_own_worker_object() -> None:
 
 
 def test_a_rejected_credential_fails_every_queued_job_and_every_later_one() -> None:
-    shared, gate = pool(1), threading.Event()
-    running = shared.submit("a", "first", Recorder().request(0, [0], gate=gate))
+    shared, gate, recorder = pool(1), threading.Event(), Recorder()
+    running = shared.submit("a", "first", recorder.request(0, [0], gate=gate))
+    eventually(lambda: recorder.started == [0], "the first request in flight")
     queued = shared.submit("b", "queued", Recorder().request(1, [1]))
     shared.reject(PermissionError("the key was rejected"))
     later = shared.submit("a", "later", Recorder().request(2, [2]))
@@ -241,6 +242,7 @@ def test_cancelling_a_stream_drops_its_queued_jobs_and_stops_its_running_one_at_
             yield record
 
     running: Job[int] = shared.submit("a", "running", endless)
+    eventually(lambda: shared.queued == 0, "the first job running")
     queued = shared.submit("a", "queued", Recorder().request(1, [1]))
     other = shared.submit("b", "other", Recorder().request(2, [2]))
     shared.cancel("a")
