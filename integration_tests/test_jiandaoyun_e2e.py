@@ -310,6 +310,27 @@ def test_sync_stays_within_the_per_endpoint_rate_limit(connector: CheckedConnect
         assert_matches(stream, run.records(stream), limited.ground_truth(stream, start_date=start, end_date=end))
 
 
+def test_sync_stays_within_each_endpoints_and_the_companys_limit_at_once(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    # 30 a second per endpoint, three endpoints side by side: 90 a second unless the company's 50
+    # holds too.
+    options = {"api_key": KEY, "members": 2000, "apps": 2000, "requests_per_second": 30, "company_requests_per_second": 50}
+    limited = emulator_factory(seed=13, jiandaoyun=options)
+    start, end = dates(limited, 5)
+    settings = config(limited, start, end)
+    settings["jiandaoyun"]["requests_per_second"] = 30
+
+    run = connector.read(settings, configured_catalog(STREAMS))
+
+    assert_succeeded(run)
+    answers = limited.log.entries()
+    assert len(answers) == 5 * (20 + 20 + 1)  # member pages, app pages, overview per date
+    assert [e.status for e in answers if e.status != 200] == [], "the emulator answered 8303: the connector sent too fast"
+    for stream in STREAMS:
+        assert_matches(stream, run.records(stream), limited.ground_truth(stream, start_date=start, end_date=end))
+
+
 def test_no_secret_reaches_the_output(connector: CheckedConnector, jdy: Emulator) -> None:
     """The ``connector`` fixture checks every run of every test for both keys; this run adds
     the paths most likely to echo a request: a retried server error, then a rejected key."""

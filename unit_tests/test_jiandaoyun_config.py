@@ -142,20 +142,27 @@ def test_the_jiandaoyun_key_is_asked_of_a_super_admin() -> None:
     )
 
 
-def test_requests_per_second_is_at_most_what_keeps_the_three_endpoints_within_the_company_limit(tmp_path: Path) -> None:
+def test_requests_per_second_is_at_most_the_company_limit_which_the_budget_holds_beside_each_endpoints(tmp_path: Path) -> None:
     field = jiandaoyun_spec()["properties"]["requests_per_second"]
-    config = jiandaoyun_config()
+    config = jiandaoyun_config(jiandaoyun={"requests_per_second": 30})
     streams = Jiandaoyun().streams(Jiandaoyun().section(config) or {}, SharedSettings.from_config(config), HttpOptions())
-    # One endpoint per stream, read side by side: 3 x 16 = 48 of Jiandaoyun's 50 a second per company.
-    assert (len(streams), field["minimum"], field["maximum"], CONNECTOR_MAX_REQUESTS_PER_SECOND) == (3, 1, 16, 16)
+    assert (len(streams), field["minimum"], field["maximum"], CONNECTOR_MAX_REQUESTS_PER_SECOND) == (3, 1, 50, 50)
     assert field["description"] == (
-        "Requests per second to each of the three usage endpoints, which a sync reads side by side. Jiandaoyun "
-        "documents 1 per endpoint and 50 per company, so at most 16 (3 x 16 = 48 of 50). Leave it at 1 unless "
-        "Jiandaoyun granted your company a higher quota."
+        "Requests per second to each of the 3 usage endpoints, which a sync reads side by side. Jiandaoyun documents 1 per "
+        "endpoint and 50 per company; the sync keeps to both, whatever this says. Leave it at 1 unless Jiandaoyun granted "
+        "your company a higher quota."
     )
-    SOURCE.validate(jiandaoyun_config(jiandaoyun={"requests_per_second": 16}))
-    message = check_message(jiandaoyun_config(jiandaoyun={"requests_per_second": 17}), Files(tmp_path), SOURCE)
-    assert message == "'jiandaoyun.requests_per_second' must be at most 16."
+    # Each endpoint's 30 a second, and the company's 50 over the three, both in the one budget.
+    limits = [(limit.path_pattern, limit.calls) for limit in streams[0].connection.limits]  # type: ignore[attr-defined]
+    assert limits == [
+        ("/api/v1/corp_usage/member_metrics$", 30),
+        ("/api/v1/corp_usage/app_metrics$", 30),
+        ("/api/v1/corp_usage/overview$", 30),
+        ("/api/v1/corp_usage/", 50),
+    ]
+    SOURCE.validate(jiandaoyun_config(jiandaoyun={"requests_per_second": 50}))
+    message = check_message(jiandaoyun_config(jiandaoyun={"requests_per_second": 51}), Files(tmp_path), SOURCE)
+    assert message == "'jiandaoyun.requests_per_second' must be at most 50."
 
 
 def test_the_jiandaoyun_section_with_only_a_key_gets_every_default() -> None:

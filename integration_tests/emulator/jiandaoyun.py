@@ -81,7 +81,7 @@ KEY_FIELDS = {"member": "member", "app": "app_id"}
 #: per company over the three usage endpoints read side by side), which configs use when the
 #: emulator enforces no limit. Kept here, not imported, so that starting the emulator imports no
 #: connector code; unit_tests/test_jiandaoyun_config.py holds the two equal.
-CONNECTOR_MAX_REQUESTS_PER_SECOND = 16
+CONNECTOR_MAX_REQUESTS_PER_SECOND = 50
 
 
 @dataclass

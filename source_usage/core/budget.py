@@ -2,7 +2,9 @@
 
 Built on the CDK's ``HttpAPIBudget``: one moving-window policy per rate-limited group of
 endpoints. One budget object is shared by all streams of a vendor, so a limit that spans
-endpoints (a vendor's N requests/minute over all its usage endpoints) holds across streams.
+endpoints (a vendor's N requests/minute over all its usage endpoints) holds across streams. A
+request counts against *every* policy that matches it (the CDK's budget applies only the first),
+so a per-endpoint limit and a company-wide one over the same endpoints both hold.
 The budget is asked before each attempt by ``core.limits.DeadlineAdapter``, once that attempt
 holds one of the vendor's in-flight slots: a request that took its place in the window and then
 waited for a slot would go out later than the window thinks, and arrive too close to the next.
@@ -19,6 +21,7 @@ what those answers taught.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.sources.streams.call_rate import (
+    CallRateLimitHit,
     HttpAPIBudget,
     HttpRequestRegexMatcher,
     MovingWindowCallRatePolicy,
@@ -50,6 +54,9 @@ FIRST_BUMP = 0.05
 ROUND_TRIPS_KEPT = 64
 #: Round trips seen before their spread is trusted; until then the guard is the longest one.
 ROUND_TRIPS_TRUSTED = 8
+#: The least a request waits for room in a window, when the window says it has room sooner (a
+#: wait of 0 would spin).
+MIN_WAIT_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -130,10 +137,30 @@ class PacingBudget(HttpAPIBudget):
         for policy in self.paced:
             policy.observe_spread(spread)
 
+    def matching_policies(self, request: Any) -> List[PacedWindowPolicy]:
+        """Every policy ``request`` counts against, in the order they were given."""
+        return [policy for policy in self.paced if policy.matches(request)]
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Wait until every policy matching ``request`` has room for it, taking its place in each.
+
+        A place taken in one policy while another makes the request wait is a request counted a
+        little early there: the budget errs on the slow side, never the fast one."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for policy in self.matching_policies(request):
+            while True:
+                try:
+                    policy.try_acquire(request, weight=1)
+                    break
+                except CallRateLimitHit as hit:
+                    wait = hit.time_to_wait.total_seconds()
+                    if not block or (deadline is not None and time.monotonic() + wait > deadline):
+                        raise
+                    time.sleep(max(wait, MIN_WAIT_SECONDS))
+
     def rate_limited(self, request: Optional[requests.PreparedRequest]) -> None:
-        """An answer to ``request`` said we were too fast."""
-        policy = self.get_matching_policy(request) if request is not None else None
-        if isinstance(policy, PacedWindowPolicy):
+        """An answer to ``request`` said we were too fast: widen the window of every policy it counts against."""
+        for policy in self.matching_policies(request) if request is not None else []:
             policy.rate_limited()
 
 
