@@ -12,7 +12,7 @@ emulator declares its own (``VendorEmulator.bench_scenarios``, a list of ``Bench
 emulator options, the streams, the endpoints with the requests they need at least and their
 rate-limit budgets, the records expected, and how the scenario is judged), and this file runs
 every vendor's, in vendor-name order. Each scenario starts a fresh API emulator in this process
-(``integration_tests.emulator``, its Python API) and runs one connector as a subprocess: the
+(``emulator``, its Python API) and runs one connector as a subprocess: the
 installed ``source-usage`` command next to ``sys.executable``; for a ``peer`` scenario, the CDK's
 ``source-declarative-manifest`` with the manifest of ``bench/peer/`` it names; for a ``cdk_floor``
 scenario, ``bench/cdk_floor.py``: a CDK source that sends no request and yields as many records of
@@ -80,9 +80,9 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from emulator import Emulator, discover_vendors  # noqa: E402
+from emulator.core import BenchPlan, BenchScenario, Reply, Request, VendorEmulator, Window  # noqa: E402
 from integration_tests.assertions import without_nulls  # noqa: E402
-from integration_tests.emulator import Emulator, discover_vendors  # noqa: E402
-from integration_tests.emulator.core import BenchPlan, BenchScenario, Reply, Request, VendorEmulator, Window  # noqa: E402
 from integration_tests.runner import configured_catalog  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -18,7 +18,7 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer
 from airbyte_cdk.models import Type as MessageType
 from airbyte_cdk.sources import AbstractSource
 
-from integration_tests.emulator.core import VendorEmulator, World, discover_vendors
+from emulator.core import VendorEmulator, World, discover_vendors
 
 #: Discover sends no request, so the sections may name any URL the connector accepts.
 UNUSED_URL = "http://127.0.0.1:9"

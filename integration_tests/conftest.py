@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Set
 import pytest
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secret_paths
 
-from integration_tests.emulator import Emulator
+from emulator import Emulator
 from integration_tests.runner import Connector
 from source_usage import SourceUsage
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import requests
 
-from integration_tests.emulator import Emulator
+from emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,9 +27,9 @@ def vendor_request(emulator: Emulator, vendor: str, method: str, path: str, key:
 
 @contextmanager
 def command_line(*flags: str) -> Iterator[str]:
-    """``python -m integration_tests.emulator FLAGS`` running; yields the URL it printed first."""
+    """``python -m emulator FLAGS`` running; yields the URL it printed first."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "integration_tests.emulator", *flags], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "emulator", *flags], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None

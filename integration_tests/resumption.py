@@ -16,8 +16,8 @@ from datetime import date, datetime
 from itertools import pairwise
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from emulator import LoggedRequest
 from integration_tests.assertions import assert_matches, keyed
-from integration_tests.emulator import LoggedRequest
 from integration_tests.runner import Run
 from source_usage import SourceUsage
 from source_usage.core.streams import READ_AHEAD_WINDOW, PeriodStream

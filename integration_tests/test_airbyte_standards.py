@@ -27,8 +27,8 @@ import pytest
 import yaml
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
+from emulator import Emulator, vendor_options
 from integration_tests.catalog import default_catalog
-from integration_tests.emulator import Emulator, vendor_options
 from integration_tests.runner import InProcessConnector, Run
 from source_usage import SourceUsage
 

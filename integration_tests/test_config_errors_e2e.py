@@ -14,9 +14,9 @@ from typing import Any, Dict, List
 
 import pytest
 
+from emulator import Emulator, discover_vendors
 from integration_tests.catalog import default_catalog
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, discover_vendors
 from integration_tests.runner import SOURCE_USAGE, Run
 from source_usage.vendors import all_vendors
 

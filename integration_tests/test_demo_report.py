@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import duckdb
 import pytest
 
-from integration_tests.emulator.core import Report, discover_vendors
+from emulator.core import Report, discover_vendors
 from integration_tests.tooling import ROOT, in_ci
 from tools.report import cell
 

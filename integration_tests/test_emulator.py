@@ -23,9 +23,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 import requests
 
+from emulator import Emulator, discover_vendors
+from emulator.core import INBOUND_SHARE, Reply, Request, Route, SlidingWindows, VendorEmulator, Window, round_trip
 from integration_tests.conftest import EmulatorFactory
-from integration_tests.emulator import Emulator, discover_vendors
-from integration_tests.emulator.core import INBOUND_SHARE, Reply, Request, Route, SlidingWindows, VendorEmulator, Window, round_trip
 from integration_tests.emulator_client import ROOT, command_line, vendor_request, wait_for
 from integration_tests.toy_vendor.emulator import ToyEmulator
 
@@ -401,7 +401,7 @@ def test_command_line_sets_every_vendors_latency_and_one_vendors_own() -> None:
     # The others' answers came after their round trip of 1.9 s at least; the fast one's, at once.
     assert all(seconds >= 1.9 for name, seconds in taken.items() if name != fast), taken
     assert taken[fast] < 1.0, taken
-    refused = subprocess.run([sys.executable, "-m", "integration_tests.emulator", "--latency-ms", "10", "--jitter-ms", "20"],
+    refused = subprocess.run([sys.executable, "-m", "emulator", "--latency-ms", "10", "--jitter-ms", "20"],
                              cwd=ROOT, capture_output=True, text=True, timeout=30)  # fmt: skip
     assert refused.returncode == 2 and "must not exceed latency_ms" in refused.stderr
 

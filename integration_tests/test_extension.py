@@ -16,9 +16,9 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
+from emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.catalog import Catalog, discover
-from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import InProcessConnector, configured_catalog
 from integration_tests.toy_vendor.connector import SCHEMA, STREAM, Toy
 from integration_tests.toy_vendor.emulator import ToyEmulator

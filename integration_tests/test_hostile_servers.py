@@ -15,8 +15,8 @@ from typing import Any, Dict
 
 import pytest
 
+from emulator import Emulator, vendor_options
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, vendor_options
 from integration_tests.runner import TimedRun
 from source_usage.core.vendor import CHECK_HTTP
 from source_usage.vendors import all_vendors

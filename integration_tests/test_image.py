@@ -24,9 +24,9 @@ from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
 
+from emulator import Emulator, discover_vendors, vendor_options
 from integration_tests import clock as moved_clock
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, configured_catalog
 from integration_tests.tooling import in_ci, load_tool
 

@@ -16,10 +16,10 @@ from typing import Any, Dict, Iterator
 import pytest
 import time_machine
 
+from emulator import Emulator
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.clock import CLOCK_VARIABLE, STARTUP, real_time
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.runner import configured_catalog
 
 KEY = "jdy-assumptions-secret-7c2e"

@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Mapping, Tuple
 import jsonschema
 import pytest
 
+from emulator import Emulator
+from emulator.jiandaoyun import CONNECTOR_MAX_REQUESTS_PER_SECOND
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator
-from integration_tests.emulator.jiandaoyun import CONNECTOR_MAX_REQUESTS_PER_SECOND
 from integration_tests.resumption import (
     assert_resumed_without_loss,
     assert_states_follow_their_records,

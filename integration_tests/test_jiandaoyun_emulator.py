@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
+from emulator import Emulator
 from integration_tests.conftest import EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.emulator_client import command_line, vendor_request
 
 JDY = "/api/v1/corp_usage/"

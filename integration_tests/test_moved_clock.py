@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from emulator import Emulator
 from integration_tests import clock
 from integration_tests.conftest import CheckedConnector
-from integration_tests.emulator import Emulator
 
 pytestmark = [pytest.mark.process, pytest.mark.reads_today]
 

@@ -37,8 +37,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from emulator import Emulator, vendor_options
 from integration_tests.assertions import without_nulls
-from integration_tests.emulator import Emulator, vendor_options
 from integration_tests.runner import SOURCE_USAGE
 from integration_tests.tooling import in_ci, load_tool
 

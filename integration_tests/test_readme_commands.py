@@ -3,7 +3,7 @@ PyAirbyte snippet, against the API emulator the README starts.
 
 The README marks two blocks (``<!-- newcomer-commands ... -->`` and ``<!-- pyairbyte-snippet ...
 -->``). They run in a scratch directory laid out like a fresh clone after ``tools/demo.py``:
-``.venv`` (this test's virtual environment), ``tools/``, ``integration_tests/emulator/`` and copies
+``.venv`` (this test's virtual environment), ``tools/``, ``emulator/`` and copies
 of ``integration_tests/sample_configs/``. Three things are not as written, and only these: the
 emulator gets a free port instead of the README's fixed one (the copies of the sample files get
 it too), the test waits for the emulator's URL instead of the ``sleep`` line, and it stops the
@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Sequence, Set, Tuple
 
 import pytest
 
-from integration_tests.emulator.core import discover_vendors
+from emulator.core import discover_vendors
 
 # the README's commands; one worker runs the module, which shares one costly fixture
 pytestmark = [pytest.mark.process, pytest.mark.xdist_group("readme")]
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SAMPLES = ROOT / "integration_tests" / "sample_configs"
 SAMPLES_IN_CLONE = "integration_tests/sample_configs"
-EMULATOR_COMMAND = ".venv/bin/python -m integration_tests.emulator"
+EMULATOR_COMMAND = ".venv/bin/python -m emulator"
 COMMAND_TIMEOUT_SECONDS = 240
 #: Where the walkthrough writes its files: a folder git ignores, so a newcomer's checkout stays clean.
 WALKTHROUGH = "demo-output/walkthrough"

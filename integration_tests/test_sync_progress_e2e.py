@@ -20,9 +20,9 @@ from typing import Any, Dict, Iterator, List, Mapping
 import pytest
 from airbyte_cdk.sources.streams import Stream
 
+from emulator import Emulator
 from integration_tests.assertions import assert_succeeded
 from integration_tests.catalog import Catalog, discover
-from integration_tests.emulator import Emulator
 from integration_tests.runner import InProcessConnector, configured_catalog
 from integration_tests.toy_vendor.connector import STREAM, Toy, ToyDailyUsage
 from integration_tests.toy_vendor.emulator import ToyEmulator

@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from emulator import Emulator
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.runner import Run, configured_catalog
 
 pytestmark = pytest.mark.process  # the connector's command

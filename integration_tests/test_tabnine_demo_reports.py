@@ -23,8 +23,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 from sqlalchemy import create_engine, text
 
-from integration_tests.emulator import Emulator
-from integration_tests.emulator.tabnine import DEMO_REPORTS
+from emulator import Emulator
+from emulator.tabnine import DEMO_REPORTS
 from tools.report import ReportInputError, Section, run_reports
 
 # PyAirbyte runs the command; one worker runs the module, which shares one costly fixture

@@ -20,9 +20,9 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import jsonschema
 import pytest
 
+from emulator import Emulator, LoggedRequest
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.resumption import (
     assert_resumed_without_loss,
     assert_states_follow_their_records,

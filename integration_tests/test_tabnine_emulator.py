@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
+from emulator import Emulator
 from integration_tests.conftest import EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.emulator_client import command_line, vendor_request
 
 PINNED = datetime(2026, 6, 15, 20, 0, tzinfo=timezone.utc)

@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Tuple
 import jsonschema
 import pytest
 
+from emulator import Emulator, LoggedRequest
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, LoggedRequest
 from integration_tests.runner import SCHEMAS, Run, configured_catalog
 
 TOKEN = 'tn-seats-"secret\\9d2e41b7c0'

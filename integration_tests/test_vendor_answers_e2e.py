@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.catalog import default_catalog
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import configured_catalog, parse_messages
 
 VENDORS = sorted(discover_vendors())

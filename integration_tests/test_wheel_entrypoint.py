@@ -29,9 +29,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
+from emulator import Emulator, discover_vendors, vendor_options
 from integration_tests import clock as moved_clock
 from integration_tests.conftest import EmulatorFactory
-from integration_tests.emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.runner import Run, parse_messages
 
 # pip and the installed command; one worker runs the module, which shares one costly fixture

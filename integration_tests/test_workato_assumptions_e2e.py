@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from emulator import Emulator
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.runner import configured_catalog
 
 pytestmark = pytest.mark.process  # the connector's command

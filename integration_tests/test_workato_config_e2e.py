@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from emulator import Emulator
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.test_config_errors_e2e import failed_check, one_vendor_config, read_catalog, the_config_error
 
 VENDOR = "workato"

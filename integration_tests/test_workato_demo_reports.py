@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.emulator import Emulator
-from integration_tests.emulator.workato import Workato
+from emulator import Emulator
+from emulator.workato import Workato
 from tools.report import run_reports
 
 pytestmark = pytest.mark.process  # PyAirbyte runs the command

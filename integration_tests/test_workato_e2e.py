@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
+from emulator import Emulator, LoggedRequest
+from emulator.workato import UsageQuery
 from integration_tests.assertions import assert_matches, assert_succeeded, keyed
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.emulator import Emulator, LoggedRequest
-from integration_tests.emulator.workato import UsageQuery
 from integration_tests.resumption import (
     assert_resumed_without_loss,
     assert_states_follow_their_records,

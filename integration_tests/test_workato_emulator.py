@@ -9,8 +9,8 @@ from typing import Any, List, Optional, Set
 import pytest
 import requests
 
+from emulator import Emulator
 from integration_tests.conftest import EmulatorFactory
-from integration_tests.emulator import Emulator
 from integration_tests.emulator_client import command_line, vendor_request
 
 WORKATO_USAGE = "/api/v2/managed_users/statistics/usage"

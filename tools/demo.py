@@ -51,7 +51,7 @@ def run_demo(output: Path = OUTPUT) -> int:
     from airbyte.caches import DuckDBCache
     from sqlalchemy import text
 
-    from integration_tests.emulator import Emulator, vendor_options
+    from emulator import Emulator, vendor_options
     from tools.report import print_section, run_reports, write_html
 
     database, report = output / DATABASE_NAME, output / REPORT_NAME

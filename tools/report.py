@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
-from integration_tests.emulator.core import Chart, Report
+from emulator.core import Chart, Report
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ PYTEST_DEFAULT = ["-n", "auto", "--dist", "loadgroup", "--durations", "25"]
 QUICK = ["-m", "not process", "-n", "auto", "--dist", "loadgroup", "--durations", "10"]
 
 
+#: The folders ruff checks besides conftest.py: all the Python of the repository.
+LINTED = ("source_usage", "emulator", "unit_tests", "integration_tests", "tools", "bench")
+
+
 def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:
     parser = argparse.ArgumentParser(
         prog="tools/test.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
@@ -89,7 +93,7 @@ def clock_environment(at: str | None) -> Dict[str, str]:
 
 def lint_steps() -> List[Tuple[str, List[str]]]:
     return [
-        ("ruff", [str(venv_bin("ruff")), "check", "conftest.py", "source_usage", "unit_tests", "integration_tests", "tools", "bench"]),
+        ("ruff", [str(venv_bin("ruff")), "check", "conftest.py", *LINTED]),
         ("mypy", [str(venv_bin("mypy")), "source_usage"]),
     ]
 

@@ -22,7 +22,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from integration_tests.emulator import Emulator, discover_vendors, vendor_options
+from emulator import Emulator, discover_vendors, vendor_options
 from source_usage.core import limits
 from source_usage.core.limits import DeadlineAdapter, DeadlineExceeded, RequestLedger
 from source_usage.core.settings import SharedSettings

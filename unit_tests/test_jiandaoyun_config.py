@@ -14,7 +14,7 @@ from typing import Any, Dict
 import pytest
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
-from integration_tests.emulator.jiandaoyun import CONNECTOR_MAX_REQUESTS_PER_SECOND
+from emulator.jiandaoyun import CONNECTOR_MAX_REQUESTS_PER_SECOND
 from source_usage import SourceUsage
 from source_usage.core.settings import SharedSettings
 from source_usage.core.vendor import HttpOptions

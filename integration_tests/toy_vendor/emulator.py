@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timezone
 from typing import Any, Dict, List, Optional
 
-from integration_tests.emulator.core import ApiError, LoggedRequest, Reply, Request, Route, VendorEmulator, planned_periods, stable_int
+from emulator.core import ApiError, LoggedRequest, Reply, Request, Route, VendorEmulator, planned_periods, stable_int
 
 
 @dataclass

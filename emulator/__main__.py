@@ -1,4 +1,4 @@
-"""``python -m integration_tests.emulator``: serve every vendor on loopback until killed.
+"""``python -m emulator``: serve every vendor on loopback until killed.
 
 Prints one line, the base URL (``http://127.0.0.1:PORT``). Every field of a vendor's
 ``Options`` is a flag, ``--VENDOR-FIELD VALUE``, and also plain
@@ -15,7 +15,7 @@ from dataclasses import MISSING, fields
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional
 
-from integration_tests.emulator.core import FAULT_KINDS, Emulator, discover_vendors
+from emulator.core import FAULT_KINDS, Emulator, discover_vendors
 
 
 def _converter(hint: Any) -> Callable[[str], Any]:
@@ -28,7 +28,7 @@ def _converter(hint: Any) -> Callable[[str], Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m integration_tests.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--seed", type=int, default=1, help="the seed every generated value derives from")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: an ephemeral port")

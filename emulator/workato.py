@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
-from integration_tests.emulator.core import (
+from emulator.core import (
     ApiError,
     BenchEndpoint,
     BenchPlan,

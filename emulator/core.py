@@ -375,7 +375,7 @@ class VendorEmulator:
 
 def discover_vendors(extra: Sequence[Type[VendorEmulator]] = ()) -> Dict[str, Type[VendorEmulator]]:
     """Every ``VENDOR`` class exported by a module of this package, plus ``extra``, by vendor name."""
-    package = importlib.import_module(__package__ or "integration_tests.emulator")
+    package = importlib.import_module(__package__ or "emulator")
     found: Dict[str, Type[VendorEmulator]] = {}
     for module_info in pkgutil.iter_modules(package.__path__):
         if module_info.name.startswith("_"):

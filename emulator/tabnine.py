@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from integration_tests.emulator.core import (
+from emulator.core import (
     ApiError,
     BenchEndpoint,
     BenchPlan,
