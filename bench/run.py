@@ -6,12 +6,14 @@
     .venv/bin/python bench/run.py --scenarios '*_limits_off' 'peer_*' --markdown
     .venv/bin/python bench/run.py --source-usage /path/to/other/venv/bin/source-usage   # a candidate build
     .venv/bin/python bench/run.py --scenarios '*_300ms*' --markdown   # over a network, and the CDK start-up (~6 min)
+    .venv/bin/python bench/run.py --slow-destination --markdown       # a destination reading 200 lines/s (~6 min)
 
-Run on demand, not by the test suite. The scenarios are the vendors': each vendor module of the
-emulator declares its own (``VendorEmulator.bench_scenarios``, a list of ``BenchScenario``: its
-emulator options, the streams, the endpoints with the requests they need at least and their
-rate-limit budgets, the records expected, and how the scenario is judged), and this file runs
-every vendor's, in vendor-name order. Each scenario starts a fresh API emulator in this process
+Run on demand, not by the test suite. The scenarios are the vendors': ``bench/scenarios/`` holds
+a module per emulated vendor (``bench.scenarios``: a list of ``BenchScenario``, each its emulator
+options, the streams, the endpoints with the requests they need at least and their rate-limit
+budgets, the round trips that must follow one another, the records expected, and how the scenario
+is judged), and this file runs every vendor's, in vendor-name order; a slow-destination scenario
+only when asked for (``--slow-destination``, or by name). Each scenario starts a fresh API emulator in this process
 (``emulator``, its Python API) and runs one connector as a subprocess: the
 installed ``source-usage`` command next to ``sys.executable``; for a ``peer`` scenario, the CDK's
 ``source-declarative-manifest`` with the manifest of ``bench/peer/`` it names; for a ``cdk_floor``
@@ -43,15 +45,28 @@ Fields of a scenario line:
 - ``records_per_s``: ``records / wall_s``; ``sync_records_per_s``: ``records / (wall_s -
   startup_s)``, without the fixed start-up. ``cpu_s``: the connector's own user+system CPU
   (``os.wait4``); ``records_per_cpu_s``: ``records / cpu_s``, the CPU cost per record.
-- ``peak_rss_mb``: the connector process's peak resident memory (``ru_maxrss`` from ``os.wait4``).
+- ``startup_cpu_s``: the connector's CPU when its first request reached the emulator (read from
+  ``/proc/PID/stat`` then: importing the CDK, reading config and catalog, planning);
+  ``sync_cpu_s``: ``cpu_s - startup_cpu_s``, what the sync itself cost; ``cpu_ms_per_request``:
+  ``sync_cpu_s`` per request the emulator received, in ms; ``cpu_us_per_record``: ``sync_cpu_s``
+  per record read, in microseconds (the same CPU seen per request and per record, not split).
+- ``peak_rss_mb``: the connector process's peak resident memory (``ru_maxrss`` from ``os.wait4``);
+  for a slow-destination scenario also ``rss_mb_every_15s``, its resident memory every 15 s (is
+  it flat?).
+- ``destination_lines_per_s``, ``stopped_after_s`` (slow-destination scenarios): the pace this
+  process read the connector's stdout at (a destination that loads slowly: the pipe fills and
+  the connector's writes wait), and when it stopped the sync (SIGTERM) to report its memory.
 - ``rps``: the per-endpoint limit (requests/second) used on both sides (null: limits off, or the
   vendor's limit is not one of requests per second); ``bench_cpu_s``: CPU of this process
   meanwhile (the emulator, mostly).
 - ``latency_ms``, ``jitter_ms``: the emulator's round trip for every answer (the network). A
   vendor's scenario marked ``over_network`` also runs as ``NAME_300ms`` (300 ms a round trip)
   and ``NAME_300ms_jitter`` (300 ms +- 50 ms, repeatable per seed), beside itself at 0 ms.
-- ``ideal_s`` (scenarios over a network and their 0 ms run): ``floor_s`` (0 with no limit) + one
-  round trip (``latency_ms``) + the CDK's own start-up, measured in the same run as the wall time
+- ``round_trips``: the longest chain of requests each of which needs the answer of the one before
+  (Workato: the listing's pages, then the usage; Tabnine: the organisation, then its usage;
+  Jiandaoyun: one), as the vendor's scenario works it out.
+- ``ideal_s`` (scenarios over a network and their 0 ms run): ``floor_s`` (0 with no limit) +
+  ``round_trips`` round trips (``latency_ms`` each) + the CDK's own start-up, measured in the same run as the wall time
   of the ``cdk_startup`` scenario (``bench/cdk_floor.py`` yielding 0 records: launching Python,
   importing the CDK, reading config and catalog), which runs first whenever such a scenario is
   chosen. ``wall_over_ideal``: ``wall_s / ideal_s``; the issue's targets are 1.25 at a constant
@@ -75,13 +90,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emulator import Emulator, discover_vendors  # noqa: E402
-from emulator.core import BenchPlan, BenchScenario, Reply, Request, VendorEmulator, Window  # noqa: E402
+from bench.scenarios import BenchPlan, BenchScenario, vendor_scenarios  # noqa: E402
+from emulator import Emulator  # noqa: E402
+from emulator.core import Reply, Request, VendorEmulator, Window  # noqa: E402
 from integration_tests.assertions import without_nulls  # noqa: E402
 from integration_tests.runner import configured_catalog  # noqa: E402
 
@@ -113,7 +129,8 @@ def log(message: str) -> None:
 
 
 class Throttles:
-    """Counts the emulator's rate-limit answers per path.
+    """Counts the emulator's rate-limit answers per path, and reads the connector's CPU when its
+    first request comes.
 
     The request log keeps the HTTP status but not the reply body, and a vendor may answer "too
     fast" with a status it uses for other errors too (an HTTP 400 with a code in the body). So the
@@ -124,9 +141,16 @@ class Throttles:
     def __init__(self, emulator: Emulator) -> None:
         self.by_path: Counter[str] = Counter()
         self._lock = threading.Lock()
+        #: The connector's process id, once launched; its CPU (s) when its first request came.
+        self.connector_pid: Optional[int] = None
+        self.first_request_cpu_s: Optional[float] = None
         answer = emulator.answer
 
         def counting_answer(request: Request, arrival: float) -> Any:
+            if self.first_request_cpu_s is None and self.connector_pid is not None:
+                with self._lock:
+                    if self.first_request_cpu_s is None:
+                        self.first_request_cpu_s = process_cpu_s(self.connector_pid)
             vendor, fault, reply = answer(request, arrival)
             if vendor is not None and is_rate_limit(vendor, reply):
                 with self._lock:
@@ -138,6 +162,27 @@ class Throttles:
     def count(self, path: str) -> int:
         with self._lock:
             return self.by_path[path]
+
+
+def process_cpu_s(pid: int) -> Optional[float]:
+    """The user+system CPU seconds process ``pid`` has used so far, every thread's (``None``
+    where ``/proc`` does not tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime in ticks
+
+
+def process_rss_mb(pid: int) -> Optional[float]:
+    """Process ``pid``'s resident memory now (``None`` where ``/proc`` does not tell)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else None
 
 
 def is_rate_limit(vendor: VendorEmulator, reply: Reply) -> bool:
@@ -167,8 +212,8 @@ class Scenario:
 
     def emulator(self) -> Emulator:
         spec = self.spec
-        network = {"latency_ms": spec.latency_ms, "jitter_ms": spec.jitter_ms}
-        return Emulator(seed=SEED, rate_limits=spec.rate_limits, **network, **{self.vendor: dict(spec.options)})
+        vendor: Dict[str, Any] = {self.vendor: dict(spec.options)}
+        return Emulator(seed=SEED, rate_limits=spec.rate_limits, latency_ms=spec.latency_ms, jitter_ms=spec.jitter_ms, **vendor)
 
     def command(self, source_usage: Path) -> List[str]:
         """The connector's command, without --config/--catalog."""
@@ -198,7 +243,10 @@ def over_networks(spec: BenchScenario) -> List[BenchScenario]:
     their ideal, not as the scenario at 0 ms is)."""
     if not spec.over_network or spec.latency_ms:
         return [spec]
-    unjudged = {"peer": None, "ceiling": None, "speed_target": None, "wall_target": None, "memory_like": None}
+    unjudged = {
+        "peer": None, "ceiling": None, "speed_target": None, "wall_target": None, "memory_like": None,
+        "cpu_ms_per_request_target": None,
+    }  # fmt: skip
     return [spec] + [
         dataclasses.replace(spec, name=spec.name + suffix, latency_ms=latency, jitter_ms=jitter, **unjudged)  # type: ignore[arg-type]
         for suffix, latency, jitter in NETWORKS
@@ -219,10 +267,7 @@ def scenarios(quick: bool, rps: int) -> List[Scenario]:
     """Every scenario of every vendor the emulator serves (and those over a network), then the
     CDK's start-up when a scenario is over a network."""
     found = [
-        Scenario(name, variant)
-        for name, vendor in discover_vendors().items()
-        for spec in vendor.bench_scenarios(quick, rps)
-        for variant in over_networks(spec)
+        Scenario(name, variant) for name, specs in vendor_scenarios(quick, rps).items() for spec in specs for variant in over_networks(spec)
     ]
     networked = [scenario for scenario in found if scenario.spec.over_network]
     if networked:
@@ -280,23 +325,58 @@ class Process:
     peak_rss_mb: float
     output: Output
     stderr_tail: str
+    #: When this process stopped the connector (a slow destination's time was up), else ``None``.
+    stopped_after_s: Optional[float] = None
+    rss_samples_mb: List[Optional[float]] = field(default_factory=list)
 
 
-def run_connector(command: List[str], workdir: Path, timeout: float) -> Process:
+@dataclass(frozen=True)
+class Destination:
+    """How the connector's stdout is read: as fast as it comes (``lines_per_s`` ``None``), or at
+    ``lines_per_s`` for ``seconds``, then the sync is stopped."""
+
+    lines_per_s: Optional[float] = None
+    seconds: Optional[float] = None
+    #: Resident memory sampled this often (s) while a slow destination reads.
+    sample_every: float = 15.0
+
+
+def run_connector(
+    command: List[str], workdir: Path, timeout: float, on_launch: Callable[[int], None], destination: Destination = Destination()
+) -> Process:
     stderr_path = workdir / "stderr.txt"
     output = Output()
+    rate, seconds = destination.lines_per_s, destination.seconds
+    samples: List[Optional[float]] = []
+    stopped_after: Optional[float] = None
     with stderr_path.open("wb") as stderr:
         launched_at, started = time.time(), time.monotonic()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, cwd=workdir)
+        on_launch(process.pid)
         assert process.stdout is not None
-        watchdog = threading.Timer(timeout, process.kill)
+        watchdog = threading.Timer(timeout + (seconds or 0), process.kill)
         watchdog.start()
         try:
             descriptor = process.stdout.fileno()
+            lines, next_sample = 0, 0.0
             # Large reads: one system call drains the pipe, so the reader (which shares this
-            # process's GIL with the emulator) holds the connector up as little as possible.
-            while chunk := os.read(descriptor, 1 << 20):
+            # process's GIL with the emulator) holds the connector up as little as possible. A
+            # slow destination reads a pipe's worth at a time and waits until its pace allows
+            # the lines it read.
+            while chunk := os.read(descriptor, 1 << 16 if rate else 1 << 20):
                 output.feed(chunk)
+                if rate is None or seconds is None or stopped_after is not None:
+                    continue
+                lines += chunk.count(b"\n")
+                elapsed = time.monotonic() - started
+                while elapsed >= next_sample and next_sample <= seconds:
+                    samples.append(process_rss_mb(process.pid))
+                    next_sample += destination.sample_every
+                if elapsed >= seconds:
+                    stopped_after = elapsed
+                    process.terminate()  # then drain the pipe as fast as it comes, so the connector can exit
+                    continue
+                time.sleep(max(0.0, min(lines / rate - elapsed, next_sample - elapsed, seconds - elapsed)))
             # The child's own rusage (RUSAGE_CHILDREN would add up every earlier scenario).
             _, status, usage = os.wait4(process.pid, 0)
             wall = time.monotonic() - started
@@ -313,10 +393,12 @@ def run_connector(command: List[str], workdir: Path, timeout: float) -> Process:
         peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
         output=output,
         stderr_tail=tail,
+        stopped_after_s=stopped_after,
+        rss_samples_mb=samples,
     )
 
 
-def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -> Dict[str, Any]:
+def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300, destination: Destination = Destination()) -> Dict[str, Any]:
     emulator = scenario.emulator()
     throttles = Throttles(emulator)
     plan = scenario.spec.plan(emulator.vendor(scenario.vendor))
@@ -335,7 +417,11 @@ def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -
         command = [*scenario.command(source_usage), "--config", "config.json", "--catalog", "catalog.json"]
         timeout += 3 * (floor or 0)
         cpu_before = time.process_time()
-        process = run_connector(command, workdir, timeout)
+
+        def launched(pid: int) -> None:
+            throttles.connector_pid = pid
+
+        process = run_connector(command, workdir, timeout, launched, destination)
         bench_cpu = time.process_time() - cpu_before
         entries = [e for e in emulator.log.entries() if e.path in {ep.path for ep in plan.endpoints}]
     counts = Counter(entry.path for entry in entries)
@@ -347,6 +433,8 @@ def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -
     expected = sum(plan.expected.values())
     startup = round(min(e.time for e in entries) - process.launched_at, 2) if entries else None
     span = round(max(e.time for e in entries) - min(e.time for e in entries), 2) if entries else None
+    startup_cpu = throttles.first_request_cpu_s if entries else None
+    sync_cpu = max(0.0, process.cpu_s - startup_cpu) if startup_cpu is not None else None
     result: Dict[str, Any] = {
         "scenario": scenario.name,
         "records": records,
@@ -363,6 +451,11 @@ def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -
         "expected_records": expected,
         "cpu_s": round(process.cpu_s, 2),
         "records_per_cpu_s": round(records / process.cpu_s) if process.cpu_s else None,
+        "startup_cpu_s": None if startup_cpu is None else round(startup_cpu, 2),
+        "sync_cpu_s": None if sync_cpu is None else round(sync_cpu, 2),
+        "cpu_ms_per_request": round(1000 * sync_cpu / len(entries), 2) if sync_cpu is not None and entries else None,
+        "cpu_us_per_record": round(1e6 * sync_cpu / records, 1) if sync_cpu is not None and records else None,
+        "round_trips": plan.round_trips,
         "startup_s": startup,
         "span_s": span,
         "sync_records_per_s": round(records / (process.wall_s - startup)) if startup is not None and process.wall_s > startup else None,
@@ -370,12 +463,16 @@ def run_scenario(scenario: Scenario, source_usage: Path, timeout: float = 300) -
         "exit_code": process.exit_code,
         "by_endpoint": by_endpoint,
     }
+    if destination.lines_per_s is not None:
+        result["destination_lines_per_s"] = destination.lines_per_s
+        result["stopped_after_s"] = None if process.stopped_after_s is None else round(process.stopped_after_s, 1)
+        result["rss_mb_every_15s"] = [None if mb is None else round(mb, 1) for mb in process.rss_samples_mb]
     if records != expected:
         result["records_by_stream"] = {s: [process.output.records[s], n] for s, n in plan.expected.items()}
     if scenario.spec.connector == "ours":  # only ours logs a sync summary
         result["reported"] = dict(zip(("requests", "retries", "rate_limit_waits"), process.output.reported, strict=True))
     result["last_state"] = process.output.states
-    if process.exit_code != 0 or process.output.errors:
+    if process.stopped_after_s is None and (process.exit_code != 0 or process.output.errors):
         result["errors"] = process.output.errors[-3:] or [process.stderr_tail]
     return result
 
@@ -387,7 +484,7 @@ def add_ideal(result: Dict[str, Any], spec: BenchScenario, startup_s: Optional[f
     """``ideal_s`` and ``wall_over_ideal`` of a scenario over a network (or its 0 ms run)."""
     if not spec.over_network or startup_s is None:
         return
-    ideal = (result["floor_s"] or 0.0) + spec.latency_ms / 1000 + startup_s
+    ideal = (result["floor_s"] or 0.0) + result["round_trips"] * spec.latency_ms / 1000 + startup_s
     result["ideal_s"] = round(ideal, 2)
     result["wall_over_ideal"] = round(result["wall_s"] / ideal, 2)
 
@@ -453,6 +550,12 @@ def targets(results: Mapping[str, Dict[str, Any]], every: Sequence[Scenario], ch
             # What a CDK source that sends no request at all reaches: no HTTP connector can do better.
             verdicts[f"{spec.name}: ceiling for any CDK source ({spec.ceiling} / peer)"] = ceiling["records_per_s_ratio"]
     for spec in specs:
+        if spec.cpu_ms_per_request_target is not None and spec.name in results:
+            r, most = results[spec.name], spec.cpu_ms_per_request_target
+            verdicts[f"{spec.name}: cpu_ms_per_request <= {most:g}"] = (r["cpu_ms_per_request"] or 0) <= most
+        if spec.rss_target_mb is not None and spec.name in results:
+            verdicts[f"{spec.name}: peak_rss_mb < {spec.rss_target_mb:g}"] = results[spec.name]["peak_rss_mb"] < spec.rss_target_mb
+    for spec in specs:
         small, large = spec.memory_like, spec.name
         if small is not None and small in results and large in results:
             a, b = results[small]["peak_rss_mb"], results[large]["peak_rss_mb"]
@@ -462,7 +565,8 @@ def targets(results: Mapping[str, Dict[str, Any]], every: Sequence[Scenario], ch
 
 COLUMNS = (
     "scenario", "records", "requests", "min_requests", "rate_limit_errors",
-    "wall_s", "floor_s", "ideal_s", "wall_over_ideal", "records_per_s", "cpu_s", "peak_rss_mb", "rps",
+    "wall_s", "floor_s", "ideal_s", "wall_over_ideal", "records_per_s", "cpu_s", "cpu_ms_per_request",
+    "cpu_us_per_record", "peak_rss_mb", "rps",
 )  # fmt: skip
 
 
@@ -526,16 +630,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="the source-usage command to measure (default: the one next to this python), e.g. a candidate fix's",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds a connector may run beyond 3x its floor before it is killed")
+    parser.add_argument(
+        "--slow-destination",
+        action="store_true",
+        help="run the slow-destination scenarios (a destination reading 200 lines/s for 90 s each: the connector's "
+        "memory while it waits), besides those --scenarios names",
+    )
+    slow = "the slow destination's"
+    parser.add_argument("--destination-lines-per-s", type=float, metavar="N", help=f"{slow} pace (default: the scenario's, 200)")
+    parser.add_argument("--destination-seconds", type=float, metavar="S", help=f"how long {slow} reads (default: the scenario's, 90)")
     args = parser.parse_args(argv)
     if args.rps < 1:
         parser.error("--rps must be at least 1 (and at most what the connector's spec allows: a config above it is refused)")
 
     every = scenarios(args.quick, args.rps)
-    chosen = every
+    chosen = [s for s in every if not s.spec.on_demand]
     if args.scenarios:
         chosen = [s for s in every if any(fnmatch.fnmatchcase(s.name, pattern) for pattern in args.scenarios)]
         if not chosen:
             parser.error("no scenario matches " + " ".join(args.scenarios))
+    if args.slow_destination:  # alone: only those; with --scenarios, those besides
+        picked = chosen if args.scenarios else []
+        chosen = picked + [s for s in every if s.spec.on_demand and s not in picked]
     if any(s.spec.over_network for s in chosen) and all(s.name != STARTUP for s in chosen):
         chosen = [s for s in every if s.name == STARTUP] + chosen  # the start-up in their ideal_s
     chosen = sorted(chosen, key=lambda s: s.name != STARTUP)  # first: measured before, and alike for, every scenario
@@ -556,10 +672,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     failed = False
     for scenario in chosen:
         log(f"== {scenario.name} ...")
-        result = run_scenario(scenario, args.source_usage.absolute(), args.timeout)
+        destination = Destination()
+        if scenario.spec.on_demand:
+            destination = Destination(
+                args.destination_lines_per_s or scenario.spec.destination_lines_per_s, args.destination_seconds or scenario.spec.seconds
+            )
+        result = run_scenario(scenario, args.source_usage.absolute(), args.timeout, destination)
         add_ideal(result, scenario.spec, results[STARTUP]["wall_s"] if STARTUP in results else None)
         results[scenario.name] = result
-        failed |= result["exit_code"] != 0 or result["records"] != result["expected_records"]
+        if destination.lines_per_s is not None:  # stopped by design: failed only when it failed before
+            failed |= result["stopped_after_s"] is None and result["exit_code"] != 0
+        else:
+            failed |= result["exit_code"] != 0 or result["records"] != result["expected_records"]
         print(json.dumps(result, ensure_ascii=False), flush=True)
 
     for ours, peer in yardsticks(every):

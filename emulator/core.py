@@ -18,7 +18,6 @@ import email.utils
 import hashlib
 import importlib
 import json
-import math
 import pkgutil
 import select
 import socket
@@ -182,94 +181,6 @@ class Report:
     required: Tuple[Tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class BenchEndpoint:
-    """An endpoint a scenario of ``bench/run.py`` calls: the requests the scenario's sizes need at
-    least, and (for a floor time) the budget ``limit`` it shares with the endpoints of ``group``."""
-
-    path: str
-    min_requests: int
-    group: Optional[str] = None
-    limit: Optional[Window] = None
-
-
-@dataclass(frozen=True)
-class BenchPlan:
-    """What a bench scenario syncs and must read, worked out from the vendor it runs (its options,
-    its today): ``expected`` records per stream, the ``endpoints`` it calls, and the config (the
-    dates, and ``section`` laid over the vendor's :meth:`~VendorEmulator.connector_section`)."""
-
-    streams: Tuple[str, ...]  # read incrementally where the stream has a cursor, as Airbyte would
-    expected: Mapping[str, int]
-    endpoints: Tuple[BenchEndpoint, ...] = ()
-    start_date: Optional[date] = None
-    end_date: Optional[date] = None
-    section: Mapping[str, Any] = field(default_factory=dict)
-
-
-#: The connectors a bench scenario runs: ``ours`` is ``source-usage``; ``peer`` the CDK's
-#: ``source-declarative-manifest`` with the scenario's ``manifest`` (a file of ``bench/peer/``);
-#: ``cdk_floor`` is ``bench/cdk_floor.py``, which sends no request and yields the plan's one stream's
-#: expected records (the first of the emulator's ground truth, repeated).
-BENCH_CONNECTORS = ("ours", "peer", "cdk_floor")
-
-
-@dataclass(frozen=True)
-class BenchScenario:
-    """One scenario of ``bench/run.py``: the vendor's emulator ``options`` (seed and all else the
-    bench's), the ``plan`` given the vendor built with them, and how the bench judges it."""
-
-    name: str
-    options: Mapping[str, Any]
-    plan: Callable[[Any], BenchPlan]
-    connector: str = "ours"
-    manifest: Optional[str] = None
-    #: Days synced (shown in the bench's ``meta`` line).
-    days: Optional[int] = None
-    #: Whether the emulator enforces the vendor's rate limits.
-    rate_limits: bool = False
-    #: Whether the connector must pace itself to them: ``floor_s`` is worked out, and the targets
-    #: ``requests == min_requests`` and no rate-limit answer apply.
-    paced: bool = False
-    #: The per-endpoint requests/second set on both sides, shown as ``rps`` (``None``: no such limit).
-    rps: Optional[int] = None
-    #: The peer's run of this scenario, compared with it; the CDK floor's for the same records
-    #: (the ceiling of any CDK source); targets: ``records_per_s`` at least ``speed_target`` times
-    #: the peer's, ``wall_s`` at most ``wall_target`` times ``floor_s``, peak memory within 10% of
-    #: the scenario ``memory_like``'s.
-    peer: Optional[str] = None
-    ceiling: Optional[str] = None
-    speed_target: Optional[float] = None
-    wall_target: Optional[float] = None
-    memory_like: Optional[str] = None
-    #: The emulator's round trip and jitter (ms) for every answer (``Emulator(latency_ms=...)``).
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    #: Whether the bench also runs this scenario over a network (a few hundred ms a round trip,
-    #: with and without jitter), as variants it names after it, and judges each against its
-    #: ``ideal_s`` (the rate floor, one round trip, the CDK's start-up).
-    over_network: bool = False
-
-    def __post_init__(self) -> None:
-        check_latency(self.latency_ms, self.jitter_ms)
-        if self.connector not in BENCH_CONNECTORS:
-            raise ValueError(f"unknown connector {self.connector!r}; one of {', '.join(BENCH_CONNECTORS)}")
-        if (self.connector == "peer") != (self.manifest is not None):
-            raise ValueError("a peer scenario, and only one, names its manifest")
-
-
-def paged_requests(count: int, page: int) -> int:
-    """Requests to page through ``count`` items when each page says whether another follows (a
-    ``has_next``, a ``meta.next``): exactly ``page`` items are one page, and none still take one."""
-    return max(1, math.ceil(count / page))
-
-
-def listed_requests(count: int, page: int) -> int:
-    """Requests to list ``count`` items when only a short page says it is the last: a full last
-    page needs one more."""
-    return count // page + 1
-
-
 class VendorEmulator:
     """One vendor's API. Subclasses set ``name`` (also the connector's config section),
     ``Options`` (a dataclass with ``api_key``), ``streams`` (connector stream names it can give
@@ -364,13 +275,6 @@ class VendorEmulator:
         in the zone the vendor counts days in; ``None`` for a request not about one day (a list,
         a month). A vendor with daily incremental streams answers for their requests."""
         return None
-
-    @classmethod
-    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
-        """The scenarios ``bench/run.py`` runs against this vendor, at small sizes when ``quick``;
-        ``rps`` is the per-endpoint requests/second a rate-limited scenario sets on both sides,
-        for a vendor whose limit is one (``--rps``). None by default."""
-        return []
 
 
 def discover_vendors(extra: Sequence[Type[VendorEmulator]] = ()) -> Dict[str, Type[VendorEmulator]]:

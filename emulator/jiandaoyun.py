@@ -24,13 +24,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from emulator.core import (
     ApiError,
-    BenchEndpoint,
-    BenchPlan,
-    BenchScenario,
     Chart,
     LoggedRequest,
     Reply,
@@ -39,7 +36,6 @@ from emulator.core import (
     Route,
     VendorEmulator,
     Window,
-    paged_requests,
     planned_periods,
     positive_int,
     stable_choice,
@@ -187,72 +183,6 @@ class Jiandaoyun(VendorEmulator):
         # Every endpoint takes the statistics date (UTC+8) in the body.
         body = request.body if request.path.startswith("/api/v1/corp_usage/") else None
         return body.get("date") if isinstance(body, dict) else None
-
-    @classmethod
-    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
-        # Every stream and the member stream alone, at ``rps`` per endpoint on both sides (the
-        # company limit as documented) and with limits off; the member stream also as the peer
-        # reads it (bench/peer/'s Builder manifest) and as the CDK floor yields it; and member
-        # syncs of a small and a large record count, whose peak memory must not differ.
-        days, members, apps, large = (3, 500, 100, 2000) if quick else (10, 2000, 500, 10_000)
-        small, memory_days = 100, 10
-        one_page = 20_000 if quick else 100_000
-        member = ("jiandaoyun_member_usage",)
-
-        def ours(
-            name: str, streams: Sequence[str], span: int, sizes: Tuple[int, int], limit: Optional[int] = None, **judged: Any
-        ) -> BenchScenario:
-            # ``span`` days of ``sizes`` (members, apps); ``limit``: requests/second per endpoint on both sides.
-            paced = {"rate_limits": True, "paced": True, "rps": limit} if limit else {}
-            plan = _bench_plan(streams, span, limit)
-            return BenchScenario(name, _bench_options(*sizes, limit), plan, days=span, **paced, **judged)
-
-        def peer(of: BenchScenario) -> BenchScenario:
-            return BenchScenario(
-                f"peer_{of.name}", of.options, of.plan, connector="peer", manifest="jiandaoyun_member_manifest.yaml",
-                days=of.days, rate_limits=of.rate_limits, paced=of.paced, rps=of.rps,
-            )  # fmt: skip
-
-        def floor(name: str, records: int) -> BenchScenario:
-            # The emulator is not asked: the floor sends no request.
-            return BenchScenario(name, _bench_options(1, 1, None), _floor_plan(member, records), connector="cdk_floor")
-
-        small_name, large_name = (f"jiandaoyun_member_{_records_label(n * memory_days)}" for n in (small, large))
-        member_limited = ours("jiandaoyun_member_limited", member, days, (members, apps), rps, peer="peer_jiandaoyun_member_limited")
-        member_off = ours(
-            "jiandaoyun_member_limits_off", member, days, (members, apps),
-            peer="peer_jiandaoyun_member_limits_off", ceiling="cdk_floor_member_limits_off", speed_target=3,
-        )  # fmt: skip
-        large_run = ours(
-            large_name, member, memory_days, (large, 1),
-            peer=f"peer_{large_name}", ceiling=f"cdk_floor_{large_name}", speed_target=3, memory_like=small_name,
-        )  # fmt: skip
-        return [
-            ours("jiandaoyun_all_limited", cls.streams, days, (members, apps), rps, wall_target=1.05),
-            ours("jiandaoyun_all_limits_off", cls.streams, days, (members, apps)),
-            member_limited,
-            peer(member_limited),
-            member_off,
-            peer(member_off),
-            floor("cdk_floor_member_limits_off", members * days),
-            ours(small_name, member, memory_days, (small, 1)),
-            large_run,
-            peer(large_run),
-            floor(f"cdk_floor_{large_name}", large * memory_days),
-            # A server that ignores ``limit`` and answers every member in one page: its items are
-            # read one at a time, so its peak memory stays near the small sync's.
-            BenchScenario(
-                f"jiandaoyun_one_page_{_records_label(one_page)}",
-                {**_bench_options(one_page, 1, None), "page_size": one_page},
-                _one_page_plan(one_page),
-                days=1,
-            ),
-            # Issue 14's network baseline, at fixed rates whatever ``rps``: the member stream of 5
-            # days x 2,000 at a granted 10 req/s (100 requests), every stream of 2 days at the
-            # documented 1 req/s per endpoint.
-            ours("jiandaoyun_member_10rps", member, 5, (2000, apps), 10, over_network=True),
-            ours("jiandaoyun_all_1rps", cls.streams, 2, (2000, apps), 1, over_network=True),
-        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -512,65 +442,6 @@ def _utc_columns(item: Dict[str, Any]) -> Dict[str, str]:
 
 def _columns(metrics: Dict[str, Any], names: Sequence[str]) -> Dict[str, Optional[int]]:
     return {name: metrics.get(name) for name in names}
-
-
-# --------------------------------------------------------------------------- the bench's scenarios
-
-#: The endpoint each stream reads.
-STREAM_PATHS = {
-    "jiandaoyun_member_usage": "/api/v1/corp_usage/member_metrics",
-    "jiandaoyun_app_usage": "/api/v1/corp_usage/app_metrics",
-    "jiandaoyun_overview_usage": "/api/v1/corp_usage/overview",
-}
-
-
-def _bench_options(members: int, apps: int, rps: Optional[int]) -> Dict[str, Any]:
-    return {"members": members, "apps": apps, "requests_per_second": rps}
-
-
-def _bench_plan(streams: Sequence[str], days: int, rps: Optional[int]) -> Callable[[Jiandaoyun], BenchPlan]:
-    """``days`` dates up to T-1, each stream paged at the API's maximum ``limit`` (the
-    connector's and the peer's page size); the overview is one request and record a date."""
-
-    def plan(vendor: Jiandaoyun) -> BenchPlan:
-        last = vendor.valid_dates()[1]
-        first = last - timedelta(days=days - 1)
-        dates = len(vendor.sync_dates(first, last))
-        sizes = {"jiandaoyun_member_usage": vendor.options.members, "jiandaoyun_app_usage": vendor.options.apps}
-        endpoints, expected = [], {}
-        for stream in streams:
-            count = sizes.get(stream)
-            path, limit = STREAM_PATHS[stream], Window(rps, 1.0) if rps else None
-            per_date = 1 if count is None else paged_requests(count, MAX_LIMIT)
-            endpoints.append(BenchEndpoint(path, per_date * dates, group=path if limit else None, limit=limit))
-            expected[stream] = dates * (1 if count is None else count)
-        # "Limits off" on the connector's side is its largest allowed budget.
-        section = {"requests_per_second": rps or CONNECTOR_MAX_REQUESTS_PER_SECOND}
-        return BenchPlan(tuple(streams), expected, tuple(endpoints), first, last, section)
-
-    return plan
-
-
-def _one_page_plan(members: int) -> Callable[[Jiandaoyun], BenchPlan]:
-    """The member stream of one date, every member in the one page the server answers."""
-
-    def plan(vendor: Jiandaoyun) -> BenchPlan:
-        last = vendor.valid_dates()[1]
-        path = STREAM_PATHS["jiandaoyun_member_usage"]
-        endpoints = (BenchEndpoint(path, 1),)
-        expected = {"jiandaoyun_member_usage": members}
-        section = {"requests_per_second": CONNECTOR_MAX_REQUESTS_PER_SECOND}
-        return BenchPlan(("jiandaoyun_member_usage",), expected, endpoints, last, last, section)
-
-    return plan
-
-
-def _floor_plan(streams: Sequence[str], records: int) -> Callable[[Jiandaoyun], BenchPlan]:
-    return lambda vendor: BenchPlan(tuple(streams), {streams[0]: records})
-
-
-def _records_label(records: int) -> str:
-    return f"{records // 1000}k" if records % 1000 == 0 else str(records)
 
 
 VENDOR = Jiandaoyun

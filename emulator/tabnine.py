@@ -22,13 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from emulator.core import (
     ApiError,
-    BenchEndpoint,
-    BenchPlan,
-    BenchScenario,
     Chart,
     LoggedRequest,
     Reply,
@@ -38,7 +35,6 @@ from emulator.core import (
     VendorEmulator,
     Window,
     days,
-    paged_requests,
     planned_periods,
     stable_int,
 )
@@ -299,17 +295,6 @@ class Tabnine(VendorEmulator):
         dated = ("/organization/usage", "/organization/agent-usage", "/user/usage", "/team/usage")
         start = request.query.get("from") if request.path.endswith(dated) else None
         return start[0][:10] if start else None
-
-    @classmethod
-    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
-        # Every stream, daily usage (Tabnine publishes no limit; ``rps`` is none of its).
-        users, teams, days = (500, 20, 14) if quick else (5000, 200, 90)
-        # And issue 14's network baseline: the daily organisation usage of 90 days alone (91 requests).
-        usage, sizes = ("tabnine_organization_usage",), {"users": users, "teams": teams}
-        return [
-            BenchScenario("tabnine_all", sizes, _bench_plan(days), days=days, rate_limits=True),
-            BenchScenario("tabnine_daily_usage_90d", sizes, _bench_plan(90, usage), days=90, rate_limits=True, over_network=True),
-        ]
 
     def routes(self) -> List[Route]:
         limits = ("api",)
@@ -989,62 +974,6 @@ def _windows(start: datetime, end: datetime, granularity: str) -> List[Tuple[dat
         cuts.append((current, following))
         current = following
     return cuts
-
-
-#: What ``tabnine_all`` syncs: the streams it measured before issue 15 (the baselines stay
-#: comparable). Per-user and per-team usage cost a request per user (team) per window, 450,000
-#: for 5,000 users over 90 days: no bench scenario runs them.
-BENCH_ALL_STREAMS = (
-    "tabnine_organization",
-    "tabnine_teams",
-    "tabnine_users",
-    "tabnine_license",
-    "tabnine_account_utilizations",
-    "tabnine_organization_usage",
-)
-
-
-def _bench_plan(days: int, streams: Optional[Sequence[str]] = None) -> Callable[[Tabnine], BenchPlan]:
-    """``days`` UTC days up to yesterday of ``streams`` (default: :data:`BENCH_ALL_STREAMS`); lists
-    paged at the API's maximum ``limit``."""
-
-    def plan(vendor: Tabnine) -> BenchPlan:
-        last = datetime.now(timezone.utc).date() - timedelta(days=1)
-        first = last - timedelta(days=days - 1)
-        options = vendor.options
-        expected = {
-            "tabnine_organization": 1,
-            "tabnine_teams": options.teams,
-            "tabnine_users": options.users,
-            "tabnine_license": 1,
-            "tabnine_account_utilizations": len(vendor.ground_truth("tabnine_account_utilizations", first, last)),
-            "tabnine_organization_usage": len(vendor.ground_truth("tabnine_organization_usage", first, last)),
-        }
-        # One organisation request is enough for both the stream and the usage's organizationId.
-        endpoints = (
-            BenchEndpoint("/api/v1/organization", 1),
-            BenchEndpoint("/api/v1/organization/teams", paged_requests(options.teams, MAX_PAGE)),
-            # Four listings (teamMember x active), each paged on its own.
-            BenchEndpoint(
-                "/api/v1/organization/users",
-                sum(paged_requests(len(vendor.selected_users(t, a)), MAX_PAGE) for t in (True, False) for a in (True, False)),
-            ),
-            BenchEndpoint("/api/v1/license", 1),
-            BenchEndpoint("/api/v1/organization/account-utilizations", 1),
-            BenchEndpoint("/api/v2/organization/usage", len(planned_periods("day", timezone.utc, datetime.now(timezone.utc), first, last))),
-        )
-        if streams is None:
-            return BenchPlan(BENCH_ALL_STREAMS, expected, endpoints, first, last, {"granularity": "daily"})
-        # The usage needs the organisation's id: its one request stays whatever is synced.
-        needed = {"tabnine_organization": ("/api/v1/organization",), "tabnine_teams": ("/api/v1/organization/teams",),
-                  "tabnine_users": ("/api/v1/organization/users",), "tabnine_license": ("/api/v1/license",),
-                  "tabnine_account_utilizations": ("/api/v1/organization/account-utilizations",),
-                  "tabnine_organization_usage": ("/api/v1/organization", "/api/v2/organization/usage")}  # fmt: skip
-        paths = {path for stream in streams for path in needed[stream]}
-        chosen = tuple(endpoint for endpoint in endpoints if endpoint.path in paths)
-        return BenchPlan(tuple(streams), {s: expected[s] for s in streams}, chosen, first, last, {"granularity": "daily"})
-
-    return plan
 
 
 VENDOR = Tabnine

@@ -17,14 +17,11 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 from emulator.core import (
     ApiError,
-    BenchEndpoint,
-    BenchPlan,
-    BenchScenario,
     Chart,
     LoggedRequest,
     Reply,
@@ -35,7 +32,6 @@ from emulator.core import (
     Window,
     floor_period,
     next_period,
-    paged_requests,
     planned_periods,
     stable_choice,
     stable_int,
@@ -171,19 +167,6 @@ class Workato(VendorEmulator):
         body = request.body if request.path == "/api/v2/managed_users/statistics/usage" else None
         start = body.get("from") if isinstance(body, dict) else None
         return start[:10] if isinstance(start, str) else None
-
-    @classmethod
-    def bench_scenarios(cls, quick: bool, rps: int) -> List[BenchScenario]:
-        # Both streams hourly over whole days, at Workato's documented limits as they are (1,000
-        # usage and 60 listing requests a minute; ``rps`` is no Workato limit).
-        workspaces, days = (50, 1) if quick else (200, 3)
-        options = {"workspaces": workspaces, "recipes": 6, "timezone": "America/Los_Angeles"}
-        # And issue 14's network baseline: a week of hours of 7 workspaces (340 requests).
-        small = {**options, "workspaces": 7}
-        return [
-            BenchScenario("workato_hourly", options, _bench_plan(days), days=days, rate_limits=True, paced=True),
-            BenchScenario("workato_hourly_7x7", small, _bench_plan(7), days=7, rate_limits=True, paced=True, over_network=True),
-        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -538,28 +521,6 @@ def _apportion(total: int, weights: Sequence[int]) -> List[int]:
     for i in remainders[: total - sum(shares)]:
         shares[i] += 1
     return shares
-
-
-def _bench_plan(days: int) -> Callable[[Workato], BenchPlan]:
-    """``days`` local days up to yesterday in hours; the connector lists the workspaces and asks
-    for their usage with as many ids a request, and lists as many a page, as the API allows."""
-
-    def plan(vendor: Workato) -> BenchPlan:
-        zone = vendor.zone
-        last = datetime.now(zone).date() - timedelta(days=1)
-        first = last - timedelta(days=days - 1)
-        periods = len(planned_periods("hour", zone, datetime.now(timezone.utc), first, last))
-        workspaces, recipes = vendor.options.workspaces, vendor.options.recipes
-        live_recipes = sum(not vendor.recipe(ws, index)["deleted"] for ws in range(workspaces) for index in range(recipes))
-        usage = 2 * periods * paged_requests(workspaces, MAX_IDS)  # both streams share the one budget of usage requests
-        endpoints = (
-            BenchEndpoint("/api/managed_users", vendor.listing_requests(), "listing", vendor.rate_limit("managed_users")),
-            BenchEndpoint("/api/v2/managed_users/statistics/usage", usage, "usage", vendor.rate_limit("usage")),
-        )
-        expected = {"workato_workspace_usage": periods * workspaces, "workato_recipe_usage": periods * live_recipes}
-        return BenchPlan(tuple(expected), expected, endpoints, first, last, {"interval": "hour"})
-
-    return plan
 
 
 VENDOR = Workato
