@@ -22,6 +22,7 @@ import math
 import pkgutil
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -595,8 +596,11 @@ class Emulator:
         clock_offset_seconds: float = 0.0,
         concurrency_limit: Optional[int] = None,
         over_concurrency: str = "429",
+        tls: Optional[ssl.SSLContext] = None,
         **vendor_options: Mapping[str, Any],
     ) -> None:
+        #: Served over HTTPS with this server context (its certificate chain), when given.
+        self.tls = tls
         self.world = World(seed=seed, now=now, clock_offset=timedelta(seconds=clock_offset_seconds))
         check_latency(latency_ms, jitter_ms)
         #: Every vendor's round trip and its jitter (ms), unless the vendor sets its own.
@@ -651,6 +655,10 @@ class Emulator:
 
         Handler.emulator = emulator
         self._server = _Server(self._address, Handler)
+        if self.tls is not None:
+            # Every accepted connection shakes hands first; one that fails (a client refusing
+            # the certificate) is dropped by the server loop, as an ``OSError`` of ``accept``.
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True)
         self._thread.start()
         return self.url
@@ -683,7 +691,8 @@ class Emulator:
     @property
     def url(self) -> str:
         assert self._server is not None, "the emulator is not running"
-        return f"http://{self._address[0]}:{self._server.server_port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self._address[0]}:{self._server.server_port}"
 
     # -- the Python API tests use
 
