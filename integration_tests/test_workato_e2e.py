@@ -386,9 +386,10 @@ def hours(start: date, end: date) -> List[str]:
 def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
     # Every answer 50 ms away and one request per hourly window (12 workspaces, one id chunk):
     # the stream has requests of many windows in flight when the kill lands, right after its
-    # first checkpoint. The sync spans a day of windows more than can be in flight, so the kill
-    # lands before its end. The resumed run goes to a second emulator of the same seed (the
-    # same data), so each run's requests are told apart by where they went, not by when.
+    # third checkpoint (requests in flight start at one and grow by one per answer). The sync
+    # spans a day of windows more than can be in flight, so the kill lands before its end. The
+    # resumed run goes to a second emulator of the same seed (the same data), so each run's
+    # requests are told apart by where they went, not by when.
     latency_ms = 50
     workato = {"api_token": TOKEN, "timezone": ZONE_NAME}
     options: Dict[str, Any] = {"seed": 23, "rate_limits": False, "latency_ms": latency_ms, "workato": workato}
@@ -399,10 +400,14 @@ def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector
     planned = hours(start, end)
     catalog = configured_catalog(STREAMS)
 
-    def first_workspace_checkpoint(message: Mapping[str, Any]) -> bool:
-        return message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == WORKSPACES
+    checkpoints: List[Mapping[str, Any]] = []
 
-    killed = connector.read_killed_when(first_workspace_checkpoint, config(first_server, start, end, 0, interval="hour"), catalog)
+    def third_workspace_checkpoint(message: Mapping[str, Any]) -> bool:
+        if message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == WORKSPACES:
+            checkpoints.append(message)
+        return len(checkpoints) == 3
+
+    killed = connector.read_killed_when(third_workspace_checkpoint, config(first_server, start, end, 0, interval="hour"), catalog)
     assert killed.returncode == -9, killed.describe()
     resumed = connector.read(config(second_server, start, end, 0, interval="hour"), catalog, state=killed.last_states())
 
