@@ -89,3 +89,10 @@ def test_cpu_per_request_is_judged_where_the_scenario_sets_a_target() -> None:
     assert verdicts["workato_hourly_7x7: cpu_ms_per_request <= 3"] is True
     verdicts = targets({"workato_hourly_7x7": {**run, "cpu_ms_per_request": 3.3}}, every, every)
     assert verdicts["workato_hourly_7x7: cpu_ms_per_request <= 3"] is False
+
+
+def test_cpu_per_request_not_measured_is_no_target_met() -> None:
+    every = scenarios(quick=True, rps=1)
+    failed = {"requests": 0, "min_requests": 338, "rate_limit_errors": 0, "cpu_ms_per_request": None}
+    verdicts = targets({"workato_hourly_7x7": failed}, every, every)
+    assert verdicts["workato_hourly_7x7: cpu_ms_per_request <= 3"] is False
