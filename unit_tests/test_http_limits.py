@@ -25,7 +25,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from emulator import Emulator, discover_vendors, vendor_options
 from integration_tests.assertions import before_period_note
 from source_usage.core import limits
-from source_usage.core.cdk import CDK_EXTRA_WAIT
+from source_usage.core.cdk import CDK_EXTRA_WAIT, http_session
 from source_usage.core.limits import DeadlineAdapter, DeadlineExceeded, RequestLedger
 from source_usage.core.settings import SharedSettings
 from source_usage.core.stats import RequestStats
@@ -227,3 +227,35 @@ def test_check_limits_keep_every_check_within_30_seconds() -> None:
     worst = (CHECK_HTTP.max_retries + 1) * CHECK_HTTP.deadline + CHECK_HTTP.max_wait
     assert worst <= CHECK_HTTP.max_time < 30
     assert max(CHECK_HTTP.timeout) <= CHECK_HTTP.deadline
+
+
+# --------------------------------------------------------------------------- the environment, read once per session
+
+
+@pytest.mark.parametrize("name", VENDORS)
+def test_a_proxy_in_the_environment_carries_every_request_read_once_per_session(
+    emulator: Emulator, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = http_session(first_stream(emulator, name, QUICK))
+    monkeypatch.setenv("HTTP_PROXY", "http://changed.example:1")  # read once: later changes do not apply
+    settings = session.merge_environment_settings(emulator.url + "/api/x", {}, None, None, None)
+    assert session.trust_env is False
+    assert (settings["proxies"]["http"], settings["proxies"]["https"]) == ("http://proxy.example:3128", "http://proxy.example:3128")
+
+
+@pytest.mark.parametrize("name", VENDORS)
+def test_no_proxy_naming_the_vendors_host_sends_its_requests_directly(emulator: Emulator, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    session = http_session(first_stream(emulator, name, QUICK))
+    assert session.merge_environment_settings(emulator.url + "/api/x", {}, None, None, None)["proxies"] == {}
+
+
+def test_requests_ca_bundle_is_the_sessions_certificate_authorities(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/private-ca.pem")
+    session = http_session(first_stream(emulator, VENDORS[0], QUICK))
+    assert session.merge_environment_settings(emulator.url + "/api/x", {}, None, None, None)["verify"] == "/etc/ssl/private-ca.pem"

@@ -340,3 +340,22 @@ def mount_deadlines(stream: HttpStream, adapter: DeadlineAdapter) -> None:
     session = http_session(stream)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    settle_environment(session, stream.url_base)
+
+
+def settle_environment(session: requests.Session, url: str) -> None:
+    """What the environment says about requests to ``url`` (``HTTPS_PROXY``/``HTTP_PROXY`` unless
+    ``NO_PROXY`` names its host, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), read once and kept on
+    ``session``, which then stops reading the environment (``trust_env``).
+
+    The CDK's ``HttpClient.send_request`` merges the environment into every request, walking all
+    of ``os.environ`` twice (proxies, then whether the host bypasses them): about 0.1 ms of CPU a
+    request. The environment does not change during a sync and a stream's requests all go to one
+    host, so a session (one per worker) reads it once and every request gets the same answer.
+    (``requests`` would also look up ``~/.netrc`` for a request without auth; none is read: a
+    Basic auth from it would replace the vendor's own authorization header.)
+    """
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies = settings["proxies"]
+    session.verify = settings["verify"]
+    session.trust_env = False
