@@ -41,9 +41,7 @@ SHARED_PROPERTIES: Dict[str, Any] = {
     "lookback_days": {
         "type": "integer",
         "title": "Lookback days",
-        "description": (
-            "An incremental sync re-reads this many already-synced days, to pick up late corrections."
-        ),
+        "description": ("An incremental sync re-reads this many already-synced days, to pick up late corrections."),
         "minimum": 0,
         "maximum": 180,
         "default": 1,

@@ -248,7 +248,9 @@ def test_a_proxy_in_the_environment_carries_every_request_read_once_per_session(
 
 
 @pytest.mark.parametrize("name", VENDORS)
-def test_no_proxy_naming_the_vendors_host_sends_its_requests_directly(emulator: Emulator, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_proxy_naming_the_vendors_host_sends_its_requests_directly(
+    emulator: Emulator, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     session = http_session(first_stream(emulator, name, QUICK))

@@ -159,7 +159,6 @@ class PageNumberPager(Pager):
         return {"page": int(self.position["page"]) + 1, "per_page": self.size} if full else None
 
 
-
 class NextPageNumberPager(Pager):
     """``page``/``per_page`` sent by the client; the answer may name the next page's number, in a
     body field or in a response header (the field wins when both are there).

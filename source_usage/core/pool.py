@@ -346,9 +346,7 @@ class PlannedReads(Generic[T]):
             self._submitted.clear()
 
     def _fill(self) -> None:
-        while not self._closed and not self._exhausted and (
-            len(self._submitted) < self._window if self._proven else self._first is None
-        ):
+        while not self._closed and not self._exhausted and (len(self._submitted) < self._window if self._proven else self._first is None):
             try:
                 tag, read = next(self._work)
             except StopIteration:
@@ -377,4 +375,3 @@ def thread_local_worker(make: Callable[[], T]) -> Callable[[], T]:
         return made
 
     return worker
-

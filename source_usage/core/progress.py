@@ -80,9 +80,7 @@ class StreamProgress:
     several periods (an endpoint that answers them all in one request).
     """
 
-    def __init__(
-        self, stream: str, periods_by_slice: Dict[Hashable, int], stats: RequestStats, options: ProgressOptions
-    ) -> None:
+    def __init__(self, stream: str, periods_by_slice: Dict[Hashable, int], stats: RequestStats, options: ProgressOptions) -> None:
         self.stream = stream
         self.periods_by_slice = periods_by_slice
         self.total = sum(periods_by_slice.values())

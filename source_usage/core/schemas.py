@@ -27,7 +27,6 @@ def load_schema(stream_name: str) -> Mapping[str, Any]:
     return schema
 
 
-
 def integer_columns(schema: Mapping[str, Any]) -> Tuple[str, ...]:
     """A schema's top-level columns typed ``integer``: what a warehouse stores as a 64-bit integer."""
     columns = []

@@ -22,9 +22,7 @@ DEFAULT_HISTORY_DAYS = 30
 def config_error(message: str) -> AirbyteTracedException:
     """An error the user fixes in the config: ``check`` answers FAILED, ``read`` ends with a
     ``config_error`` trace. The message is shown as is, so it is one sentence naming the field."""
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.config_error
-    )
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 def oldest_day(now: DateTime, timezone: str, history_days: int) -> DateTime:
@@ -100,9 +98,7 @@ class SharedSettings:
             stop = min(stop, granularity.step(end_period, 1))
         return stop
 
-    def _first(
-        self, vendor: str, now: DateTime, timezone: str, granularity: Granularity, history_days: Optional[int]
-    ) -> DateTime:
+    def _first(self, vendor: str, now: DateTime, timezone: str, granularity: Granularity, history_days: Optional[int]) -> DateTime:
         if self.start_date is not None:
             first = granularity.floor(day_start(self.start_date, timezone))
         else:

@@ -263,9 +263,7 @@ def config_problems(
     return problems
 
 
-def ensure_valid(
-    config: Mapping[str, Any], schema: Mapping[str, Any], vendors: Sequence[Vendor], now: Clock = pendulum.now
-) -> None:
+def ensure_valid(config: Mapping[str, Any], schema: Mapping[str, Any], vendors: Sequence[Vendor], now: Clock = pendulum.now) -> None:
     problems = config_problems(config, schema, vendors, now)
     if problems:
         raise config_error(" ".join(problems))

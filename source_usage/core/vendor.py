@@ -79,9 +79,7 @@ class HttpOptions:
 #: attempts of 8 s and the CDK's 1 s between take 17 s), which leaves the process's own start-up
 #: (importing the CDK takes 2-3.5 s on an idle 2-core machine, several times that on a busy one:
 #: CI once saw a 25 s check take 33 s) its margin.
-CHECK_HTTP = HttpOptions(
-    max_retries=1, timeout=(5.0, 8.0), deadline=8.0, max_wait=5.0, max_time=21.0, read_ahead=False, progress=None
-)
+CHECK_HTTP = HttpOptions(max_retries=1, timeout=(5.0, 8.0), deadline=8.0, max_wait=5.0, max_time=21.0, read_ahead=False, progress=None)
 
 
 @dataclass(frozen=True)

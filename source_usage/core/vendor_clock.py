@@ -30,9 +30,7 @@ SKEW_WARNING = 5 * 60
 class VendorClock:
     """The latest ``Date`` a vendor's answers carried, run on by the machine's monotonic clock."""
 
-    def __init__(
-        self, vendor: str, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, vendor: str, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.vendor = vendor
         self._wall = wall
         self._monotonic = monotonic

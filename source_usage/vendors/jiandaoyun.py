@@ -393,7 +393,6 @@ class JiandaoyunItemUsage(JiandaoyunStream):
             yield {**item, "date": date, self.items.key: self.items.key_of(item), **self.columns(item.get("metrics")), **times}
 
 
-
 #: Jiandaoyun's limit over all endpoints of a company, whatever each endpoint's quota: the
 #: budget holds it beside each endpoint's own (``core.budget``).
 COMPANY_REQUESTS_PER_SECOND = 50

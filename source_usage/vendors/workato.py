@@ -631,9 +631,7 @@ SPEC: Mapping[str, Any] = {
         "timezone": {
             "type": "string",
             "title": "Time zone",
-            "description": (
-                "The IANA time zone of the Embed admin workspace (Workato counts periods in it), e.g. America/Los_Angeles."
-            ),
+            "description": ("The IANA time zone of the Embed admin workspace (Workato counts periods in it), e.g. America/Los_Angeles."),
             "default": DEFAULT_TIMEZONE,
             "examples": ["UTC", "America/Los_Angeles", "Europe/Berlin"],
             "order": 5,
@@ -642,8 +640,7 @@ SPEC: Mapping[str, Any] = {
             **_PATTERN_FIELD,
             "title": "Recipe name pattern",
             "description": (
-                "Only recipes whose name contains this text (case-sensitive, at least 3 characters). "
-                "Setting it leaves deleted recipes out."
+                "Only recipes whose name contains this text (case-sensitive, at least 3 characters). Setting it leaves deleted recipes out."
             ),
             "order": 6,
         },
