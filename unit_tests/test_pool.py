@@ -314,3 +314,31 @@ def test_attempts_wait_for_a_slot_while_the_limit_is_reached() -> None:
     first.join(HANG)
     second.join(HANG)
     assert limit.most_in_flight == 2
+
+
+def test_a_job_nobody_reads_yet_starts_only_when_the_budget_has_room_for_its_streams_largest_job() -> None:
+    # A request's whole answer is held by its worker while its records are handed on: jobs of six
+    # records under a budget of ten may run ahead one at a time, not one per worker.
+    recorder = Recorder()
+    shared = pool(4, record_budget=10)
+    work = iter([(f"p{n}", recorder.request(n, range(6))) for n in range(6)])
+    reads: PlannedReads[int] = PlannedReads(shared, "stream", work, window=5)
+    first = reads.take()
+    assert first is not None and list(first.records()) == list(range(6))  # read: its size is learnt
+    eventually(lambda: len(recorder.started) == 2, "one job ran ahead")
+    time.sleep(0.05)  # room for a third to start wrongly (a busy machine only makes that less likely)
+    assert recorder.started == [0, 1] and shared.credits == 4  # p1's six records hold six credits
+    assert [tag for tag, _ in read_all(reads)] == [f"p{n}" for n in range(1, 6)]
+    assert sorted(recorder.started) == list(range(6)) and shared.credits == 10
+
+
+def test_a_job_larger_than_the_whole_budget_still_runs_ahead_when_nothing_else_holds_it() -> None:
+    recorder = Recorder()
+    shared = pool(3, record_budget=4)
+    work = iter([(f"p{n}", recorder.request(n, range(9))) for n in range(3)])
+    reads: PlannedReads[int] = PlannedReads(shared, "stream", work, window=3)
+    first = reads.take()
+    assert first is not None and list(first.records()) == list(range(9))
+    eventually(lambda: len(recorder.started) == 2, "the next job started")  # it waits for credits as it goes
+    assert [tag for tag, _ in read_all(reads)] == ["p1", "p2"]
+    assert shared.credits == 4

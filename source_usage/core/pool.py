@@ -19,7 +19,12 @@ found and kept to, not fought.
 Memory is bounded per vendor in records: a job that is not yet being read holds its records
 against the pool's ``record_budget`` (its worker waits when none is left); the job its stream is
 reading holds at most a small buffer of its own, so the reader can always go on and the budget
-never deadlocks.
+never deadlocks. A request's answer is held whole by its worker while its records are handed on
+(a Workato answer can be 10,000 rows), so a job nobody reads yet starts only when the budget has
+room for as many records as its stream's largest job gave, set aside for it then (a stream's
+first such job, size unknown, starts alone); a job its stream is reading always starts. Without
+that, a slow destination let every worker hold an answer (Workato, 40 answers of 5,000 rows:
+280 MB).
 
 A rejected credential stops the vendor: :meth:`VendorPool.reject` fails every queued job, and
 every later attempt fails before it is sent, so at most the requests already in flight follow the
@@ -34,7 +39,7 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager
-from typing import Any, Callable, Deque, Generic, Iterable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Deque, Dict, Generic, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 T = TypeVar("T")
 
@@ -121,6 +126,10 @@ class Job(Generic[T]):
         self._items: Deque[T] = deque()
         #: How many of ``_items`` hold a credit of the pool's record budget.
         self._charged = 0
+        #: Credits set aside for this job when it started (its stream's largest job), not yet used.
+        self._reserved = 0
+        #: Records put so far (the pool learns its stream's job size from it).
+        self.count = 0
         self._done = False
         self._error: Optional[BaseException] = None
         self.cancelled = False
@@ -144,6 +153,10 @@ class Job(Generic[T]):
                 if self._reading:
                     if len(self._items) < READING_BUFFER:
                         break
+                elif self._reserved > 0:
+                    self._reserved -= 1
+                    self._charged += 1
+                    break
                 elif self.pool.credits > 0:
                     self.pool.credits -= 1
                     self._charged += 1
@@ -152,12 +165,14 @@ class Job(Generic[T]):
             if self.cancelled:
                 return False
             self._items.append(item)
+            self.count += 1
             cond.notify_all()
             return True
 
     def finish(self, error: Optional[BaseException] = None) -> None:
         with self.pool.cond:
             self._done, self._error = True, error
+            self.pool.finished(self)
             self.pool.cond.notify_all()
         self._answered()
 
@@ -168,6 +183,8 @@ class Job(Generic[T]):
         cond = self.pool.cond
         with cond:
             self._reading = True
+            self.pool.release(self)
+            self.pool._startable.notify()  # if it is queued, it may start now
             cond.notify_all()
         while True:
             with cond:
@@ -178,6 +195,8 @@ class Job(Generic[T]):
                     if self._charged:
                         self._charged -= 1
                         self.pool.credits += 1
+                        if self.pool.credits == self.pool._wanted:  # enough for a job that waits
+                            self.pool._startable.notify()
                     cond.notify_all()
                 elif self._error is not None:
                     raise self._error
@@ -191,6 +210,8 @@ class Job(Generic[T]):
             self.cancelled = True
             self.pool.credits += self._charged
             self._charged = 0
+            self.pool.release(self)
+            self.pool._startable.notify()
             self._items.clear()
             if not self._done:
                 self._done, self._error = True, JobCancelled(f"{self.tag} was cancelled")
@@ -204,8 +225,18 @@ class VendorPool:
         self.vendor = vendor
         self.workers = max(1, workers)
         self.limit = limit
-        self.cond = threading.Condition()
-        self.credits = record_budget
+        lock = threading.RLock()
+        #: What a job's records, credits and ends are waited for on (the pool's lock).
+        self.cond = threading.Condition(lock)
+        #: What idle workers wait on (the same lock): a job they may start. Each change that may
+        #: let a job start wakes one; a worker that starts a job wakes the next.
+        self._startable = threading.Condition(lock)
+        self.record_budget = max(1, record_budget)
+        self.credits = self.record_budget
+        #: The most records one finished job of each owner gave (by ``id``), and the least credits
+        #: a queued job waited for when none could start (idle workers are woken only past it).
+        self._largest: Dict[int, int] = {}
+        self._wanted = 1
         self._queue: Deque[Job[Any]] = deque()
         self._running: List[Job[Any]] = []
         self._threads: List[threading.Thread] = []
@@ -226,7 +257,7 @@ class VendorPool:
             self._queue.append(job)
             if len(self._threads) < self.workers:
                 self._start_worker()
-            self.cond.notify_all()
+            self._startable.notify()
         return job
 
     def start_reading(self, owner: Any) -> None:
@@ -270,13 +301,59 @@ class VendorPool:
         self._threads.append(thread)
         thread.start()
 
+    def finished(self, job: Job[Any]) -> None:
+        """``job`` ended (the pool's lock held): its stream's job size is known, and what it set
+        aside and did not use returns."""
+        key = id(job.owner)
+        learnt = key not in self._largest
+        self._largest[key] = max(self._largest.get(key, 0), job.count)
+        self.release(job)
+        if learnt:  # its stream's next jobs no longer wait for it
+            self._startable.notify()
+
+    def release(self, job: Job[Any]) -> None:
+        """Give back the credits ``job`` set aside and did not use (the pool's lock held)."""
+        if job._reserved:
+            self.credits += job._reserved
+            job._reserved = 0
+            self.cond.notify_all()
+            self._startable.notify()
+
+    def _next_job(self) -> Optional[Job[Any]]:
+        """The queued job a worker may start now (the pool's lock held): the first one its stream
+        is reading, else the first whose stream's largest job fits in the credits left, never
+        past an earlier job of its stream (a stream's jobs start in order). Its credits are set
+        aside for it."""
+        passed: List[int] = []
+        wanted: Optional[int] = None
+        for job in self._queue:
+            if job._reading:
+                return job
+            key = id(job.owner)
+            if key in passed:
+                continue
+            passed.append(key)
+            largest = self._largest.get(key)
+            if largest is None and any(running.owner is job.owner and not running._reading for running in self._running):
+                continue  # its size is learnt from the one running
+            need = max(1, min(largest or 1, self.record_budget))
+            if self.credits >= need:
+                job._reserved = need if largest is not None else 0
+                self.credits -= job._reserved
+                return job
+            wanted = need if wanted is None else min(wanted, need)
+        self._wanted = wanted or 1
+        return None
+
     def _work(self) -> None:
         while True:
             with self.cond:
-                while not self._queue:
-                    self.cond.wait()
-                job = self._queue.popleft()
+                while (job := self._next_job()) is None:
+                    self._startable.wait()
+                self._queue.remove(job)
                 self._running.append(job)
+                if self._queue:  # one idle worker is woken at a time: the next may start another
+                    self._startable.notify()
             try:
                 self._run(job)
             finally:
