@@ -53,7 +53,10 @@ Fields of a scenario line:
   request to last output); ``cpu_ms_per_request``: ``sync_cpu_s`` per request the emulator
   received, in ms; ``cpu_us_per_record``: ``sync_cpu_s`` per record read, in microseconds (the
   same CPU seen per request and per record, not split).
-- ``peak_rss_mb``: the connector process's peak resident memory (``ru_maxrss`` from ``os.wait4``);
+- ``peak_rss_mb``: the connector process's peak resident memory: its ``VmHWM`` (``/proc/PID/status``)
+  read at each read of its stdout, the last one before it exited (``ru_maxrss`` only where
+  ``/proc`` does not tell: Linux carries the launching process's peak over ``exec`` into a
+  child's ``ru_maxrss``, so it says the bench's own size once that is the larger);
   for a slow-destination scenario also ``rss_mb_every_15s``, its resident memory every 15 s (is
   it flat?).
 - ``destination_lines_per_s``, ``stopped_after_s`` (slow-destination scenarios): the pace this
@@ -178,13 +181,14 @@ def process_cpu_s(pid: int) -> Optional[float]:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime in ticks
 
 
-def process_rss_mb(pid: int) -> Optional[float]:
-    """Process ``pid``'s resident memory now (``None`` where ``/proc`` does not tell)."""
+def process_rss_mb(pid: int, field: str = "VmRSS") -> Optional[float]:
+    """Process ``pid``'s resident memory now (``VmHWM``: its peak so far; ``None`` where
+    ``/proc`` does not tell)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(found.group(1)) / 1024 if found else None
 
 
@@ -365,6 +369,7 @@ def run_connector(
             descriptor = process.stdout.fileno()
             lines, next_sample = 0, 0.0
             last_output_cpu: Optional[float] = None
+            peak_rss: Optional[float] = None
             # Large reads: one system call drains the pipe, so the reader (which shares this
             # process's GIL with the emulator) holds the connector up as little as possible. A
             # slow destination reads a pipe's worth at a time and waits until its pace allows
@@ -372,6 +377,7 @@ def run_connector(
             while chunk := os.read(descriptor, 1 << 16 if rate else 1 << 20):
                 output.feed(chunk)
                 last_output_cpu = process_cpu_s(process.pid)
+                peak_rss = process_rss_mb(process.pid, "VmHWM") or peak_rss
                 if rate is None or seconds is None or stopped_after is not None:
                     continue
                 lines += chunk.count(b"\n")
@@ -397,7 +403,7 @@ def run_connector(
         launched_at=launched_at,
         exit_code=process.returncode,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+        peak_rss_mb=peak_rss or usage.ru_maxrss / 1024,  # KiB on Linux
         output=output,
         stderr_tail=tail,
         last_output_cpu_s=last_output_cpu,
