@@ -52,7 +52,7 @@ CUT_SPACING_SECONDS = 1.0
 #: Records buffered per vendor in the jobs no stream is reading yet.
 RECORD_BUDGET = 10_000
 #: Records buffered in the job a stream is reading (its worker waits when the reader is behind).
-READING_BUFFER = 1_000
+READING_BUFFER = 250
 
 
 class AdaptiveLimit:

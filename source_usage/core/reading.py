@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 #: Messages waiting between the stream threads and stdout. Bounded, so a slow destination
 #: pauses the readers instead of growing memory.
-QUEUE_SIZE = 2_000
+QUEUE_SIZE = 500
 _DONE = object()
 
 
