@@ -37,29 +37,27 @@ what protects is the fallback: without either signal, pages are read until one c
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from pendulum import DateTime
 
 from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import answer_error, json_body, list_problem
 from source_usage.core.keys import KeyGuard
+from source_usage.core.once import FetchedOnce
 from source_usage.core.paging import NextPageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, UsageStream, chunked
 from source_usage.core.validation import timezone_problem as iana_timezone_problem
+from source_usage.core.values import as_count, as_date_time, as_text, in_utc
 from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
 logger = logging.getLogger("airbyte")
@@ -112,22 +110,6 @@ WINDOW_INTERVAL = "none"
 #: public client shows either (see the module's docstring); an empty page ends the listing.
 NEXT_PAGE_FIELD = "next_page"
 NEXT_PAGE_HEADER = "X-Next-Page"
-
-INTEGER_TEXT = re.compile(r"-?[0-9]+")
-
-
-def as_count(value: Any) -> Optional[int]:
-    """A count as an integer: integral numbers and digit strings; anything else is null."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value.strip()):
-        return int(value)
-    return None
-
 
 def with_columns(row: Mapping[str, Any], columns: Mapping[str, Any]) -> Dict[str, Any]:
     """The row whole, plus the connector's top-level columns.
@@ -205,17 +187,15 @@ class CustomerWorkspaces:
     configured, the ids behind configured external ids (so that each workspace is asked for once,
     by id), and the rows themselves.
 
-    Every stream of the three needs the list, and they may be read in parallel threads; the lock makes
-    the second wait for the first's listing instead of listing again. A failed listing is
-    remembered too, so the second stream fails at once with the same error instead of spending
-    the same retries on the 60 requests/minute limit.
+    Every stream of the three needs the list, and they may be read in parallel threads: the
+    listing is fetched once (``core.once.FetchedOnce``), and a failed listing fails every stream
+    that needs it at once, instead of spending the same retries on the 60 requests/minute limit.
     """
 
     def __init__(self, listing: ManagedUsers) -> None:
         self._listing = listing
+        self._rows = FetchedOnce(self._list)
         self._lock = threading.Lock()
-        self._rows: Optional[List[Mapping[str, Any]]] = None
-        self._error: Optional[AirbyteTracedException] = None
         self._resolved: Dict[Tuple[str, ...], List[Union[int, str]]] = {}
 
     def ids(self) -> List[Union[int, str]]:
@@ -232,16 +212,7 @@ class CustomerWorkspaces:
             return self._resolved[wanted]
 
     def rows(self) -> List[Mapping[str, Any]]:
-        with self._lock:
-            if self._rows is None and self._error is None:
-                try:
-                    self._rows = self._list()
-                except AirbyteTracedException as error:
-                    self._error = error
-            if self._error is not None:
-                raise self._error
-            assert self._rows is not None
-            return self._rows
+        return self._rows.get()
 
     def _list(self) -> List[Mapping[str, Any]]:
         # malformed() checked that every ``result`` row is an object with an id. A workspace
@@ -290,42 +261,6 @@ WORKSPACE_TEXT_COLUMNS = ("external_id", "name", "plan_id")
 WORKSPACE_TIME_COLUMNS = ("current_billing_period_start", "current_billing_period_end")
 
 
-def as_text(value: Any) -> Optional[str]:
-    """A string as is, an integer as its digits (an id sent as a number); anything else is null."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def as_date_time(value: Any) -> Optional[str]:
-    """An ISO-8601 date-time as sent; anything else (a bare date, free text) is null."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = pendulum.parse(value)
-    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
-        return None
-    return value if isinstance(moment, DateTime) and "T" in value else None
-
-
-def in_utc(value: Optional[str]) -> Optional[str]:
-    """The instant of an ISO-8601 date-time with an offset, in UTC (``+00:00``): the ``<name>_utc``
-    column beside a date-time Workato counts in another zone, so that a warehouse whose timestamp
-    columns drop the offset (PyAirbyte's DuckDB and PostgreSQL caches) still holds the instant.
-    Null for a value without an offset, whose instant is unknown."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.utcoffset() is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat()
-
-
 def workspace_columns(row: Mapping[str, Any]) -> Dict[str, Any]:
     """The typed columns of one listed customer workspace (only those the row has)."""
     columns: Dict[str, Any] = {"id": row["id"]}
@@ -349,7 +284,7 @@ class WorkatoCustomerWorkspaces(Stream):
 
     The rows are those :class:`CustomerWorkspaces` lists for the usage streams: one listing per
     sync, whichever streams are selected. Full refresh, and not resumable, for the reason
-    :class:`source_usage.vendors.tabnine.FullRefreshTabnineStream` gives: a resumable full refresh
+    :class:`source_usage.vendors.tabnine.common.TabnineEndpoint` gives: a resumable full refresh
     handed its final state back gets no records at all.
     """
 
