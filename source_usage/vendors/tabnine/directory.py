@@ -202,7 +202,7 @@ class TabnineUsers(TabnineListing):
                 f"{self.where} listed user '{user['id']}' under {first} and again under {label}: the server does "
                 "not filter users by teamMember and active as documented (or the user changed during the sync), so "
                 "whether each user is active and in a team cannot be told. Retry the sync; if it fails again, report it to Tabnine. "
-                "The streams that need only the user ids (tabnine_user_usage) are not affected."
+                "The streams that need only the user ids (tabnine_user_usage, tabnine_user_agent_usage) are not affected."
             )
 
 
