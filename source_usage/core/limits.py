@@ -28,6 +28,7 @@ backoff lines, ``core.synclog``).
 from __future__ import annotations
 
 import datetime
+import os
 import threading
 import time
 from contextlib import nullcontext
@@ -51,6 +52,27 @@ from source_usage.core.vendor import HttpOptions
 
 #: Bytes asked for per read of a body (a read returns what has arrived, up to this).
 READ_SIZE = 64 * 1024
+
+
+#: The environment variables that name the certificate authorities to trust, in the order they
+#: are read: ``requests`` reads the first two; OpenSSL's own ``SSL_CERT_FILE`` (and
+#: ``SSL_CERT_DIR``), which ``requests`` ignores in favour of its bundled ``certifi``, stand in
+#: when neither is set.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def trusted_authorities(verify: Any) -> Any:
+    """What to verify a server's certificate with: ``verify`` as ``requests`` merged it (from
+    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else ``True``), or OpenSSL's standard
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when it is ``True`` and one of them is set."""
+    if verify is True:
+        return os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR") or True
+    return verify
+
+
+class MissingCertificateAuthorities(requests.exceptions.SSLError):
+    """The certificate authorities an environment variable names are not there: no request can
+    be verified (raised before sending, instead of ``requests``' bare ``OSError``)."""
 
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
@@ -228,7 +250,7 @@ class DeadlineAdapter(HTTPAdapter):
                 self.pool.raise_if_rejected()
             if self.budget is not None:
                 self.budget.acquire_call(request)
-            response = self._send(request, stream, timeout, verify, cert, proxies)
+            response = self._send(request, stream, timeout, trusted_authorities(verify), cert, proxies)
             if self.budget is not None:
                 self.budget.update_from_response(request, response)
             return response
@@ -236,6 +258,9 @@ class DeadlineAdapter(HTTPAdapter):
     def _send(
         self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: Any, cert: Any, proxies: Optional[Any]
     ) -> requests.Response:
+        if isinstance(verify, str) and not os.path.exists(verify):
+            named = " or ".join(CA_BUNDLE_VARIABLES)
+            raise MissingCertificateAuthorities(f"the certificate authorities file {verify} ({named}) does not exist", request=request)
         budget = self.options.deadline if self.ledger is None else min(self.options.deadline, self.ledger.time_left())
         if budget <= 0:
             left = f"had no time left for another attempt (a request takes at most {self.options.max_time:g} s)"

@@ -33,7 +33,7 @@ from typing import (
 
 import pendulum
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
@@ -436,6 +436,9 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             return  # a period before this one is not served yet: neither is this one
         try:
             yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
+        except AirbyteTracedException as error:
+            self.name_period(error, stream_slice)
+            raise
         except PeriodNotServedYet as refusal:
             end = pendulum.parse(str(stream_slice["period_end"]))
             assert isinstance(end, DateTime)
@@ -449,6 +452,17 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             self.advance_cursor(str(stream_slice["checkpoint"]))
         if self.progress is not None:
             self.progress.slice_done(slice_tag(stream_slice))
+
+    def name_period(self, error: AirbyteTracedException, period_slice: Mapping[str, Any]) -> None:
+        """Make a failed read's message name the period it failed in, and say what becomes of it
+        (the state stays before it). A config error is about the config, not the period: as is."""
+        if error.failure_type == FailureType.config_error or not error.message or "the state stays before it" in error.message:
+            return
+        said = error.message if error.message.endswith((".", "!", "?")) else f"{error.message}."
+        error.message = (
+            f"{said} The period {period_slice['period_start']} to {period_slice['period_end']} of {self.name} "
+            "was not read whole, so the state stays before it: the next sync reads it again."
+        )
 
     def over_for_the_vendor(self, period_slice: Mapping[str, Any]) -> bool:
         """Whether the slice's last finished period is over by the vendor's own clock too (its
