@@ -245,7 +245,8 @@ def test_an_agent_data_point_without_a_total_as_a_number_fails_only_its_stream_n
     assert has in message.split("(the bucket has: ")[1].split(")")[0].split(", ")
     assert message.endswith(
         f"Rather than emit '{field}' as null, which every sum would read as 0, the stream stops: the answer may have changed "
-        "shape; report it to Tabnine."
+        "shape; report it to Tabnine. The period 2026-06-08T00:00:00+00:00 to 2026-06-09T00:00:00+00:00 of "
+        "tabnine_user_agent_usage was not read whole, so the state stays before it: the next sync reads it again."
     )
     assert not [m for m in output.records if m.record.stream == USER_AGENT_STREAM]
     assert not states_of(output, USER_AGENT_STREAM)
@@ -265,7 +266,8 @@ def test_an_answer_for_another_team_than_asked_fails_naming_the_field(clock: Sle
     assert output.records == []
     assert output.errors[0].trace.error.message == (
         "Tabnine api/v1/team/agent-usage answered for teamId 't9' when asked for 't1': its numbers cannot be told to be the "
-        "team's. Report it to Tabnine."
+        "team's. Report it to Tabnine. The period 2026-06-08T00:00:00+00:00 to 2026-06-09T00:00:00+00:00 of "
+        "tabnine_team_agent_usage was not read whole, so the state stays before it: the next sync reads it again."
     )
 
 
@@ -387,7 +389,6 @@ def test_a_pending_invitation_keeps_a_null_expiry_and_unknown_fields(clock: Slee
         output = read_streams(tabnine_config(), [INVITATIONS_STREAM], sync_mode=SyncMode.full_refresh)
     assert [m.record.data for m in output.records] == [without_nulls(served)]
     assert_records_match_their_schemas(output)
-
 
 
 FIRST_REQUEST = {
