@@ -13,20 +13,27 @@ ending three days ago (over in every vendor's zone), the emulator's rate limits 
 
 from __future__ import annotations
 
+import signal
 import threading
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, Tuple
+import time as clock
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from emulator import Emulator, discover_vendors, vendor_options
+from emulator import Emulator, discover_vendors
 from integration_tests.assertions import assert_matches, assert_succeeded, keyed
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
-from integration_tests.resumption import assert_states_follow_their_records
+from integration_tests.every_vendor import VENDORS, days, one_vendor
+from integration_tests.every_vendor import emulated as every_vendor_emulated
+from integration_tests.resumption import assert_states_follow_their_records, checkpoint_of
 from integration_tests.runner import configured_catalog
+from source_usage.core.pool import READING_BUFFER, RECORD_BUDGET
 
-VENDORS = sorted(discover_vendors())
+JIANDAOYUN_E2E = dict(discover_vendors()["jiandaoyun"].e2e_options)
+#: Jiandaoyun's requests in flight at most (the connection's ceiling at 50 per second).
+JIANDAOYUN_IN_FLIGHT = 50
 TITLES = {"jiandaoyun": "Jiandaoyun", "workato": "Workato", "tabnine": "Tabnine"}
 #: Requests a server takes at once before it refuses more.
 SERVER_LIMIT = 3
@@ -37,20 +44,8 @@ LATENCY_MS = 100
 MOST_REFUSALS = 5 * SERVER_LIMIT
 
 
-def days(count: int) -> Tuple[date, date]:
-    end = datetime.now(timezone.utc).date() - timedelta(days=3)
-    return end - timedelta(days=count - 1), end
-
-
 def emulated(emulator_factory: EmulatorFactory, **options: Any) -> Emulator:
-    return emulator_factory(
-        seed=7, rate_limits=False, latency_ms=LATENCY_MS, **vendor_options(lambda vendor: vendor.e2e_options), **options
-    )
-
-
-def one_vendor(emulator: Emulator, vendor: str, start: date, end: date) -> Dict[str, Any]:
-    section = emulator.vendor(vendor).connector_section(emulator.url)
-    return {"start_date": start.isoformat(), "end_date": end.isoformat(), "lookback_days": 0, vendor: section}
+    return every_vendor_emulated(emulator_factory, latency_ms=LATENCY_MS, **options)
 
 
 def cursor_value(stream: str, day: date, zone: ZoneInfo) -> str:
@@ -161,3 +156,112 @@ def test_a_token_revoked_mid_sync_stops_the_vendors_requests_and_only_those_in_f
     assert len(after) <= len(late_successes), [(e.path, e.status) for e in after]
     assert len(rejected) <= emulator.most_held, (len(rejected), emulator.most_held)
     assert len(emulator.receipts) < 60
+
+
+#: How soon a failed sync exits after its first error, whatever its other requests do.
+EXIT_SECONDS = 10
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_failed_sync_exits_within_seconds_of_its_first_error_while_its_other_requests_hang(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory, vendor: str
+) -> None:
+    emulator = emulated(emulator_factory)
+    served = emulator.vendor(vendor)
+    stream = served.usage_stream
+    start, end = days(8)
+    failing = start + timedelta(days=4)
+    hanging = "|".join((failing + timedelta(days=offset)).isoformat() for offset in (1, 2, 3))
+    # The later days hang for good; the failing day is answered once they were all received.
+    emulator.faults.add("hang", path=served.usage_path, carrying=served.usage_day_pattern.format(day=f"(?:{hanging})"))
+    unprocessable = {"status": 422, "body": {"message": "unprocessable"}}
+    pattern = served.usage_day_pattern.format(day=failing.isoformat())
+    emulator.faults.add("reply", path=served.usage_path, carrying=pattern, held_until_received=8, **unprocessable)
+
+    config = one_vendor(emulator, vendor, start, end)
+    process = connector.start(connector.arguments("read", config=config, catalog=configured_catalog([stream])))
+    assert process.stdout is not None
+    first_error: float | None = None
+    for line in process.stdout:
+        if first_error is None and '"type":"TRACE"' in line.replace(" ", "") and '"ERROR"' in line:
+            first_error = clock.monotonic()
+    process.wait(timeout=120)
+    exited = clock.monotonic()
+
+    assert first_error is not None and process.returncode == 1
+    assert emulator.receipts.count(served.usage_path) == 8  # the three hanging requests were on the wire
+    assert exited - first_error <= EXIT_SECONDS, f"exited {exited - first_error:.1f} s after its first error"
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_sigterm_with_requests_in_flight_exits_within_seconds_and_a_resume_loses_nothing(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory, vendor: str
+) -> None:
+    emulator = emulated(emulator_factory)
+    served = emulator.vendor(vendor)
+    stream, cursor = served.usage_stream, cursor_of(served.usage_stream)
+    start, end = days(8)
+    hanging = "|".join((start + timedelta(days=offset)).isoformat() for offset in (4, 5, 6, 7))
+    emulator.faults.add("hang", path=served.usage_path, carrying=served.usage_day_pattern.format(day=f"(?:{hanging})"))
+    config = one_vendor(emulator, vendor, start, end)
+    truth = emulator.ground_truth(stream, start_date=start, end_date=end)
+
+    process = connector.start(connector.arguments("read", config=config, catalog=configured_catalog([stream])))
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if '"STATE"' in line:
+            break  # a state written: the first days were read
+    assert emulator.wait_for_receipts(8, served.usage_path), "the hanging requests were never sent"
+    process.send_signal(signal.SIGTERM)
+    signalled = clock.monotonic()
+    rest, _ = process.communicate(timeout=120)
+    exited = clock.monotonic()
+    stopped = connector.keep(["read"], process.returncode, "".join(lines) + rest, "")
+
+    assert process.returncode != 0 and checkpoint_of(stopped, stream) is not None
+    assert exited - signalled <= EXIT_SECONDS, f"exited {exited - signalled:.1f} s after SIGTERM"
+    assert_states_follow_their_records(stopped, stream, truth, cursor)
+
+    emulator.faults.clear()
+    resumed = connector.read(config, configured_catalog([stream]), state=stopped.last_states())
+
+    assert_succeeded(resumed)
+    union = {**keyed(stream, stopped.records(stream)), **keyed(stream, resumed.records(stream))}
+    assert_matches(stream, list(union.values()), truth)
+
+
+def settled(emulator: Emulator, quiet_seconds: float = 2.0, most_seconds: float = 60.0) -> int:
+    """How many requests the emulator received once none came for ``quiet_seconds``."""
+    deadline = clock.monotonic() + most_seconds
+    while True:
+        seen = len(emulator.receipts)
+        if emulator.wait_for_receipts(seen + 1, timeout=quiet_seconds) is False or clock.monotonic() > deadline:
+            return len(emulator.receipts)
+
+
+@pytest.mark.process
+def test_a_destination_that_stops_reading_stops_the_requests_once_the_vendors_records_buffer_is_full(
+    connector: CheckedConnector, emulator_factory: EmulatorFactory
+) -> None:
+    # 1,000 members a day in pages of 100: 300 requests and 30,000 records over 30 days.
+    emulator = emulator_factory(seed=7, rate_limits=False, jiandaoyun={**JIANDAOYUN_E2E, "members": 1000})
+    stream = "jiandaoyun_member_usage"
+    start, end = days(30)
+    config = one_vendor(emulator, "jiandaoyun", start, end)
+
+    process = connector.start(connector.arguments("read", config=config, catalog=configured_catalog([stream])))
+    assert process.stdout is not None
+    received_while_stopped = settled(emulator)
+    stdout, _ = process.communicate(timeout=120)
+    run = connector.keep(["read"], process.returncode, stdout, "")
+
+    # Buffered: the vendor's record budget, the job being read, a pipe of lines, and the
+    # requests in flight (a page of 100 records each).
+    pages_buffered = (RECORD_BUDGET + READING_BUFFER) // 100 + JIANDAOYUN_IN_FLIGHT + 2
+    assert received_while_stopped <= pages_buffered < 300, received_while_stopped
+    assert_succeeded(run)
+    assert_matches(stream, run.records(stream), emulator.ground_truth(stream, start_date=start, end_date=end))

@@ -35,6 +35,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.bodies import LARGE_BODY, BodyProblem, NotJson, StreamedItems, large_page, parse_json
 from source_usage.core.budget import PacingBudget
+from source_usage.core.cdk import CDK_EXTRA_WAIT, backoff_cause
 from source_usage.core.limits import DeadlineExceeded, MissingCertificateAuthorities, RequestLedger
 from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.stats import RequestStats
@@ -241,9 +242,7 @@ class UsageErrorHandler(ErrorHandler):
     def max_time(self) -> Optional[int]:
         return int(self.time_limit.total_seconds())
 
-    def interpret_response(
-        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
-    ) -> ErrorResolution:
+    def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
         if self.clock is not None and isinstance(response_or_exception, requests.Response):
             self.clock.observe(response_or_exception)
         resolution = self.resolve(response_or_exception)
@@ -273,6 +272,16 @@ class UsageErrorHandler(ErrorHandler):
             kind = type(response_or_exception).__name__
             return retry(f"Could not reach {self.vendor} ({self.endpoint}): {kind}. Check {self.identity.base_url_field}.")
         return fail(f"{self.vendor} {self.endpoint}: unexpected error {type(response_or_exception).__name__}.")
+
+    def screen(self, response: requests.Response) -> None:
+        """Read an error answer as soon as it arrives, before its in-flight slot is given up
+        (``core.limits.DeadlineAdapter``): a rejected credential stops the vendor's pool then
+        (:meth:`credentials_rejected`), not once the CDK gets to the answer. What else the answer
+        means is left to :meth:`interpret_response`, which reads it again."""
+        try:
+            self.resolve(response)
+        except PeriodNotServedYet:
+            pass  # raised again, in its place, by interpret_response
 
     def is_rate_limit(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> bool:
         return self.resolve(response_or_exception).response_action == ResponseAction.RATE_LIMITED
@@ -389,16 +398,11 @@ def plain_message(error: Exception) -> str:
     """The one sentence an error stands for: the handler's own message when the CDK wrapped it
     ("Exhausted available request attempts. ... Exception: <ours>") unless the stream already
     rewrote the message to start with it, else the error's message."""
-    inner = getattr(error, "_exception", None)
+    inner = backoff_cause(error)
     message = str(getattr(error, "message", None) or error)
     if isinstance(inner, BaseBackoffException) and not message.startswith(str(inner)):
         return str(inner)
     return message
-
-
-#: The CDK's HttpClient sleeps one second more than a strategy asks for ("to cover any
-#: fractions of second", airbyte_cdk.sources.streams.http.rate_limiting).
-CDK_EXTRA_WAIT = 1.0
 
 
 class RetryAfterBackoff(BackoffStrategy):

@@ -46,6 +46,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
+from source_usage.core.cdk import http_session, set_content
 from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import HttpOptions
@@ -219,6 +220,7 @@ class DeadlineAdapter(HTTPAdapter):
         vendor: str = "",
         budget: Optional[APIBudget] = None,
         pool: Optional[VendorPool] = None,
+        judge: Optional[Callable[[requests.Response], Any]] = None,
     ) -> None:
         super().__init__(pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE)
         self.options = options
@@ -233,6 +235,10 @@ class DeadlineAdapter(HTTPAdapter):
         #: a request that took its place in the window and then waited for a slot would go out
         #: later than the window thinks, and arrive too close to the next one.
         self.budget = budget
+        #: Reads an error answer before its slot is given up (the stream's error handler, whose
+        #: reading of a rejected credential stops the vendor's pool): a request waiting for the
+        #: slot must not go out between a rejection's arrival and its reading.
+        self.judge = judge
 
     def send(
         self,
@@ -253,6 +259,8 @@ class DeadlineAdapter(HTTPAdapter):
             response = self._send(request, stream, timeout, trusted_authorities(verify), cert, proxies)
             if self.budget is not None:
                 self.budget.update_from_response(request, response)
+            if self.judge is not None and not response.ok:
+                self.judge(response)
             return response
 
     def _send(
@@ -321,19 +329,14 @@ def _read_body(response: requests.Response, deadline: float) -> None:
         response.close()
         raise
     raw.release_conn()
-    # What requests' ``Response.content`` does once it has read a body, without a second copy
-    # of the body through ``raw``: the content is the bytes read.
-    response._content = b"".join(chunks)
+    set_content(response, b"".join(chunks))
 
 
 def mount_deadlines(stream: HttpStream, adapter: DeadlineAdapter) -> None:
     """Send every request of ``stream`` through ``adapter``.
 
-    The CDK builds the stream's ``HttpClient`` (and its session, which carries the API budget)
-    inside ``HttpStream.__init__`` and offers no hook for the session's transport adapters, so
-    the session is reached through the private ``_http_client._session``; this is the only
-    place that does.
+    The CDK offers no hook for the session's transport adapters (``core.cdk.http_session``).
     """
-    session: requests.Session = stream._http_client._session
+    session = http_session(stream)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
