@@ -150,10 +150,15 @@ def test_a_token_revoked_mid_sync_stops_the_vendors_requests_and_only_those_in_f
     rejected = [e for e in emulator.log.entries() if e.status == served.unauthorized().status]
     first = min(rejected, key=lambda e: e.answered)
     after = [e for e in emulator.log.entries() if e.received > first.answered]
-    # Only requests already in flight follow the first rejection: a request sent after it was
-    # answered is one a worker sent on a success answered after it, before the rejection stopped it.
-    late_successes = [e for e in emulator.log.entries() if e.status == 200 and e.answered >= first.answered]
-    assert len(after) <= len(late_successes), [(e.path, e.status) for e in after]
+    # Only requests already in flight follow the first rejection. One sent after it was answered
+    # took the slot of a request that ended before the connector read the rejection: one on the
+    # wire with it (on a loaded machine reading an answer lags), or a success answered after it.
+    # A connector that went on would send the rest of the 60 days' requests.
+    freed = [
+        e for e in emulator.log.entries()
+        if e is not first and e.answered >= first.received and (e.received <= first.answered or e.status == 200)
+    ]  # fmt: skip
+    assert len(after) <= len(freed), [(e.path, e.status) for e in after]
     assert len(rejected) <= emulator.most_held, (len(rejected), emulator.most_held)
     assert len(emulator.receipts) < 60
 
