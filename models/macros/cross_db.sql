@@ -36,3 +36,10 @@
 
 {#- The first day of the month holding a date or timestamp, as a date. -#}
 {%- macro month_of(expression) -%}cast(date_trunc('month', {{ expression }}) as date){%- endmacro -%}
+
+{#- The values of `expression` in a group, as one comma-separated string ordered by `order_by`
+    (by the value when not given). -#}
+{%- macro string_list(expression, order_by=none) -%}
+  {%- set value = expression | replace('distinct ', '') -%}
+  string_agg({{ expression }}, ', ' order by {{ order_by or value }})
+{%- endmacro -%}
