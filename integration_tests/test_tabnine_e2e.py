@@ -45,6 +45,8 @@ LICENSE = "tabnine_license"
 STREAMS = (ORGANIZATION, TEAMS, USERS, LICENSE, UTILIZATIONS, USAGE)
 #: Issue 15's streams (their syncs: test_tabnine_seats_e2e.py).
 SEATS_STREAMS = ("tabnine_permissions", "tabnine_agent_usage", "tabnine_user_usage", "tabnine_team_usage")
+#: Issue 25's streams (their syncs: test_tabnine_people_agent_and_invitations_e2e.py).
+FINOPS_STREAMS = ("tabnine_user_agent_usage", "tabnine_team_agent_usage", "tabnine_invitations")
 #: The contract's primary keys (shared/connector-contract.md), which discover must declare.
 PRIMARY_KEYS = {
     ORGANIZATION: ("id",),
@@ -57,11 +59,15 @@ PRIMARY_KEYS = {
     "tabnine_agent_usage": ("period_start", "granularity"),
     "tabnine_user_usage": ("period_start", "granularity", "userId"),
     "tabnine_team_usage": ("period_start", "granularity", "teamId"),
+    "tabnine_user_agent_usage": ("period_start", "granularity", "userId"),
+    "tabnine_team_agent_usage": ("period_start", "granularity", "teamId"),
+    "tabnine_invitations": ("id",),
 }
 CURSORS = {
     UTILIZATIONS: "month_start",
     USAGE: "period_start",
     **{name: "period_start" for name in ("tabnine_agent_usage", "tabnine_user_usage", "tabnine_team_usage")},
+    **{name: "period_start" for name in ("tabnine_user_agent_usage", "tabnine_team_agent_usage")},
 }
 ORGANIZATION_PATH = "/api/v1/organization"
 TEAMS_PATH = "/api/v1/organization/teams"
@@ -174,14 +180,14 @@ def test_read_with_a_bad_token_ends_with_a_config_error_naming_tabnine(connector
     assert any(e["failure_type"] == "config_error" and "Tabnine" in e["message"] for e in run.errors()), run.describe()
 
 
-def test_discover_with_only_a_tabnine_section_lists_exactly_the_ten_streams(connector: CheckedConnector, tabnine: Emulator) -> None:
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_thirteen_streams(connector: CheckedConnector, tabnine: Emulator) -> None:
     start, end = dates(1)
 
     run = connector.discover(config(tabnine, start, end))
 
     (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
     streams = {stream["name"]: stream for stream in catalog["streams"]}
-    assert set(streams) == {*STREAMS, *SEATS_STREAMS}
+    assert set(streams) == {*STREAMS, *SEATS_STREAMS, *FINOPS_STREAMS}
     for name, stream in streams.items():
         assert stream["source_defined_primary_key"] == [[field] for field in PRIMARY_KEYS[name]]
         if name in CURSORS:

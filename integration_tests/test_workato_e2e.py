@@ -46,6 +46,8 @@ WORKSPACES = "workato_workspace_usage"
 RECIPES = "workato_recipe_usage"
 STREAMS = (WORKSPACES, RECIPES)
 CUSTOMERS = "workato_customer_workspaces"
+#: Issue 25's stream (its syncs: test_workato_monthly_usage_e2e.py).
+MONTHLY = "workato_customer_monthly_usage"
 #: The usage streams and the customer workspaces (full refresh, from the listing they share).
 ALL_STREAMS = (*STREAMS, CUSTOMERS)
 #: The contract's primary keys (shared/connector-contract.md), which discover must declare.
@@ -175,19 +177,20 @@ def test_read_with_a_bad_token_ends_with_a_config_error_naming_workato(connector
     assert any(e["failure_type"] == "config_error" and "Workato" in e["message"] for e in run.errors()), run.describe()
 
 
-def test_discover_with_only_a_workato_section_lists_exactly_the_three_streams(connector: CheckedConnector, workato: Emulator) -> None:
+def test_discover_with_only_a_workato_section_lists_exactly_the_four_streams(connector: CheckedConnector, workato: Emulator) -> None:
     start, end = dates(1)
 
     run = connector.discover(config(workato, start, end))
 
     (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
     streams = {stream["name"]: stream for stream in catalog["streams"]}
-    assert set(streams) == set(ALL_STREAMS)
-    customers = streams.pop(CUSTOMERS)
-    assert customers["supported_sync_modes"] == ["full_refresh"]
-    assert not customers.get("default_cursor_field")
-    assert customers["source_defined_primary_key"] == [["id"]]
-    assert customers.get("is_resumable") is False
+    assert set(streams) == {*ALL_STREAMS, MONTHLY}
+    for name, key in ((CUSTOMERS, [["id"]]), (MONTHLY, [["workspace_id"], ["month"]])):
+        full_refresh = streams.pop(name)
+        assert full_refresh["supported_sync_modes"] == ["full_refresh"]
+        assert not full_refresh.get("default_cursor_field")
+        assert full_refresh["source_defined_primary_key"] == key
+        assert full_refresh.get("is_resumable") is False
     for name, stream in streams.items():
         assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
         assert stream["default_cursor_field"] == ["period_start"]

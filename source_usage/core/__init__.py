@@ -14,5 +14,8 @@
   and whose state is the last period read in full.
 - ``reading``: several streams read side by side into one ordered output.
 - ``stats``: per-stream request counts for the sync summary.
+- ``values``: value conversions (instants into UTC, epoch numbers, counts and text as typed columns).
+- ``once``: what is fetched once per sync and shared by several streams (one failure policy), and
+  what is said once a sync.
 - ``schemas``: the stream JSON schemas shipped with the package.
 """
