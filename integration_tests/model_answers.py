@@ -669,7 +669,11 @@ def trends_monthly(staged: Mapping[str, List[Row]], settings: Vars) -> List[Row]
         row = {"vendor": vendor, "metric": metric, "unit": unit, "month_start": month, "aggregation": aggregation}
         rows.append({**row, "days": len(days), "value": value})
     for month in staged["stg_tabnine__account_utilizations"]:
-        for metric, column in (("registered_users", "registered_users"), ("monthly_active_users", "active_users"), ("pending_users", "pending_users")):
+        for metric, column in (
+            ("registered_users", "registered_users"),
+            ("monthly_active_users", "active_users"),
+            ("pending_users", "pending_users"),
+        ):
             rows.append(
                 {
                     "vendor": "tabnine", "metric": metric, "unit": "users", "month_start": month["month_start"],
@@ -702,10 +706,21 @@ def usage_metrics_long(staged: Mapping[str, List[Row]], settings: Vars) -> List[
             metric = "active_users" if metric == "active" else metric
             add("tabnine", "team", row["team_id"], row["period_start"], row["period_end"], row["granularity"], metric, unit, row[column])
     organisation = (("active_users", "active_users", "users"), ("code_suggestions", "code_suggestions", "suggestions"),
-                    ("code_completions_accepted", "code_accepted", "completions"), ("chat_messages", "chat_messages", "messages"))  # fmt: skip
+                    ("code_completions_accepted", "code_accepted", "completions"),
+                    ("chat_messages", "chat_messages", "messages"))  # fmt: skip
     for row in staged["stg_tabnine__organization_usage"]:
         for metric, column, unit in organisation:
-            add("tabnine", "organization", "organization", row["period_start"], row["period_end"], row["granularity"], metric, unit, row[column])
+            add(
+                "tabnine",
+                "organization",
+                "organization",
+                row["period_start"],
+                row["period_end"],
+                row["granularity"],
+                metric,
+                unit,
+                row[column],
+            )
     currency = settings.tabnine_cost_currency
     for row in staged["stg_tabnine__agent_usage"]:
         period = (row["period_start"], row["period_end"], row["granularity"])
@@ -716,14 +731,21 @@ def usage_metrics_long(staged: Mapping[str, List[Row]], settings: Vars) -> List[
         add("tabnine", "model", row["model"], *period, "agent_cost", currency, row["cost"])
         add("tabnine", "model", row["model"], *period, "agent_tokens", "tokens", row["tokens"])
     flows = (("tasks", "task_count", "tasks"), ("successful_jobs", "successful_jobs", "jobs"), ("failed_jobs", "failed_jobs", "jobs"))
-    for kind, model, key in (("workspace", "stg_workato__workspace_usage", "workspace_id"), ("recipe", "stg_workato__recipe_usage", "recipe_id")):
+    for kind, model, key in (
+        ("workspace", "stg_workato__workspace_usage", "workspace_id"),
+        ("recipe", "stg_workato__recipe_usage", "recipe_id"),
+    ):
         for row in staged[model]:
             for metric, column, unit in flows:
                 add("workato", kind, row[key], row["period_start"], row["period_end"], row["period_interval"], metric, unit, row[column])
     for row in staged["stg_workato__customer_workspaces"]:
         start = datetime.combine(row["billing_period_start"], datetime.min.time())
         end = datetime.combine(row["billing_period_end"], datetime.min.time())
-        for metric, column in (("billing_period_tasks", "task_count"), ("task_limit", "task_limit"), ("task_limit_adjustment", "task_limit_adjustment")):
+        for metric, column in (
+            ("billing_period_tasks", "task_count"),
+            ("task_limit", "task_limit"),
+            ("task_limit_adjustment", "task_limit_adjustment"),
+        ):
             add("workato", "workspace", row["workspace_id"], start, end, "billing period", metric, "tasks", row[column])
 
     def day(row: Row) -> Tuple[datetime, datetime]:
@@ -738,7 +760,12 @@ def usage_metrics_long(staged: Mapping[str, List[Row]], settings: Vars) -> List[
         add("jiandaoyun", "app", row["app_id"], *day(row), "daily", "data_volume", "data units", row["data_volume"])
         add("jiandaoyun", "app", row["app_id"], *day(row), "daily", "automation_runs", "runs", row["automation_runs"])
     for row in staged["stg_jiandaoyun__overview_usage"]:
-        for metric, unit in (("objects", "objects"), ("data_volume", "data units"), ("automation_runs", "runs"), ("attachment_upload_bytes", "bytes")):
+        for metric, unit in (
+            ("objects", "objects"),
+            ("data_volume", "data units"),
+            ("automation_runs", "runs"),
+            ("attachment_upload_bytes", "bytes"),
+        ):
             add("jiandaoyun", "organization", "organization", *day(row), "daily", metric, unit, row[metric])
     return rows
 

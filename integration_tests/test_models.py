@@ -214,7 +214,9 @@ def differences(model: str, got: List[Row], want: List[Row]) -> List[str]:
     problems = []
     missing, extra = set(expected) - set(have), set(have) - set(expected)
     if missing or extra:
-        problems.append(f"{len(missing)} rows missing, e.g. {sorted(missing, key=repr)[:3]}; {len(extra)} extra, e.g. {sorted(extra, key=repr)[:3]}")
+        problems.append(
+            f"{len(missing)} rows missing, e.g. {sorted(missing, key=repr)[:3]}; {len(extra)} extra, e.g. {sorted(extra, key=repr)[:3]}"
+        )
     for key in sorted(set(expected) & set(have), key=repr):
         if set(have[key]) != set(expected[key]):
             problems.append(f"columns {sorted(have[key])} != {sorted(expected[key])}")
@@ -249,7 +251,9 @@ def test_dbt_build_ran_every_model_and_test_and_all_passed(built: Built) -> None
     kinds = {unique_id.split(".")[0] for unique_id in statuses}
     assert kinds == {"model", "test"}
     assert sum(1 for unique_id in statuses if unique_id.startswith("test.")) >= 100
-    assert {status for status in statuses.values()} <= {"success", "pass"}, {k: v for k, v in statuses.items() if v not in ("success", "pass")}
+    assert {status for status in statuses.values()} <= {"success", "pass"}, {
+        k: v for k, v in statuses.items() if v not in ("success", "pass")
+    }
 
 
 def test_the_answers_cover_what_the_owner_asks(built: Built) -> None:
@@ -272,13 +276,16 @@ def test_the_answers_cover_what_the_owner_asks(built: Built) -> None:
 @pytest.mark.parametrize(
     "change, failing_test",
     [
-        ("UPDATE saas_usage.tabnine_user_usage SET activeusers = NULL WHERE userid = (SELECT MIN(userid) FROM saas_usage.tabnine_user_usage)",
+        ("UPDATE saas_usage.tabnine_user_usage SET activeusers = NULL "
+         "WHERE userid = (SELECT MIN(userid) FROM saas_usage.tabnine_user_usage)",
          "not_null_stg_tabnine__user_usage_active_users"),
         ("UPDATE saas_usage.tabnine_users SET active = NULL WHERE username = 'dev3'", "not_null_stg_tabnine__users_is_active"),
         ("UPDATE saas_usage.tabnine_agent_usage SET modelbreakdown = "
-         "replace(CAST(modelbreakdown AS VARCHAR), '\"cost\"', '\"price\"')::JSON WHERE period_start = (SELECT MIN(period_start) FROM saas_usage.tabnine_agent_usage)",
+         "replace(CAST(modelbreakdown AS VARCHAR), '\"cost\"', '\"price\"')::JSON "
+         "WHERE period_start = (SELECT MIN(period_start) FROM saas_usage.tabnine_agent_usage)",
          "not_null_stg_tabnine__agent_usage_models_cost"),
-        ("UPDATE saas_usage.workato_customer_workspaces SET task_count = NULL WHERE id = (SELECT MIN(id) FROM saas_usage.workato_customer_workspaces)",
+        ("UPDATE saas_usage.workato_customer_workspaces SET task_count = NULL "
+         "WHERE id = (SELECT MIN(id) FROM saas_usage.workato_customer_workspaces)",
          "not_null_stg_workato__customer_workspaces_task_count"),
     ],
     ids=["tabnine activeUsers", "tabnine active", "tabnine modelBreakdown cost", "workato task_count"],
