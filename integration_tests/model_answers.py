@@ -189,6 +189,46 @@ def stg_tabnine__agent_usage_models(records: Records) -> List[Row]:
     ]
 
 
+def _people_agent_usage(records: Sequence[Mapping[str, Any]], id_field: str, id_column: str) -> List[Row]:
+    return [
+        {
+            id_column: record[id_field],
+            "period_start": utc(record["period_start"]),
+            "period_end": utc(record["period_end"]),
+            "granularity": record["granularity"],
+            "active_users": record["activeUsers"],
+            "input_tokens": record["totalInputTokens"],
+            "output_tokens": record["totalOutputTokens"],
+            "tokens": record["totalTokensConsumed"],
+            "cost": number(record["totalCost"]),
+        }
+        for record in records
+    ]
+
+
+def stg_tabnine__user_agent_usage(records: Records) -> List[Row]:
+    return _people_agent_usage(records["tabnine_user_agent_usage"], "userId", "user_id")
+
+
+def stg_tabnine__team_agent_usage(records: Records) -> List[Row]:
+    return _people_agent_usage(records["tabnine_team_agent_usage"], "teamId", "team_id")
+
+
+def stg_tabnine__invitations(records: Records) -> List[Row]:
+    return [
+        {
+            "invitation_id": record["id"],
+            "email": record.get("email"),
+            "team_id": record.get("teamId"),
+            "role": record.get("role"),
+            "invited_at": utc(record.get("createdAt")),
+            "expires_at": utc(record.get("expiresAt")),
+        }
+        for record in records["tabnine_invitations"]
+        if record.get("revokedAt") is None
+    ]
+
+
 def stg_tabnine__account_utilizations(records: Records) -> List[Row]:
     return [
         {
@@ -224,6 +264,19 @@ def stg_workato__customer_workspaces(records: Records) -> List[Row]:
             "active_recipes": record.get("active_recipe_count"),
         }
         for record in records["workato_customer_workspaces"]
+    ]
+
+
+def stg_workato__customer_monthly_usage(records: Records) -> List[Row]:
+    return [
+        {
+            "workspace_id": record["workspace_id"],
+            "external_id": record.get("external_id"),
+            "workspace_name": record.get("workspace_name"),
+            "month_start": date.fromisoformat(record["month"]),
+            "task_count": record["task_count"],
+        }
+        for record in records["workato_customer_monthly_usage"]
     ]
 
 
@@ -313,7 +366,9 @@ STAGING: Dict[str, Callable[[Records], List[Row]]] = {
     for function in (
         stg_tabnine__license, stg_tabnine__users, stg_tabnine__teams, stg_tabnine__permissions, stg_tabnine__user_usage,
         stg_tabnine__team_usage, stg_tabnine__organization_usage, stg_tabnine__agent_usage, stg_tabnine__agent_usage_models,
-        stg_tabnine__account_utilizations, stg_workato__customer_workspaces, stg_workato__workspace_usage,
+        stg_tabnine__user_agent_usage, stg_tabnine__team_agent_usage, stg_tabnine__invitations,
+        stg_tabnine__account_utilizations, stg_workato__customer_workspaces, stg_workato__customer_monthly_usage,
+        stg_workato__workspace_usage,
         stg_workato__recipe_usage, stg_jiandaoyun__member_usage, stg_jiandaoyun__app_usage, stg_jiandaoyun__overview_usage,
     )
 }  # fmt: skip
@@ -481,7 +536,7 @@ def seats(staged: Mapping[str, List[Row]], settings: Vars) -> List[Row]:
         if vendor == "tabnine":
             (license,) = staged["stg_tabnine__license"]
             bought, cap = license["seats_bought"], license["seat_cap"]
-            invitations = total(team["pending_invitations"] for team in staged["stg_tabnine__teams"])
+            invitations = len(staged["stg_tabnine__invitations"])
             cost = total(
                 row["cost"]
                 for row in staged["stg_tabnine__agent_usage"]
@@ -530,36 +585,60 @@ def tabnine_team_seats(staged: Mapping[str, List[Row]], settings: Vars) -> List[
                 "seats_used": used,
                 "seats_idle": held - used,
                 "seats_unassigned": None if cap is None else max(cap - held, 0),
-                "invitations_pending": team["pending_invitations"],
+                "invitations_pending": sum(1 for row in staged["stg_tabnine__invitations"] if row["team_id"] == team["team_id"]),
             }
         )
     return rows
 
 
+def tabnine_pending_invitations(staged: Mapping[str, List[Row]], settings: Vars) -> List[Row]:
+    names = {team["team_id"]: team["team_name"] for team in staged["stg_tabnine__teams"]}
+    return [{**row, "team_name": names.get(row["team_id"])} for row in staged["stg_tabnine__invitations"]]
+
+
 def agent_chargeback_monthly(staged: Mapping[str, List[Row]], settings: Vars) -> List[Row]:
+    """Agent cost charged per month to models (adding up to the organisation's), users and teams
+    (a team's own usage, and '(no team)' for the users in none; both adding up to the users')."""
+    months: Dict[Tuple[date, str, str, Optional[str]], List[Row]] = defaultdict(list)
+    for row in staged["stg_tabnine__agent_usage_models"]:
+        months[(month_of(row["period_start"].date()), "model", row["model"], row["model"])].append(row)
+    users = {user["user_id"]: user for user in staged["stg_tabnine__users"]}
+    for row in staged["stg_tabnine__user_agent_usage"]:
+        month, user = month_of(row["period_start"].date()), users.get(row["user_id"])
+        months[(month, "user", row["user_id"], user and user["username"])].append(row)
+        if user is not None and user["team_id"] is None:
+            months[(month, "team", "(no team)", "(no team)")].append(row)
+    teams = {team["team_id"]: team["team_name"] for team in staged["stg_tabnine__teams"]}
+    for row in staged["stg_tabnine__team_agent_usage"]:
+        months[(month_of(row["period_start"].date()), "team", row["team_id"], teams.get(row["team_id"]))].append(row)
     organisation: Dict[date, List[Row]] = defaultdict(list)
     for row in staged["stg_tabnine__agent_usage"]:
         organisation[month_of(row["period_start"].date())].append(row)
-    models: Dict[Tuple[date, str], List[Row]] = defaultdict(list)
-    for row in staged["stg_tabnine__agent_usage_models"]:
-        models[(month_of(row["period_start"].date()), row["model"])].append(row)
+    users_cost: Dict[date, Decimal] = defaultdict(Decimal)
+    for row in staged["stg_tabnine__user_agent_usage"]:
+        users_cost[month_of(row["period_start"].date())] += row["cost"]
     rows = []
-    for (month, model), parts in models.items():
-        org_cost = sum(row["cost"] for row in organisation[month])
+    for (month, allocation, charged, name), parts in months.items():
+        org_cost = total(row["cost"] for row in organisation[month])
+        allocation_cost = org_cost if allocation == "model" else users_cost.get(month)
         cost = sum(row["cost"] for row in parts)
         rows.append(
             {
                 "month_start": month,
-                "allocation": "model",
-                "allocated_to": model,
+                "allocation": allocation,
+                "allocated_to": charged,
+                "allocated_name": name,
                 "cost": cost,
                 "currency": settings.tabnine_cost_currency,
                 "tokens": sum(row["tokens"] for row in parts),
                 "input_tokens": sum(row["input_tokens"] for row in parts),
                 "output_tokens": sum(row["output_tokens"] for row in parts),
+                "allocation_cost": allocation_cost,
+                "percent_of_allocation_cost": (
+                    ratio(int(cost * 100_000_000), int(allocation_cost * 1_000_000), 1) if allocation_cost else None
+                ),
                 "organization_cost": org_cost,
-                "organization_tokens": sum(row["tokens"] for row in organisation[month]),
-                "percent_of_organization_cost": ratio(int(cost * 100_000_000), int(org_cost * 1_000_000), 1) if org_cost > 0 else None,
+                "organization_tokens": total(row["tokens"] for row in organisation[month]),
             }
         )
     return rows
@@ -680,6 +759,12 @@ def trends_monthly(staged: Mapping[str, List[Row]], settings: Vars) -> List[Row]
                     "aggregation": "month", "days": None, "value": Decimal(month[column]),
                 }
             )  # fmt: skip
+    billed: Dict[date, int] = defaultdict(int)
+    for row in staged["stg_workato__customer_monthly_usage"]:
+        billed[row["month_start"]] += row["task_count"]
+    for first, tasks in billed.items():
+        row = {"vendor": "workato", "metric": "billed_tasks", "unit": "tasks", "month_start": first, "aggregation": "month"}
+        rows.append({**row, "days": None, "value": Decimal(tasks)})
     return rows
 
 
@@ -730,6 +815,15 @@ def usage_metrics_long(staged: Mapping[str, List[Row]], settings: Vars) -> List[
         period = (row["period_start"], row["period_end"], row["granularity"])
         add("tabnine", "model", row["model"], *period, "agent_cost", currency, row["cost"])
         add("tabnine", "model", row["model"], *period, "agent_tokens", "tokens", row["tokens"])
+    for kind, model, key in (("user", "stg_tabnine__user_agent_usage", "user_id"), ("team", "stg_tabnine__team_agent_usage", "team_id")):
+        for row in staged[model]:
+            period = (row["period_start"], row["period_end"], row["granularity"])
+            add("tabnine", kind, row[key], *period, "agent_cost", currency, row["cost"])
+            add("tabnine", kind, row[key], *period, "agent_tokens", "tokens", row["tokens"])
+    for row in staged["stg_workato__customer_monthly_usage"]:
+        first = datetime.combine(row["month_start"], datetime.min.time())
+        following = datetime.combine(month_of(row["month_start"] + timedelta(days=31)), datetime.min.time())
+        add("workato", "workspace", row["workspace_id"], first, following, "billed month", "billed_tasks", "tasks", row["task_count"])
     flows = (("tasks", "task_count", "tasks"), ("successful_jobs", "successful_jobs", "jobs"), ("failed_jobs", "failed_jobs", "jobs"))
     for kind, model, key in (
         ("workspace", "stg_workato__workspace_usage", "workspace_id"),
@@ -773,8 +867,8 @@ def usage_metrics_long(staged: Mapping[str, List[Row]], settings: Vars) -> List[
 MARTS: Dict[str, Callable[[Mapping[str, List[Row]], Vars], List[Row]]] = {
     function.__name__: function
     for function in (
-        seats, seat_holders, tabnine_team_seats, agent_chargeback_monthly, workato_quotas, jiandaoyun_member_activity,
-        jiandaoyun_app_activity, trends_daily, trends_monthly, usage_metrics_long,
+        seats, seat_holders, tabnine_team_seats, tabnine_pending_invitations, agent_chargeback_monthly, workato_quotas,
+        jiandaoyun_member_activity, jiandaoyun_app_activity, trends_daily, trends_monthly, usage_metrics_long,
     )
 }  # fmt: skip
 
@@ -789,8 +883,12 @@ KEYS: Dict[str, Tuple[str, ...]] = {
     "stg_tabnine__organization_usage": ("period_start", "granularity"),
     "stg_tabnine__agent_usage": ("period_start", "granularity"),
     "stg_tabnine__agent_usage_models": ("period_start", "granularity", "model"),
+    "stg_tabnine__user_agent_usage": ("user_id", "period_start", "granularity"),
+    "stg_tabnine__team_agent_usage": ("team_id", "period_start", "granularity"),
+    "stg_tabnine__invitations": ("invitation_id",),
     "stg_tabnine__account_utilizations": ("month_start",),
     "stg_workato__customer_workspaces": ("workspace_id",),
+    "stg_workato__customer_monthly_usage": ("workspace_id", "month_start"),
     "stg_workato__workspace_usage": ("workspace_id", "period_start"),
     "stg_workato__recipe_usage": ("workspace_id", "recipe_id", "period_start"),
     "stg_jiandaoyun__member_usage": ("member_id", "stat_date"),
@@ -799,6 +897,7 @@ KEYS: Dict[str, Tuple[str, ...]] = {
     "seats": ("vendor",),
     "seat_holders": ("vendor", "holder_id"),
     "tabnine_team_seats": ("team_id",),
+    "tabnine_pending_invitations": ("invitation_id",),
     "agent_chargeback_monthly": ("month_start", "allocation", "allocated_to"),
     "workato_quotas": ("workspace_id",),
     "jiandaoyun_member_activity": ("member_id",),

@@ -118,11 +118,24 @@ class Built:
 
 
 def build(warehouse: Any, source_schema: str, models_schema: str, target_path: Path) -> Any:
-    return models_tool.run_dbt(warehouse, ["build"], source_schema, models_schema, target_path=target_path, capture=True)
+    done = models_tool.run_dbt(warehouse, ["build"], source_schema, models_schema, target_path=target_path, capture=True)
+    done.target_path = target_path
+    return done
 
 
 def assert_built(done: Any, where: str) -> None:
-    assert done.returncode == 0, f"dbt build on {where} failed:\n{done.stdout[-6000:]}{done.stderr[-2000:]}"
+    """dbt build succeeded; else what failed: each failing node and its message, or dbt's last words."""
+    if done.returncode == 0:
+        return
+    results = done.target_path / "run_results.json"
+    failed = []
+    if results.exists():
+        failed = [
+            f"{result['unique_id']}: {result['status']}: {result.get('message')}"
+            for result in json.loads(results.read_text())["results"]
+            if result["status"] not in ("success", "pass")
+        ]
+    pytest.fail(f"dbt build on {where} failed:\n" + ("\n".join(failed) or done.stdout[-4000:] + done.stderr[-2000:]), pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -268,6 +281,10 @@ def test_the_answers_cover_what_the_owner_asks(built: Built) -> None:
         "postgres": {"daily"},
     }[built.adapter]
     assert len({row["month_start"] for row in answers["agent_chargeback_monthly"]}) >= 2
+    assert {row["allocation"] for row in answers["agent_chargeback_monthly"]} == {"model", "user", "team"}
+    assert any(row["allocated_to"] == "(no team)" for row in answers["agent_chargeback_monthly"])
+    assert answers["tabnine_pending_invitations"]
+    assert {row["metric"] for row in answers["trends_monthly"] if row["vendor"] == "workato"} >= {"tasks", "billed_tasks"}
 
 
 # --------------------------------------------------------------------------- a field missing fails the build, naming it

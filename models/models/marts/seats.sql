@@ -1,7 +1,7 @@
 -- Seats per vendor: bought, the cap, held, used and idle in the vendor's window (seat_holders),
 -- bought but not held, invitations pending, and what a used seat cost where a cost is known.
 -- Tabnine: bought and the cap are the license's `seats` and `seatsCap`; invitations pending are
--- its teams' `pendingInvitationsCount`; the known cost is its agent `cost` in the window (the
+-- those its invitation listing holds; the known cost is its agent `cost` in the window (the
 -- license's price is no API's: var tabnine_seat_price_per_month). Jiandaoyun: no API says how many
 -- seats were bought; a member listed on the latest synced date holds one.
 with holders as (
@@ -29,7 +29,7 @@ tabnine as (
         'tabnine' as vendor,
         license.seats_bought,
         license.seat_cap,
-        (select sum(pending_invitations) from {{ ref('stg_tabnine__teams') }}) as invitations_pending,
+        (select count(*) from {{ ref('stg_tabnine__invitations') }}) as invitations_pending,
         tabnine_cost.agent_cost
     from {{ ref('stg_tabnine__license') }} as license
     cross join tabnine_cost

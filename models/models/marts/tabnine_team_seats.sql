@@ -1,5 +1,6 @@
 -- Tabnine seats per team: the team's seat cap (Tabnine 6.3; null: no cap), its members, the seats
--- they hold and use in the window (seat_holders), the cap not yet held, and invitations pending.
+-- they hold and use in the window (seat_holders), the cap not yet held, and the invitations to it
+-- Tabnine lists as pending.
 with members as (
     select team_id, count(*) as members
     from {{ ref('stg_tabnine__users') }}
@@ -16,6 +17,13 @@ holders as (
     from {{ ref('seat_holders') }}
     where vendor = 'tabnine' and team_id is not null
     group by team_id
+),
+
+invitations as (
+    select team_id, count(*) as invitations_pending
+    from {{ ref('stg_tabnine__invitations') }}
+    where team_id is not null
+    group by team_id
 )
 
 select
@@ -29,7 +37,8 @@ select
     case when teams.seat_cap is null then null
          when teams.seat_cap > coalesce(holders.seats_held, 0) then teams.seat_cap - coalesce(holders.seats_held, 0)
          else 0 end as seats_unassigned,
-    teams.pending_invitations as invitations_pending
+    coalesce(invitations.invitations_pending, 0) as invitations_pending
 from {{ ref('stg_tabnine__teams') }} as teams
 left join members on members.team_id = teams.team_id
 left join holders on holders.team_id = teams.team_id
+left join invitations on invitations.team_id = teams.team_id

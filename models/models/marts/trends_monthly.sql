@@ -1,7 +1,8 @@
 -- trends_daily per calendar month: a flow (cost, tokens, tasks, jobs, messages, runs) summed, a
 -- count of users its busiest day (peak), a stock (objects, data volume) its last synced day; `days`
 -- says how many days of the month were synced (a month at either end may be partial). Tabnine's
--- monthly seat counts (account utilizations) are months already.
+-- monthly seat counts (account utilizations) and Workato's billed tasks (all customers' monthly
+-- usage) are months already.
 {%- set peaks = ['active_users'] -%}
 {%- set stocks = ['objects', 'data_volume'] %}
 with daily as (
@@ -37,6 +38,12 @@ from_days as (
     group by daily.vendor, daily.metric, daily.unit, daily.month_start
 ),
 
+billed as (
+    select month_start, sum(task_count) as billed_tasks
+    from {{ ref('stg_workato__customer_monthly_usage') }}
+    group by month_start
+),
+
 utilizations as (
     select month_start, registered_users, active_users, pending_users
     from {{ ref('stg_tabnine__account_utilizations') }}
@@ -49,3 +56,5 @@ union all
 select 'tabnine', 'monthly_active_users', 'users', month_start, 'month', cast(null as bigint), cast(active_users as decimal(38, 6)) from utilizations
 union all
 select 'tabnine', 'pending_users', 'users', month_start, 'month', cast(null as bigint), cast(pending_users as decimal(38, 6)) from utilizations
+union all
+select 'workato', 'billed_tasks', 'tasks', month_start, 'month', cast(null as bigint), cast(billed_tasks as decimal(38, 6)) from billed

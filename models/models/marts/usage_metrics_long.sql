@@ -31,6 +31,12 @@ with rows as (
     select 'tabnine', 'model', model, period_start, period_end, granularity, '{{ metric }}', '{{ unit }}', cast({{ column }} as {{ decimal }})
     from {{ ref('stg_tabnine__agent_usage_models') }}
     union all
+    select 'tabnine', 'user', user_id, period_start, period_end, granularity, '{{ metric }}', '{{ unit }}', cast({{ column }} as {{ decimal }})
+    from {{ ref('stg_tabnine__user_agent_usage') }}
+    union all
+    select 'tabnine', 'team', team_id, period_start, period_end, granularity, '{{ metric }}', '{{ unit }}', cast({{ column }} as {{ decimal }})
+    from {{ ref('stg_tabnine__team_agent_usage') }}
+    union all
     {%- endfor %}
     {%- for metric, unit in [('tasks', 'tasks'), ('successful_jobs', 'jobs'), ('failed_jobs', 'jobs')] %}
     select 'workato', 'workspace', cast(workspace_id as varchar), period_start, period_end, period_interval, '{{ metric }}', '{{ unit }}',
@@ -48,6 +54,10 @@ with rows as (
     from {{ ref('stg_workato__customer_workspaces') }}
     union all
     {%- endfor %}
+    select 'workato', 'workspace', cast(workspace_id as varchar), cast(month_start as timestamp), cast(month_start + interval '1 month' as timestamp),
+           'billed month', 'billed_tasks', 'tasks', cast(task_count as {{ decimal }})
+    from {{ ref('stg_workato__customer_monthly_usage') }}
+    union all
     {%- for metric, unit in [('objects', 'objects'), ('data_volume', 'data units')] %}
     select 'jiandaoyun', 'member', member_id, {{ jiandaoyun_day }}, {{ jiandaoyun_next_day }}, 'daily', '{{ metric }}', '{{ unit }}', cast({{ metric }} as {{ decimal }})
     from {{ ref('stg_jiandaoyun__member_usage') }}
