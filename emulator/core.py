@@ -20,8 +20,10 @@ import importlib
 import json
 import math
 import pkgutil
+import re
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -275,6 +277,9 @@ class VendorEmulator:
     #: puts its faults.
     usage_stream: ClassVar[str] = ""
     usage_path: ClassVar[str] = ""
+    #: A regular expression (``{day}``: an ISO date) that the query or body of a request of
+    #: ``usage_path`` matches when it reads that day: a fault's ``carrying``, to fail one period.
+    usage_day_pattern: ClassVar[str] = ""
 
     @property
     def usage_zone(self) -> str:
@@ -392,8 +397,10 @@ _DELIVERY_FAULTS = ("slow", "trickle", "bom")
 
 @dataclass
 class Fault:
-    """Fires on every ``every``-th request whose path contains ``path`` (all paths when empty),
-    at most ``times`` times (``None``: without end)."""
+    """Fires on every ``every``-th request whose path contains ``path`` (all paths when empty)
+    and whose query (``name=value&...``) or body matches the regular expression ``carrying`` (one
+    period's requests: ``VendorEmulator.usage_day_pattern``), at most ``times`` times (``None``:
+    without end)."""
 
     kind: str
     every: int = 1
@@ -404,6 +411,10 @@ class Fault:
     retry_after_header: Optional[str] = None  # for ``http_429``: sent as it is, instead of ``retry_after``
     status: int = 500  # for ``reply``: answer with this status and ``body``
     body: Any = None
+    carrying: str = ""
+    #: The answer waits until the emulator has received this many requests on ``path`` (at
+    #: most 30 s): requests sent after this one are on the wire when it is answered.
+    held_until_received: int = 0
     seen: int = 0
     fired: int = 0
 
@@ -413,9 +424,11 @@ class Fault:
         if self.every < 1:
             raise ValueError("every must be >= 1")
 
-    def hit(self, path: str) -> bool:
+    def hit(self, path: str, content: str = "") -> bool:
         """Counts a request; whether this one gets the fault. Called under the faults lock."""
         if self.path not in path or (self.times is not None and self.fired >= self.times):
+            return False
+        if self.carrying and not re.search(self.carrying, content):
             return False
         self.seen += 1
         if self.seen % self.every:
@@ -441,12 +454,13 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
-    def pick(self, path: str) -> Optional[Fault]:
-        """The first rule that fires for this request (every rule counts it)."""
+    def pick(self, path: str, content: str = "") -> Optional[Fault]:
+        """The first rule that fires for this request (every rule counts it); ``content``: its
+        query and body, as text."""
         chosen = None
         with self._lock:
             for rule in self._rules:
-                if rule.hit(path) and chosen is None:
+                if rule.hit(path, content) and chosen is None:
                     chosen = rule
         return chosen
 
@@ -510,12 +524,19 @@ class LoggedRequest:
 
 class RequestLog:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._entries: List[LoggedRequest] = []
 
     def append(self, entry: LoggedRequest) -> None:
         with self._lock:
             self._entries.append(entry)
+            self._lock.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until ``count`` requests are logged (a request is logged once answered); whether
+        they are."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._entries) >= count, timeout)
 
     def entries(self, path: str = "", vendor: Optional[str] = None) -> List[LoggedRequest]:
         """A copy of the log, oldest first, filtered by path substring and vendor."""
@@ -565,8 +586,11 @@ class Emulator:
         clock_offset_seconds: float = 0.0,
         concurrency_limit: Optional[int] = None,
         over_concurrency: str = "429",
+        tls: Optional[ssl.SSLContext] = None,
         **vendor_options: Mapping[str, Any],
     ) -> None:
+        #: Served over HTTPS with this server context (its certificate chain), when given.
+        self.tls = tls
         self.world = World(seed=seed, now=now, clock_offset=timedelta(seconds=clock_offset_seconds))
         check_latency(latency_ms, jitter_ms)
         #: Every vendor's round trip and its jitter (ms), unless the vendor sets its own.
@@ -586,7 +610,8 @@ class Emulator:
         for vendor in self.vendors.values():
             check_latency(*self.network(vendor))
         self.rate_limits_enabled = rate_limits
-        self._numbering = threading.Lock()
+        #: Guards the numbering of received requests; notified at each (``wait_for_receipts``).
+        self._numbering = threading.Condition()
         self._received = 0
         #: The path of every request received so far, in order, as soon as it is received (the
         #: log has a request once it is answered): a test waits for a request to be in flight.
@@ -621,6 +646,10 @@ class Emulator:
 
         Handler.emulator = emulator
         self._server = _Server(self._address, Handler)
+        if self.tls is not None:
+            # Every accepted connection shakes hands first; one that fails (a client refusing
+            # the certificate) is dropped by the server loop, as an ``OSError`` of ``accept``.
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True)
         self._thread.start()
         return self.url
@@ -638,6 +667,8 @@ class Emulator:
 
     def stop(self) -> None:
         self.stopped.set()
+        with self._numbering:
+            self._numbering.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -653,9 +684,21 @@ class Emulator:
     @property
     def url(self) -> str:
         assert self._server is not None, "the emulator is not running"
-        return f"http://{self._address[0]}:{self._server.server_port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self._address[0]}:{self._server.server_port}"
 
     # -- the Python API tests use
+
+    def wait_for_receipts(self, count: int, path: str = "", timeout: float = 30.0) -> bool:
+        """Wait until ``count`` requests whose path contains ``path`` were received (or ``timeout``
+        passed, or the emulator stopped); whether they were."""
+
+        def received() -> int:
+            return sum(1 for seen in self.receipts if path in seen)
+
+        with self._numbering:
+            self._numbering.wait_for(lambda: received() >= count or self.stopped.is_set(), timeout)
+            return received() >= count
 
     def vendor(self, name: str) -> Any:
         return self.vendors[name]
@@ -707,6 +750,7 @@ class Emulator:
             self._received += 1
             number = self._received
             self.receipts.append(request.path)
+            self._numbering.notify_all()
         route = self.routes.get(request.path, {}).get(request.method)
         latency, jitter = self.network(route[0] if route else None)
         return round_trip(latency, jitter, self.world.seed, number) if latency else 0.0
@@ -721,7 +765,9 @@ class Emulator:
         if request.method not in by_method:
             return None, None, Reply(405, {"message": "Method Not Allowed"})
         vendor, route = by_method[request.method]
-        fault = self.faults.pick(request.path)
+        query = "&".join(f"{name}={value}" for name, values in request.query.items() for value in values)
+        content = f"{query} {request.raw_body.decode('utf-8', 'replace')}"
+        fault = self.faults.pick(request.path, content)
         if fault is not None and fault.kind not in _DELIVERY_FAULTS:
             return vendor, fault, self._fault_reply(vendor, fault)
         if request.headers.get("Authorization") != f"Bearer {vendor.options.api_key}":
@@ -856,6 +902,8 @@ class _Handler(BaseHTTPRequestHandler):
         kind = fault.kind if fault else None
         if kind == "slow":
             time.sleep(fault.delay)  # type: ignore[union-attr]
+        if fault is not None and fault.held_until_received:
+            self.emulator.wait_for_receipts(fault.held_until_received, fault.path)
         account = {"received": arrival, "round_trip": trip, "reached": reaches, "answered": time.monotonic()}
         status: Optional[int] = None if kind in ("drop", "hang") else reply.status
         try:

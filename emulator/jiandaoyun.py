@@ -145,6 +145,7 @@ class Jiandaoyun(VendorEmulator):
 
     usage_stream = "jiandaoyun_member_usage"
     usage_path = "/api/v1/corp_usage/member_metrics"
+    usage_day_pattern = r'"date":\s*"{day}"'
 
     @property
     def usage_zone(self) -> str:

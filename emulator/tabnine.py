@@ -234,6 +234,7 @@ class Tabnine(VendorEmulator):
 
     usage_stream = "tabnine_organization_usage"
     usage_path = "/api/v2/organization/usage"
+    usage_day_pattern = "from={day}T"
 
     key_option = "api_token"
     e2e_options = {"teams": 3, "users": 20}

@@ -144,6 +144,7 @@ class Workato(VendorEmulator):
 
     usage_stream = "workato_workspace_usage"
     usage_path = "/api/v2/managed_users/statistics/usage"
+    usage_day_pattern = r'"from":\s*"{day}T'
 
     @property
     def usage_zone(self) -> str:

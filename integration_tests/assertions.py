@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from integration_tests.catalog import Catalog, default_catalog
 from integration_tests.runner import Run
+
+#: What a failed period read adds to its error: the period, the stream, and that the state stays before it.
+PERIOD_NOTE = re.compile(
+    r" The period (?P<start>\S+) to (?P<end>\S+) of (?P<stream>\w+) was not read whole, "
+    r"so the state stays before it: the next sync reads it again\.$"
+)
+
+
+def with_period_note(said: str, stream: str, start: str, end: str) -> str:
+    """The error a failed read of ``stream``'s period from ``start`` to ``end`` gives, when what
+    went wrong is ``said``."""
+    said = said if said.endswith((".", "!", "?")) else f"{said}."
+    return f"{said} The period {start} to {end} of {stream} was not read whole, so the state stays before it: the next sync reads it again."
+
+
+def before_period_note(message: str, stream: str) -> str:
+    """What went wrong, from an error that must name a period of ``stream`` as not read whole
+    (for a test that does not know which period the clock makes it)."""
+    note = PERIOD_NOTE.search(message)
+    assert note is not None and note["stream"] == stream, f"the error names no period of {stream}: {message}"
+    return message[: note.start()]
 
 
 def without_nulls(value: Any) -> Any:

@@ -99,7 +99,8 @@ def assert_resumed_without_loss(
 
 
 def overlapping(requests: Sequence[LoggedRequest], latency_s: float) -> bool:
-    """Whether two of ``requests`` were on the wire at once: at a constant emulator latency, two
-    arrivals less than a round trip apart."""
-    arrivals = sorted(e.time for e in requests)
-    return any(later - earlier < latency_s for earlier, later in pairwise(arrivals))
+    """Whether two of ``requests`` were on the wire at once: by the emulator's own ledger, one was
+    received before the one before it was answered (every answer at least ``latency_s`` away)."""
+    by_arrival = sorted(requests, key=lambda e: e.received)
+    assert all(e.answered - e.received >= latency_s * 0.99 for e in by_arrival if e.answered), "the emulator answered too soon"
+    return any(later.received < earlier.answered for earlier, later in pairwise(by_arrival))

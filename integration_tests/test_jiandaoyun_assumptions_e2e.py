@@ -17,7 +17,7 @@ import pytest
 import time_machine
 
 from emulator import Emulator
-from integration_tests.assertions import assert_matches, assert_succeeded
+from integration_tests.assertions import assert_matches, assert_succeeded, with_period_note
 from integration_tests.clock import CLOCK_VARIABLE, STARTUP, real_time
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
 from integration_tests.runner import configured_catalog
@@ -38,6 +38,11 @@ def jiandaoyun(emulator_factory: EmulatorFactory, **options: Any) -> Emulator:
 def dates(emulator: Emulator, count: int) -> tuple[date, date]:
     end = emulator.vendor("jiandaoyun").today() - timedelta(days=2)
     return end - timedelta(days=count - 1), end
+
+
+def beijing_day(day: date) -> tuple[str, str]:
+    """The period of ``day`` as the streams name it: Beijing time, midnight to midnight."""
+    return f"{day.isoformat()}T00:00:00+08:00", f"{(day + timedelta(days=1)).isoformat()}T00:00:00+08:00"
 
 
 def config(emulator: Emulator, start: date, end: date | None, **shared: Any) -> Dict[str, Any]:
@@ -66,9 +71,10 @@ def test_a_full_page_without_has_next_fails_the_stream_naming_the_field(
 
     assert run.returncode != 0
     assert [s for s in run.states(MEMBERS) if s] == []  # the date is not checkpointed: the next sync reads it again
-    assert [e["message"] for e in run.errors()][0] == (
+    assert [e["message"] for e in run.errors()][0] == with_period_note(
         "Jiandaoyun api/v1/corp_usage/member_metrics answered a full page (100 items) without 'has_next', so whether more "
-        "pages follow is unknown; rather than keep this page only, the sync stops (the vendor may have renamed 'has_next')."
+        "pages follow is unknown; rather than keep this page only, the sync stops (the vendor may have renamed 'has_next').",
+        MEMBERS, *beijing_day(start),
     )
     assert [e.body["skip"] for e in emulator.log.entries(MEMBER_PATH)] == [0]
 
@@ -194,12 +200,12 @@ def test_an_answer_for_another_date_than_the_one_asked_fails_naming_both_dates(
     assert sorted(r["date"] for r in run.records(OVERVIEW)) == [start.isoformat()]  # the first date is the cache's: right
     assert run.states(OVERVIEW)[-1] == {"date": start.isoformat()}
     second = (start + timedelta(days=1)).isoformat()
-    assert any(
-        e["message"] == f"Jiandaoyun api/v1/corp_usage/overview answered for date {start.isoformat()} when asked for {second}: a "
+    assert with_period_note(
+        f"Jiandaoyun api/v1/corp_usage/overview answered for date {start.isoformat()} when asked for {second}: a "
         "cache or proxy between this sync and Jiandaoyun may serve one answer for every date (the date is in the request "
-        "body, not the URL); bypass it for the API host."
-        for e in run.errors()
-    ), run.describe()
+        "body, not the URL); bypass it for the API host.",
+        OVERVIEW, *beijing_day(start + timedelta(days=1)),
+    ) in [e["message"] for e in run.errors()], run.describe()
 
 
 def test_a_member_name_holding_a_lone_surrogate_is_kept_escaped_and_the_sync_equals_the_ground_truth(
@@ -224,11 +230,12 @@ def test_a_metric_beyond_64_bits_fails_the_stream_naming_the_column(connector: C
     run = connector.run("read", timeout=60, config=config(emulator, start, end), catalog=configured_catalog([MEMBERS, APPS]))
 
     assert run.returncode != 0 and run.records(MEMBERS) == []
-    assert (
+    assert with_period_note(
         "Jiandaoyun api/v1/corp_usage/member_metrics answered 18446744073709551617 for 'data', beyond the 64-bit integer a "
         "warehouse column of jiandaoyun_member_usage holds; rather than round it, the sync stops (the vendor's count is likely "
-        "wrong: report it)." in [e["message"] for e in run.errors()]
-    ), run.describe()
+        "wrong: report it).",
+        MEMBERS, *beijing_day(start),
+    ) in [e["message"] for e in run.errors()], run.describe()
     assert_matches(APPS, run.records(APPS), emulator.ground_truth(APPS, start_date=start, end_date=end))  # another stream: exact
 
 

@@ -46,7 +46,10 @@ from source_usage.vendors import all_vendors
 
 
 def first_record(stream: Stream) -> None:
-    """Read ``stream`` up to its first record (a stream with none is read whole)."""
+    """Read ``stream`` up to its first record (a stream with none is read whole), as ``check``
+    does: no state is kept, so a failed period is not named as one the next sync reads again."""
+    if isinstance(stream, PeriodStream):
+        stream.names_failed_periods = False
     for stream_slice in stream.stream_slices(sync_mode=SyncMode.full_refresh):
         for _ in stream.read_records(SyncMode.full_refresh, stream_slice=stream_slice):
             return

@@ -106,36 +106,39 @@ REPORTS: Tuple[Report, ...] = (
         "SELECT email, team_name, role, invited_at, expires_at FROM {models}.tabnine_pending_invitations ORDER BY invited_at, email",
     ),
     Report(
-        "Tabnine agent cost by team, latest month",
+        "Tabnine agent cost by team, the latest month charged",
         "agent_chargeback_monthly",
         """
         SELECT month_start, allocated_name, cost, currency, tokens, percent_of_allocation_cost
         FROM {models}.agent_chargeback_monthly
-        WHERE allocation = 'team' AND month_start = (SELECT max(month_start) FROM {models}.agent_chargeback_monthly)
+        WHERE allocation = 'team'
+          AND month_start = (SELECT max(month_start) FROM {models}.agent_chargeback_monthly WHERE allocation = 'team')
         ORDER BY cost DESC, allocated_name
         """,
         units={"cost": "@currency", "tokens": "tokens", "percent_of_allocation_cost": "%"},
         chart=Chart("allocated_name", "cost", horizontal=True),
     ),
     Report(
-        "Tabnine agent cost by user, latest month (the ten costliest)",
+        "Tabnine agent cost by user, the latest month charged (the ten costliest)",
         "agent_chargeback_monthly",
         """
         SELECT month_start, allocated_name, cost, currency, tokens, percent_of_allocation_cost
         FROM {models}.agent_chargeback_monthly
-        WHERE allocation = 'user' AND month_start = (SELECT max(month_start) FROM {models}.agent_chargeback_monthly)
+        WHERE allocation = 'user'
+          AND month_start = (SELECT max(month_start) FROM {models}.agent_chargeback_monthly WHERE allocation = 'user')
         ORDER BY cost DESC, allocated_name LIMIT 10
         """,
         units={"cost": "@currency", "tokens": "tokens", "percent_of_allocation_cost": "%"},
         chart=Chart("allocated_name", "cost", horizontal=True),
     ),
     Report(
-        "Tabnine agent cost by model, latest month",
+        "Tabnine agent cost by model, the latest month charged",
         "agent_chargeback_monthly",
         """
         SELECT month_start, allocated_name, cost, currency, tokens, percent_of_allocation_cost
         FROM {models}.agent_chargeback_monthly
-        WHERE allocation = 'model' AND month_start = (SELECT max(month_start) FROM {models}.agent_chargeback_monthly)
+        WHERE allocation = 'model'
+          AND month_start = (SELECT max(month_start) FROM {models}.agent_chargeback_monthly WHERE allocation = 'model')
         ORDER BY cost DESC, allocated_name
         """,
         units={"cost": "@currency", "tokens": "tokens", "percent_of_allocation_cost": "%"},

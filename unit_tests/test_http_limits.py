@@ -23,18 +23,19 @@ from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from emulator import Emulator, discover_vendors, vendor_options
+from integration_tests.assertions import before_period_note
 from source_usage.core import limits
+from source_usage.core.cdk import CDK_EXTRA_WAIT
 from source_usage.core.limits import DeadlineAdapter, DeadlineExceeded, RequestLedger
 from source_usage.core.settings import SharedSettings
 from source_usage.core.stats import RequestStats
-from source_usage.core.streams import UsageStream
+from source_usage.core.streams import PeriodStream, UsageStream
 from source_usage.core.vendor import CHECK_HTTP, HttpOptions
 from source_usage.vendors import all_vendors
 
 VENDORS = sorted(discover_vendors())
 #: Small limits, so that a deadline is met in a second: one retry, half a second per read.
 QUICK = HttpOptions(max_retries=1, timeout=(1.0, 0.3), deadline=0.5, max_wait=2.0, max_time=5.0)
-CDK_EXTRA_WAIT = 1.0
 #: An upper bound on a bounded wait: several times what it needs, far below what it would take
 #: unbounded. A busy machine may slow a test down; only a bound that does not hold fails it.
 SEVERAL_SECONDS = 10.0
@@ -206,7 +207,7 @@ def test_a_huge_retry_after_is_capped_per_request_and_the_summary_states_the_rea
         rf"{stream.identity.title} {emulator.log.entries()[0].path.lstrip('/')} is rate limiting \(HTTP 429\)\. "
         r"Gave up after 1 retry in 300\.\d s \(300\.0 s of it waiting\)\. "
         rf"A request waits at most 300 s in all, and {stream.identity.title} asked to wait \d+ s more\.",
-        error.message,
+        before_period_note(error.message, stream.name) if isinstance(stream, PeriodStream) else error.message,
     ), error.message
     assert stream.stats.summary(stream.name).startswith(f"Sync summary: {stream.name}: 2 requests, 1 retries, 1 rate-limit waits (300.0 s)")
 

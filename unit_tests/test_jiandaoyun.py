@@ -13,11 +13,15 @@ from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.test.entrypoint_wrapper import discover
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
+from integration_tests.assertions import with_period_note
 from source_usage import SourceUsage
 from source_usage.vendors.jiandaoyun import METRICS
 from unit_tests.conftest import Sleeps
 from unit_tests.helpers import VerifiedHttpMocker, all_output_lines, read_streams
 from unit_tests.jiandaoyun_helpers import BASE_URL, SECRET, jiandaoyun_config
+
+#: The member stream's period of 2026-06-09 (the unit tests' today is 2026-06-10), Beijing time.
+MEMBERS_2026_06_09 = ("jiandaoyun_member_usage", "2026-06-09T00:00:00+08:00", "2026-06-10T00:00:00+08:00")
 
 MEMBERS = BASE_URL + "/api/v1/corp_usage/member_metrics"
 APPS = BASE_URL + "/api/v1/corp_usage/app_metrics"
@@ -452,9 +456,10 @@ def test_has_next_on_an_empty_page_fails_instead_of_looping(clock: Sleeps) -> No
     with VerifiedHttpMocker() as http:
         http.post(member_request("2026-06-09"), page("2026-06-09", [], True))
         output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
-    assert output.errors[0].trace.error.message == (
+    assert output.errors[0].trace.error.message == with_period_note(
         "Jiandaoyun api/v1/corp_usage/member_metrics: paging does not end: an empty page says there is more (has_next) "
-        "(page at skip 0, limit 100). The vendor's answers are inconsistent; retry later or report it to the vendor."
+        "(page at skip 0, limit 100). The vendor's answers are inconsistent; retry later or report it to the vendor.",
+        *MEMBERS_2026_06_09,
     )
     assert not output.state_messages
 
@@ -560,7 +565,9 @@ def test_a_2xx_body_with_another_non_zero_code_fails_with_its_code_and_msg(clock
     with VerifiedHttpMocker() as http:
         http.post(member_request("2026-06-09"), error(200, 17017, "invalid parameter"))
         output = read_streams(one_day(), ["jiandaoyun_member_usage"], expecting_exception=True)
-    assert output.errors[0].trace.error.message == "Jiandaoyun api/v1/corp_usage/member_metrics answered code 17017: invalid parameter"
+    assert output.errors[0].trace.error.message == with_period_note(
+        "Jiandaoyun api/v1/corp_usage/member_metrics answered code 17017: invalid parameter", *MEMBERS_2026_06_09
+    )
     assert not output.records and not output.state_messages
 
 

@@ -17,6 +17,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from jsonschema import Draft7Validator
 
+from integration_tests.assertions import with_period_note
 from source_usage import SourceUsage
 from source_usage.core.schemas import load_schema
 from unit_tests.conftest import Sleeps
@@ -633,11 +634,12 @@ def test_several_buckets_answering_one_window_are_each_emitted_with_their_own_fr
 def test_several_buckets_when_one_lacks_from_fail_naming_the_field_and_emit_nothing(clock: Sleeps) -> None:
     output = read_week(day_bucket(1), {"to": "2026-06-03T00:00:00Z", "activeUsers": 2}, expecting_exception=True)
     assert not output.records and not output.state_messages
-    assert output.errors[0].trace.error.message == (
+    assert output.errors[0].trace.error.message == with_period_note(
         "Tabnine api/v2/organization/usage answered 2 buckets for one window, and bucket 1 has no date-time 'from' "
         "(it has: activeUsers, to); with several buckets each one's from/to is its period. No bucket is emitted under a "
-        "period that could collide with another; report it to Tabnine."
-    )
+        "period that could collide with another; report it to Tabnine.",
+        "tabnine_organization_usage", "2026-06-01T00:00:00+00:00", "2026-06-08T00:00:00+00:00",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
+from integration_tests.assertions import with_period_note
 from source_usage import SourceUsage
 from source_usage.vendors.tabnine import Tabnine
 from unit_tests.conftest import Sleeps
@@ -328,10 +329,11 @@ def test_an_answer_for_another_user_than_asked_fails_naming_the_field(clock: Sle
         http.get(entity_request(USER_USAGE, "userId", "u1", *DAY_1), entity_response("userId", "u9", *DAY_1, 3))
         output = read_streams(daily(), ["tabnine_user_usage"], expecting_exception=True)
     assert output.records == []
-    assert output.errors[0].trace.error.message == (
+    assert output.errors[0].trace.error.message == with_period_note(
         "Tabnine api/v2/user/usage answered for userId 'u9' when asked for 'u1': its numbers cannot be told to be the "
-        "user's. Report it to Tabnine."
-    )
+        "user's. Report it to Tabnine.",
+        "tabnine_user_usage", "2026-06-08T00:00:00+00:00", "2026-06-09T00:00:00+00:00",
+    )  # fmt: skip
 
 
 def test_team_usage_is_one_request_per_listed_team_per_window_with_team_id(clock: Sleeps) -> None:

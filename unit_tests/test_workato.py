@@ -21,6 +21,7 @@ from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
+from integration_tests.assertions import with_period_note
 from source_usage import SourceUsage
 from source_usage.core.schemas import load_schema
 from source_usage.vendors.workato import COUNTS, IDS_PER_REQUEST
@@ -34,6 +35,8 @@ MANAGED_USERS = BASE_URL + "/api/managed_users"
 LA = "America/Los_Angeles"
 WORKSPACE = "workato_workspace_usage"
 RECIPE = "workato_recipe_usage"
+#: The one-day window the tests read (2026-06-09 in the workspaces' Los Angeles time).
+JUNE_9_IN_LA = ("2026-06-09T00:00:00-07:00", "2026-06-10T00:00:00-07:00")
 BOTH = [WORKSPACE, RECIPE]
 CUSTOMERS = "workato_customer_workspaces"
 MONTHLY = "workato_customer_monthly_usage"
@@ -701,22 +704,24 @@ def test_a_row_without_workspace_id_fails_naming_the_field_and_listing_the_rows_
     renamed = {"managed_user_id": 1, "workspace_name": "ws-1", **counts(10)}
     output = read_one_day([renamed, {**renamed, "managed_user_id": 2}], expecting_exception=True)
     assert not output.records and not output.state_messages
-    assert output.errors[0].trace.error.message == (
+    assert output.errors[0].trace.error.message == with_period_note(
         "Workato api/v2/managed_users/statistics/usage answered an item without 'workspace_id', a field of the stream's primary key "
         "(the item has: failed_job_count, managed_user_id, recipe_count, successful_job_count, task_count, workspace_name). "
-        "No record is emitted without its key; the vendor's answer may have changed shape."
-    )
+        "No record is emitted without its key; the vendor's answer may have changed shape.",
+        WORKSPACE, *JUNE_9_IN_LA,
+    )  # fmt: skip
 
 
 def test_a_recipe_row_without_recipe_id_fails_naming_the_field(clock: Sleeps) -> None:
     row = {"workspace_id": 1, "id": 11, "recipe_id": None, **counts(1)}
     output = read_one_day([row], RECIPE, expecting_exception=True)
     assert not output.records
-    assert output.errors[0].trace.error.message == (
+    assert output.errors[0].trace.error.message == with_period_note(
         "Workato api/v2/managed_users/statistics/usage answered an item without 'recipe_id', a field of the stream's primary key "
         "(the item has: failed_job_count, id, recipe_count, recipe_id: null, successful_job_count, task_count, workspace_id). "
-        "No record is emitted without its key; the vendor's answer may have changed shape."
-    )
+        "No record is emitted without its key; the vendor's answer may have changed shape.",
+        RECIPE, *JUNE_9_IN_LA,
+    )  # fmt: skip
 
 
 def test_job_counts_named_as_other_workato_endpoints_name_them_give_the_exact_counts(clock: Sleeps) -> None:
@@ -735,12 +740,13 @@ def test_a_row_without_a_count_under_any_of_its_names_fails_naming_the_count_and
     row = {"workspace_id": 1, "task_count": 120, "recipe_count": 4, "job_succeeded_count": 30, "jobs_failed": 3}
     output = read_one_day([row], expecting_exception=True)
     assert not output.records and not output.state_messages
-    assert output.errors[0].trace.error.message == (
+    assert output.errors[0].trace.error.message == with_period_note(
         "Workato api/v2/managed_users/statistics/usage answered a row with no 'failed_job_count' or 'job_failed_count', "
         "the 'failed_job_count' count (the row has: job_succeeded_count, jobs_failed, recipe_count, task_count, workspace_id). "
         "Workato does not publish the fields of a usage row; rather than emit the count as null, the sync stops: "
-        "the connector needs the row's new field names."
-    )
+        "the connector needs the row's new field names.",
+        WORKSPACE, *JUNE_9_IN_LA,
+    )  # fmt: skip
 
 
 def test_a_row_with_both_names_of_a_count_disagreeing_fails_instead_of_picking_one(clock: Sleeps) -> None:
@@ -765,7 +771,9 @@ def test_a_second_row_for_one_workspace_in_one_window_fails_instead_of_being_dro
         "Workato api/v2/managed_users/statistics/usage answered a second row for period_start 2026-06-09T00:00:00-07:00, workspace_id 1 "
         "in the period from 2026-06-09T00:00:00-07:00, although each workspace is asked for once per window (the second record has: "
     ), message
-    assert message.endswith("Neither row is known to be the right one; the vendor's answer may have changed shape."), message
+    assert message.endswith(
+        with_period_note("Neither row is known to be the right one; the vendor's answer may have changed shape.", WORKSPACE, *JUNE_9_IN_LA)
+    ), message
 
 
 def test_the_period_comes_from_the_window_even_when_a_row_names_another(clock: Sleeps) -> None:

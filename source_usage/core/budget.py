@@ -39,6 +39,8 @@ from airbyte_cdk.sources.streams.call_rate import (
 )
 from pyrate_limiter import Rate as PyRateRate
 
+from source_usage.core.cdk import replace_window_rates
+
 #: The least a window is widened by, as a share of it: our clock at send time and the vendor's
 #: at arrival differ by connection set-up and scheduling even at a constant latency. 2% of a
 #: one-second window costs 2% of throughput at the floor.
@@ -102,10 +104,7 @@ class PacedWindowPolicy(MovingWindowCallRatePolicy):
         if guard == self.guard_seconds:
             return
         self.guard_seconds = guard
-        with self._limiter.lock:
-            # pyrate-limiter's bucket reads its rates on every put and leak: a new interval
-            # applies from the next request on, to the requests already in the window too.
-            self._bucket.rates = [PyRateRate(limit=self.limit.calls, interval=int(self._interval().total_seconds() * 1000))]
+        replace_window_rates(self, [PyRateRate(limit=self.limit.calls, interval=int(self._interval().total_seconds() * 1000))])
 
 
 class PacingBudget(HttpAPIBudget):

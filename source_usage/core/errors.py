@@ -5,6 +5,8 @@ One handler per endpoint, composed by the CDK's ``HttpClient`` with a backoff st
 - connection errors, timeouts, 408 and 5xx, and a 2xx body that is not JSON: retry with backoff;
 - 429 (and any vendor body code a vendor module maps to it): rate limited, wait and retry;
 - 401/403 (and vendor credential codes): a ``config_error`` naming the vendor and the field;
+- a certificate that cannot be verified: a ``config_error`` naming the problem and
+  ``REQUESTS_CA_BUNDLE``, at once (a retry gets the same certificate);
 - a 2xx body without the envelope the endpoint promises: fail, naming the endpoint;
 - any other 4xx: fail with the vendor's own error text.
 
@@ -15,6 +17,7 @@ Messages name the vendor and the endpoint, never a header or a credential.
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -32,7 +35,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_usage.core.bodies import LARGE_BODY, BodyProblem, NotJson, StreamedItems, large_page, parse_json
 from source_usage.core.budget import PacingBudget
-from source_usage.core.limits import DeadlineExceeded, RequestLedger
+from source_usage.core.cdk import CDK_EXTRA_WAIT, backoff_cause
+from source_usage.core.limits import DeadlineExceeded, MissingCertificateAuthorities, RequestLedger
 from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import VendorIdentity
@@ -238,9 +242,7 @@ class UsageErrorHandler(ErrorHandler):
     def max_time(self) -> Optional[int]:
         return int(self.time_limit.total_seconds())
 
-    def interpret_response(
-        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
-    ) -> ErrorResolution:
+    def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
         if self.clock is not None and isinstance(response_or_exception, requests.Response):
             self.clock.observe(response_or_exception)
         resolution = self.resolve(response_or_exception)
@@ -262,12 +264,24 @@ class UsageErrorHandler(ErrorHandler):
                 return self.vendor_resolution(response_or_exception) or self._by_status(response_or_exception)
             except BodyProblem as problem:  # a body the connector will not read: retrying gives the same
                 return fail(f"{self.vendor} {self.endpoint} answered a body where {problem}.")
+        if isinstance(response_or_exception, requests.exceptions.SSLError):
+            return self.certificate_refused(response_or_exception)
         if isinstance(response_or_exception, DeadlineExceeded):
             return retry(f"{self.vendor} {self.endpoint} {response_or_exception}.")
         if isinstance(response_or_exception, requests.RequestException):
             kind = type(response_or_exception).__name__
             return retry(f"Could not reach {self.vendor} ({self.endpoint}): {kind}. Check {self.identity.base_url_field}.")
         return fail(f"{self.vendor} {self.endpoint}: unexpected error {type(response_or_exception).__name__}.")
+
+    def screen(self, response: requests.Response) -> None:
+        """Read an error answer as soon as it arrives, before its in-flight slot is given up
+        (``core.limits.DeadlineAdapter``): a rejected credential stops the vendor's pool then
+        (:meth:`credentials_rejected`), not once the CDK gets to the answer. What else the answer
+        means is left to :meth:`interpret_response`, which reads it again."""
+        try:
+            self.resolve(response)
+        except PeriodNotServedYet:
+            pass  # raised again, in its place, by interpret_response
 
     def is_rate_limit(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> bool:
         return self.resolve(response_or_exception).response_action == ResponseAction.RATE_LIMITED
@@ -280,6 +294,19 @@ class UsageErrorHandler(ErrorHandler):
         """The vendor refused the credentials: a config error, and no further request of the
         vendor is sent (its pool stops)."""
         message = f"{self.vendor} rejected the credentials ({detail}). Check {self.identity.credentials_hint}."
+        if self.pool is not None:
+            self.pool.reject(AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error))
+        return fail(message, FailureType.config_error)
+
+    def certificate_refused(self, error: requests.exceptions.SSLError) -> ErrorResolution:
+        """The server's certificate could not be verified (or the authorities to verify it with
+        are missing): retrying gives the same answer, so a config error at once, and no further
+        request of the vendor is sent."""
+        message = (
+            f"{self.vendor} ({self.endpoint}): the server's TLS certificate could not be verified: {tls_problem(error)}. "
+            f"If {self.identity.base_url_field} is right and its server uses a private certificate authority, set "
+            "REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) to a PEM file holding that authority's certificate."
+        )
         if self.pool is not None:
             self.pool.reject(AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error))
         return fail(message, FailureType.config_error)
@@ -346,20 +373,36 @@ def retry_after_seconds(response: requests.Response) -> Optional[float]:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def tls_problem(error: BaseException) -> str:
+    """What the TLS layer said, without the URL ``requests`` wraps it in: the certificate
+    check's own words (``self-signed certificate in certificate chain``), or the SSL error's."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    found: Optional[str] = None
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) and current.verify_message:
+            return str(current.verify_message)
+        if isinstance(current, ssl.SSLError) and found is None:
+            found = str(current.reason or current.strerror or "").replace("_", " ").lower() or None
+        if isinstance(current, MissingCertificateAuthorities):
+            return str(current)
+        pending.extend([*current.args, getattr(current, "reason", None), current.__cause__, current.__context__])
+    return found or "the TLS handshake failed"
+
+
 def plain_message(error: Exception) -> str:
     """The one sentence an error stands for: the handler's own message when the CDK wrapped it
     ("Exhausted available request attempts. ... Exception: <ours>") unless the stream already
     rewrote the message to start with it, else the error's message."""
-    inner = getattr(error, "_exception", None)
+    inner = backoff_cause(error)
     message = str(getattr(error, "message", None) or error)
     if isinstance(inner, BaseBackoffException) and not message.startswith(str(inner)):
         return str(inner)
     return message
-
-
-#: The CDK's HttpClient sleeps one second more than a strategy asks for ("to cover any
-#: fractions of second", airbyte_cdk.sources.streams.http.rate_limiting).
-CDK_EXTRA_WAIT = 1.0
 
 
 class RetryAfterBackoff(BackoffStrategy):

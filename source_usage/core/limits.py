@@ -28,6 +28,7 @@ backoff lines, ``core.synclog``).
 from __future__ import annotations
 
 import datetime
+import os
 import threading
 import time
 from contextlib import nullcontext
@@ -45,12 +46,34 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
+from source_usage.core.cdk import http_session, set_content
 from source_usage.core.pool import AdaptiveLimit, VendorPool
 from source_usage.core.stats import RequestStats
 from source_usage.core.vendor import HttpOptions
 
 #: Bytes asked for per read of a body (a read returns what has arrived, up to this).
 READ_SIZE = 64 * 1024
+
+
+#: The environment variables that name the certificate authorities to trust, in the order they
+#: are read: ``requests`` reads the first two; OpenSSL's own ``SSL_CERT_FILE`` (and
+#: ``SSL_CERT_DIR``), which ``requests`` ignores in favour of its bundled ``certifi``, stand in
+#: when neither is set.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def trusted_authorities(verify: Any) -> Any:
+    """What to verify a server's certificate with: ``verify`` as ``requests`` merged it (from
+    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else ``True``), or OpenSSL's standard
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when it is ``True`` and one of them is set."""
+    if verify is True:
+        return os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR") or True
+    return verify
+
+
+class MissingCertificateAuthorities(requests.exceptions.SSLError):
+    """The certificate authorities an environment variable names are not there: no request can
+    be verified (raised before sending, instead of ``requests``' bare ``OSError``)."""
 
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
@@ -197,6 +220,7 @@ class DeadlineAdapter(HTTPAdapter):
         vendor: str = "",
         budget: Optional[APIBudget] = None,
         pool: Optional[VendorPool] = None,
+        judge: Optional[Callable[[requests.Response], Any]] = None,
     ) -> None:
         super().__init__(pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE)
         self.options = options
@@ -211,6 +235,10 @@ class DeadlineAdapter(HTTPAdapter):
         #: a request that took its place in the window and then waited for a slot would go out
         #: later than the window thinks, and arrive too close to the next one.
         self.budget = budget
+        #: Reads an error answer before its slot is given up (the stream's error handler, whose
+        #: reading of a rejected credential stops the vendor's pool): a request waiting for the
+        #: slot must not go out between a rejection's arrival and its reading.
+        self.judge = judge
 
     def send(
         self,
@@ -228,14 +256,19 @@ class DeadlineAdapter(HTTPAdapter):
                 self.pool.raise_if_rejected()
             if self.budget is not None:
                 self.budget.acquire_call(request)
-            response = self._send(request, stream, timeout, verify, cert, proxies)
+            response = self._send(request, stream, timeout, trusted_authorities(verify), cert, proxies)
             if self.budget is not None:
                 self.budget.update_from_response(request, response)
+            if self.judge is not None and not response.ok:
+                self.judge(response)
             return response
 
     def _send(
         self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: Any, cert: Any, proxies: Optional[Any]
     ) -> requests.Response:
+        if isinstance(verify, str) and not os.path.exists(verify):
+            named = " or ".join(CA_BUNDLE_VARIABLES)
+            raise MissingCertificateAuthorities(f"the certificate authorities file {verify} ({named}) does not exist", request=request)
         budget = self.options.deadline if self.ledger is None else min(self.options.deadline, self.ledger.time_left())
         if budget <= 0:
             left = f"had no time left for another attempt (a request takes at most {self.options.max_time:g} s)"
@@ -296,19 +329,14 @@ def _read_body(response: requests.Response, deadline: float) -> None:
         response.close()
         raise
     raw.release_conn()
-    # What requests' ``Response.content`` does once it has read a body, without a second copy
-    # of the body through ``raw``: the content is the bytes read.
-    response._content = b"".join(chunks)
+    set_content(response, b"".join(chunks))
 
 
 def mount_deadlines(stream: HttpStream, adapter: DeadlineAdapter) -> None:
     """Send every request of ``stream`` through ``adapter``.
 
-    The CDK builds the stream's ``HttpClient`` (and its session, which carries the API budget)
-    inside ``HttpStream.__init__`` and offers no hook for the session's transport adapters, so
-    the session is reached through the private ``_http_client._session``; this is the only
-    place that does.
+    The CDK offers no hook for the session's transport adapters (``core.cdk.http_session``).
     """
-    session: requests.Session = stream._http_client._session
+    session = http_session(stream)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -33,7 +33,7 @@ from typing import (
 
 import pendulum
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
@@ -42,6 +42,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pendulum import DateTime
 
+from source_usage.core.cdk import backoff_cause
 from source_usage.core.errors import PeriodNotServedYet, RetryAfterBackoff, UsageErrorHandler, answer_error, json_body, plain_message
 from source_usage.core.keys import KeyGuard
 from source_usage.core.limits import DeadlineAdapter, RequestLedger, TimedBudget, mount_deadlines
@@ -102,6 +103,7 @@ class UsageStream(HttpStream, ABC):
                 self.identity.title,
                 budget=TimedBudget(budget, self.stats) if budget is not None else None,
                 pool=self.connection.pool,
+                judge=self.error_handler.screen,
             ),
         )
 
@@ -256,7 +258,7 @@ class UsageStream(HttpStream, ABC):
         """Make the error's message name vendor and endpoint (the CDK's retry-exhaustion messages,
         "API rate limit exceeded." or "Exhausted available request attempts...", name neither)
         and, when retries ran out, how many the request made and in how many seconds."""
-        if isinstance(getattr(error, "_exception", None), BaseBackoffException):
+        if isinstance(backoff_cause(error), BaseBackoffException):
             error.message = f"{plain_message(error)} {self.ledger.gave_up()}"
         elif error.message and self.identity.title not in error.message:
             error.message = f"{self.where}: {error.message}"
@@ -300,6 +302,9 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
         self._said_not_over = False
         #: The start of the first period the vendor said it does not serve yet (``PeriodNotServedYet``).
         self._unserved: Optional[str] = None
+        #: Whether a failed read's error names its period (:meth:`name_period`): in a sync, where
+        #: the state stays before it; not in ``check``, which keeps no state.
+        self.names_failed_periods = True
         super().__init__(connection)
 
     @property
@@ -436,6 +441,9 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             return  # a period before this one is not served yet: neither is this one
         try:
             yield from self.read_period(sync_mode, cursor_field, stream_slice, stream_state)
+        except AirbyteTracedException as error:
+            self.name_period(error, stream_slice)
+            raise
         except PeriodNotServedYet as refusal:
             end = pendulum.parse(str(stream_slice["period_end"]))
             assert isinstance(end, DateTime)
@@ -449,6 +457,19 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             self.advance_cursor(str(stream_slice["checkpoint"]))
         if self.progress is not None:
             self.progress.slice_done(slice_tag(stream_slice))
+
+    def name_period(self, error: AirbyteTracedException, period_slice: Mapping[str, Any]) -> None:
+        """Make a failed read's message name the period it failed in, and say what becomes of it
+        (the state stays before it). A config error is about the config, not the period: as is."""
+        if not self.names_failed_periods or error.failure_type == FailureType.config_error or not error.message:
+            return
+        if "the state stays before it" in error.message:
+            return
+        said = error.message if error.message.endswith((".", "!", "?")) else f"{error.message}."
+        error.message = (
+            f"{said} The period {period_slice['period_start']} to {period_slice['period_end']} of {self.name} "
+            "was not read whole, so the state stays before it: the next sync reads it again."
+        )
 
     def over_for_the_vendor(self, period_slice: Mapping[str, Any]) -> bool:
         """Whether the slice's last finished period is over by the vendor's own clock too (its
@@ -494,8 +515,7 @@ class PeriodStream(UsageStream, CheckpointMixin, ABC):
             parsed = None
         if not isinstance(parsed, DateTime):
             raise config_error(
-                f"The saved state of stream '{self.name}' holds '{value}', which is not a "
-                f"{self.cursor_key}; reset the stream's state."
+                f"The saved state of stream '{self.name}' holds '{value}', which is not a {self.cursor_key}; reset the stream's state."
             )
         return parsed.in_timezone(self.plan.timezone)
 

@@ -16,16 +16,10 @@
 from __future__ import annotations
 
 import logging
-import re
 
+from source_usage.core.cdk import CDK_BACKOFF_LINE, CDK_BACKOFF_MODULE
 from source_usage.core.limits import SentRequest, current_request
 
-#: What the CDK says before sleeping for a backoff its strategy chose.
-_CDK_BACKOFF = re.compile(
-    r"^UserDefinedBackoffException: Rate limit exceeded(?: \(HTTP (?P<status>\d+)\))?\. Retrying in (?P<seconds>\S+) seconds\.$"
-)
-#: The module whose lines are backoff lines (``airbyte_cdk.sources.streams.http.rate_limiting``).
-_BACKOFF_MODULE = "rate_limiting"
 #: The ``backoff`` library's own logger, which the CDK leaves on for its exponential backoff
 #: ("Backing off _send(...) for 1.0s (...)", "Giving up _send(...) after 6 tries (...)").
 _BACKOFF_LIBRARY = "backoff"
@@ -34,7 +28,7 @@ _BACKOFF_LIBRARY = "backoff"
 def backoff_line(message: str, sent: SentRequest) -> str:
     """``message`` of the CDK's backoff handlers, naming ``sent``'s vendor and path."""
     where = f"{sent.vendor} {sent.path}"
-    match = _CDK_BACKOFF.match(message)
+    match = CDK_BACKOFF_LINE.match(message)
     if match is None:
         return f"{where}: {message}"
     rate_limited = sent.ledger.retrying_for_rate_limit if sent.ledger is not None else True
@@ -47,7 +41,7 @@ class NameTheRequest(logging.Filter):
     """Rewrites the CDK's backoff lines to name the request's vendor and path (see the module)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.module != _BACKOFF_MODULE and record.name != _BACKOFF_LIBRARY:
+        if record.module != CDK_BACKOFF_MODULE and record.name != _BACKOFF_LIBRARY:
             return True
         sent = current_request()
         if sent is not None:
@@ -87,4 +81,3 @@ def stream_logger(logger: logging.Logger, source_name: str) -> logging.Logger:
     if not any(isinstance(existing, OncePerSync) for existing in child.filters):
         child.addFilter(OncePerSync(source_name))
     return child
-
