@@ -235,11 +235,10 @@ def test_demo_report_draws_every_chart_and_table_from_the_models(tmp_path: Path)
     sections = dom.find(lambda node: node.tag == "section" and "report" in node.classes)
     expected = expected_sections(tmp_path / "usage.duckdb", "finops")
     assert [section.attrs["data-title"] for section in sections] == [answer.title for answer in expected]
-    kinds: Dict[str, int] = {"bar": 0, "line": 0, "flagged": 0}
+    kinds: Dict[str, int] = {"bar": 0, "line": 0}
     for section, answer in zip(sections, expected, strict=True):
         where = f"report {answer.title!r}"
         check_table(section, answer, where)
-        kinds["flagged"] += answer.report.flag is not None and any(answer.mark(row) for row in answer.rows)
         plots = section.find(has_class("plotly-graph-div"))
         chart = answer.report.chart
         if chart is None:
@@ -249,5 +248,8 @@ def test_demo_report_draws_every_chart_and_table_from_the_models(tmp_path: Path)
         assert len(plots) == 1 and plots[0].find(has_class("main-svg")), f"{where}: plotly drew no chart"
         (check_line if chart.kind == "line" else check_bars)(plots[0], answer, where)
         kinds[chart.kind] += 1
-    # Idle holders, over-limit customers and inactive members marked; bars and trend lines drawn.
-    assert kinds["flagged"] >= 3 and kinds["bar"] >= 5 and kinds["line"] >= 4, kinds
+    # Idle holders marked (every table marks exactly its rows: checked above; whether a customer is
+    # over its limit today depends on the date); bars and trend lines drawn.
+    idle = next(answer for answer in expected if answer.report.model == "seat_holders")
+    assert idle.rows and all(idle.mark(row) for row in idle.rows)
+    assert kinds["bar"] >= 5 and kinds["line"] >= 4, kinds
