@@ -117,8 +117,8 @@ class Built:
     fetch: Callable[[str], List[Row]]
 
 
-def build(warehouse: Any, source_schema: str, models_schema: str, target_path: Path) -> Any:
-    done = models_tool.run_dbt(warehouse, ["build"], source_schema, models_schema, target_path=target_path, capture=True)
+def build(warehouse: Any, source_schema: str, models_schema: str, target_path: Path, *options: str) -> Any:
+    done = models_tool.run_dbt(warehouse, ["build", *options], source_schema, models_schema, target_path=target_path, capture=True)
     done.target_path = target_path
     return done
 
@@ -318,7 +318,11 @@ def test_a_synced_row_without_a_field_an_answer_counts_on_fails_the_build_naming
     with duckdb.connect(str(copy)) as connection:
         connection.execute(change)
 
-    done = build(models_tool.Warehouse(duckdb=copy), "saas_usage", "finops", tmp_path / "dbt")
+    # The staging model the field feeds, with its tests (the whole project fails the same way: its
+    # marts are skipped; one model keeps the test short).
+    staging = max((name for name in KEYS if failing_test.startswith(f"not_null_{name}_")), key=len)
+    only = ("--select", staging, "--indirect-selection", "cautious")  # its own tests, none of its children's
+    done = build(models_tool.Warehouse(duckdb=copy), "saas_usage", "finops", tmp_path / "dbt", *only)
 
     assert done.returncode == 1
     results = json.loads((tmp_path / "dbt" / "run_results.json").read_text())["results"]
