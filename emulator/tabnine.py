@@ -33,10 +33,8 @@ from emulator.core import (
     BenchEndpoint,
     BenchPlan,
     BenchScenario,
-    Chart,
     LoggedRequest,
     Reply,
-    Report,
     Request,
     Route,
     VendorEmulator,
@@ -212,71 +210,6 @@ _SEAT_FIELDS = (
     ("tabnine_user_usage", "period_end"),
 )
 
-DEMO_REPORTS = (
-    Report(
-        "Tabnine seats: bought, held, used in the last 30 days",
-        "tabnine_license",
-        """
-        WITH license AS (SELECT seats, seatscap FROM {table} ORDER BY iat DESC LIMIT 1),
-        holders AS (SELECT id FROM {tabnine_users} WHERE active),"""
-        + _RECENT_USAGE
-        + """,
-        counts AS (
-            SELECT 1 AS k, 'seats bought (license seats)' AS measure, (SELECT seats FROM license) AS users
-            UNION ALL SELECT 2, 'seat cap (license seatsCap)', (SELECT seatscap FROM license)
-            UNION ALL SELECT 3, 'held (active users)', (SELECT COUNT(*) FROM holders)
-            UNION ALL SELECT 4, 'held and used in the last 30 days',
-                (SELECT COUNT(*) FROM holders WHERE id IN (SELECT userid FROM recent))
-            UNION ALL SELECT 5, 'held, unused in the last 30 days',
-                (SELECT COUNT(*) FROM holders WHERE id NOT IN (SELECT userid FROM recent))
-        )
-        SELECT measure, users FROM counts ORDER BY k
-        """,
-        Chart("measure", "users"),
-        required=(("tabnine_license", "seats"), ("tabnine_license", "seatsCap"), *_SEAT_FIELDS),
-    ),
-    Report(
-        "Tabnine seat holders with no activity in the last 30 days",
-        "tabnine_users",
-        """
-        WITH"""
-        + _RECENT_USAGE
-        + """,
-        roles AS (SELECT username, string_agg(role, ', ' ORDER BY role) AS roles FROM {tabnine_permissions} GROUP BY username)
-        SELECT users.username, users.email, COALESCE(json_extract_string(users.team, '$.name'), '') AS team,
-               COALESCE(roles.roles, 'Member') AS role
-        FROM {table} AS users LEFT JOIN roles USING (username)
-        WHERE users.active AND users.id NOT IN (SELECT userid FROM recent)
-        ORDER BY users.username
-        """,
-        # A user listed under none of the permissions' three roles holds the fourth the newer
-        # spec names, Member: a label, never a count. The permissions' own usernames the
-        # connector checks (a permission without one fails the stream).
-        required=(*_SEAT_FIELDS, ("tabnine_users", "username")),
-    ),
-    Report(
-        "Most expensive Tabnine agent models (cost over the synced windows)",
-        "tabnine_agent_usage",
-        """
-        SELECT CASE WHEN json_extract_string(model, '$.model') IS NULL
-                    THEN error('tabnine_agent_usage: a modelBreakdown item has no model: ' || model::VARCHAR)
-                    ELSE json_extract_string(model, '$.model') END AS model,
-               -- SUM would skip an item without cost or tokensConsumed: a smaller number, unsaid.
-               SUM(CASE WHEN json_extract(model, '$.cost') IS NULL
-                        THEN error('tabnine_agent_usage: a modelBreakdown item has no cost: ' || model::VARCHAR)
-                        ELSE CAST(json_extract(model, '$.cost') AS DECIMAL(18, 6)) END) AS cost,
-               SUM(CASE WHEN json_extract(model, '$.tokensConsumed') IS NULL
-                        THEN error('tabnine_agent_usage: a modelBreakdown item has no tokensConsumed: ' || model::VARCHAR)
-                        ELSE CAST(json_extract(model, '$.tokensConsumed') AS BIGINT) END) AS tokens
-        FROM {table}, unnest(json_extract(modelbreakdown, '$[*]')) AS breakdown(model)
-        GROUP BY 1
-        ORDER BY cost DESC, model
-        """,
-        Chart("model", "cost", horizontal=True),
-        required=(("tabnine_agent_usage", "modelBreakdown"),),
-    ),
-)
-
 
 class Tabnine(VendorEmulator):
     name = "tabnine"
@@ -309,7 +242,6 @@ class Tabnine(VendorEmulator):
     paged_options = {"teams": 5, "users": 150}
     #: The current month is re-read until it is over, so its cursor stays behind it.
     cursor_may_not_move = ("tabnine_account_utilizations",)
-    demo_reports = DEMO_REPORTS
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # Daily per-user windows: a sync of a few days has per-user records (a month may not be over).

@@ -31,10 +31,8 @@ from emulator.core import (
     BenchEndpoint,
     BenchPlan,
     BenchScenario,
-    Chart,
     LoggedRequest,
     Reply,
-    Report,
     Request,
     Route,
     VendorEmulator,
@@ -160,23 +158,6 @@ class Workato(VendorEmulator):
     paged_options = {"workspaces": 12, "recipes": 6}
     #: The share of each customer's task limit its current billing period has used, in percent
     #: rounded half up to a tenth (integer arithmetic, so exact); over 100 is over quota.
-    demo_reports = (
-        Report(
-            "Workato customers by share of their task limit used (current billing period)",
-            "workato_customer_workspaces",
-            """
-            SELECT name, task_count, task_limit,
-                   -- A customer with a limit and no task_count would sort as if unused: fail instead.
-                   CASE WHEN task_count IS NULL
-                        THEN error('workato_customer_workspaces: customer ' || id || ' has a task_limit and no task_count')
-                        ELSE ((task_count * 1000 + task_limit // 2) // task_limit) * 0.1 END AS percent_used
-            FROM {table}
-            WHERE task_limit > 0
-            ORDER BY percent_used DESC, name
-            """,
-            Chart("name", "percent_used", horizontal=True),
-        ),
-    )
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # Workato counts periods in the Embed admin workspace's zone: the connector should use the
@@ -494,7 +475,6 @@ class Workato(VendorEmulator):
                 counts = {name: row.get(name) for name in COUNT_COLUMNS}  # the typed columns, whatever the row's names
                 records.append({**{renamed.get(name, name): value for name, value in row.items()}, **counts, **period})
         return records
-
 
     def _monthly_records(self, index: int) -> List[Dict[str, Any]]:
         """A customer's months as a correct connector records them: each month as served, with
