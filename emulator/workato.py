@@ -479,13 +479,13 @@ class Workato(VendorEmulator):
     def _monthly_records(self, index: int) -> List[Dict[str, Any]]:
         """A customer's months as a correct connector records them: each month as served, with
         ``workspace_id``, ``external_id``, ``workspace_name``, ``month`` (``YYYY-MM-01``) and
-        ``task_count``, the served month kept as ``vendor_month``."""
+        ``task_count``, the served month kept as ``vendor_month`` (as text)."""
         customer = self.monthly_usage(index)
         head = {"workspace_id": customer["id"], "external_id": customer["external_id"], "workspace_name": customer["name"]}
         records = []
         for item, first in zip(customer["usage"], self.billed_months(), strict=True):
             month = first.isoformat()
-            served = {"vendor_month": item["month"]} if item.get("month", month) != month else {}
+            served = {"vendor_month": str(item["month"])} if item.get("month", month) != month else {}
             records.append({**item, **served, **head, "month": month, "task_count": item.get("task_count")})
         return records
 

@@ -83,8 +83,7 @@ def test_a_year_and_a_month_number_are_read_as_the_same_months(connector: Checke
 
     assert_succeeded(run)
     assert_matches(MONTHLY, run.records(MONTHLY), emulator.ground_truth(MONTHLY))
-    assert {type(record["vendor_month"]) for record in run.records(MONTHLY)} == {int}
-    assert all(date.fromisoformat(record["month"]).month == record["vendor_month"] for record in run.records(MONTHLY))
+    assert all(str(date.fromisoformat(record["month"]).month) == record["vendor_month"] for record in run.records(MONTHLY))
 
 
 @pytest.mark.parametrize(

@@ -614,7 +614,11 @@ class WorkatoCustomerMonthlyUsage(ResultPages):
                 if field in row:
                     customer[column] = as_text(row[field])
             for item in row[MONTHS_FIELD]:
-                yield with_columns(item, {**customer, "month": self.month(row, item), "task_count": self.tasks(row, item)})
+                record = with_columns(item, {**customer, "month": self.month(row, item), "task_count": self.tasks(row, item)})
+                if "vendor_month" in record:
+                    # One column type: a month number (6 beside year) and a label ("2026-06") alike.
+                    record["vendor_month"] = str(record["vendor_month"])
+                yield record
 
     def month(self, row: Mapping[str, Any], item: Mapping[str, Any]) -> str:
         month = month_of(item)
