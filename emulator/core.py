@@ -155,34 +155,6 @@ class World:
         return (self.frozen_now or datetime.now(timezone.utc)) + self.clock_offset
 
 
-@dataclass(frozen=True)
-class Chart:
-    """How the demo's HTML report draws a report's rows: one bar per row, labelled by column ``x``,
-    as long as column ``y`` (a number, written on the bar); ``horizontal`` for long labels."""
-
-    x: str
-    y: str
-    horizontal: bool = False
-
-
-@dataclass(frozen=True)
-class Report:
-    """A query the demo runs on the DuckDB table of ``stream`` after syncing, printed under
-    ``title``; ``sql`` names that table ``{table}`` and any other synced stream's ``{<stream>}``
-    (schema-qualified and quoted). With a ``chart``, the HTML report draws its rows.
-
-    ``required`` are the ``(stream, column)`` pairs the query counts or compares on: a vendor
-    shape the connector keeps as sent, and a ``NULL`` there (a field renamed or left out) would
-    quietly change the report's numbers, so the demo refuses to run the report instead, naming
-    the stream and the column (``tools/report.py``)."""
-
-    title: str
-    stream: str
-    sql: str
-    chart: Optional[Chart] = None
-    required: Tuple[Tuple[str, str], ...] = ()
-
-
 class VendorEmulator:
     """One vendor's API. Subclasses set ``name`` (also the connector's config section),
     ``Options`` (a dataclass with ``api_key``), ``streams`` (connector stream names it can give
@@ -208,8 +180,6 @@ class VendorEmulator:
     paged_options: ClassVar[Mapping[str, Any]] = {}
     #: The options of the demo (``tools/demo.py``), which runs with limits on.
     demo_options: ClassVar[Mapping[str, Any]] = {}
-    #: What the demo prints about the vendor's synced tables, beyond record counts.
-    demo_reports: ClassVar[Tuple[Report, ...]] = ()
     #: Incremental streams whose cursor may not move in a sync of days that are over, because
     #: their period (a month) may still run; every other incremental stream's must.
     cursor_may_not_move: ClassVar[Tuple[str, ...]] = ()

@@ -28,10 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from emulator.core import (
     ApiError,
-    Chart,
     LoggedRequest,
     Reply,
-    Report,
     Request,
     Route,
     VendorEmulator,
@@ -156,24 +154,6 @@ class Jiandaoyun(VendorEmulator):
     #: 10 requests/second per endpoint on both sides (the real API: 1), so the demo takes
     #: seconds, not minutes; the budget logic is the same.
     demo_options = {"requests_per_second": 10}
-    demo_reports = (
-        Report(
-            "Heaviest Jiandaoyun members (apps, forms, dashboards, ETL, aggregates, automations over the period)",
-            "jiandaoyun_member_usage",
-            """
-            SELECT member_id,
-                   json_extract_string(member, '$.name') AS name,
-                   SUM(COALESCE(app, 0) + COALESCE(form_coop, 0) + COALESCE(form_workflow, 0) + COALESCE(dash, 0)
-                       + COALESCE(etl, 0) + COALESCE(aggregate, 0) + COALESCE(automation, 0)) AS objects,
-                   MAX(COALESCE(data, 0)) AS max_data
-            FROM {table}
-            GROUP BY member_id, name
-            ORDER BY objects DESC, member_id
-            LIMIT 5
-            """,
-            Chart("name", "objects", horizontal=True),
-        ),
-    )
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # The connector's largest allowed budget when the emulator enforces no per-endpoint limit.

@@ -13,23 +13,25 @@ Per-user usage (``/api/v2/user/usage``) is the 6.2/6.3 spec's v2 bucket per user
 (``ides`` and ``languages`` on the days the user was active); every fifth user holds a seat and
 never uses it, and a deactivated user uses nothing. A team's usage sums its members' days.
 Agent usage (``/api/v1/organization/agent-usage``) has per-model tokens and cost and an IDE/CLI
-breakdown per day. ``deleted_users``/``deleted_teams`` play ids deleted between the listing and
-their usage (listed, then 404); ``agent_usage`` a license without Agent (403
-``FEATURE_NOT_AVAILABLE``) or a token without the permission (another 403).
+breakdown per day; per user (``/api/v1/user/agent-usage``) it is generated per user, day, agent
+type and model (on most of a user's active days), and a team's sums its members'.
+``deleted_users``/``deleted_teams`` play ids deleted between the listing and their usage (listed,
+then 404); ``agent_usage`` a license without Agent (403 ``FEATURE_NOT_AVAILABLE``) or a token
+without the permission (another 403). Pending invitations (``/api/invitation/v1``) are each
+team's ``pendingInvitationsCount``, paged with ``meta.next`` the next offset itself; a server
+older than 6.2 (``v2_available=False``) has no such endpoint (404).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from emulator.core import (
     ApiError,
-    Chart,
     LoggedRequest,
     Reply,
-    Report,
     Request,
     Route,
     VendorEmulator,
@@ -64,6 +66,10 @@ LANGUAGES = ("python", "typescript", "java", "go", "rust")
 #: Agent models (as agent usage names them) and their price per million input/output tokens.
 AGENT_MODELS = (("claude-sonnet-4", 3.0, 15.0), ("gpt-4.1", 2.0, 8.0), ("tabnine-protected", 0.5, 1.5))
 AGENT_TYPES = ("ide", "cli")
+#: The values of ``Options.invitation_next``: how the invitations' ``meta.next`` names the next page.
+INVITATION_NEXT = ("offset", "object")
+#: The roles an invitation gives (the newer spec's, but Admin).
+INVITED_ROLES = ("Member", "TeamLead", "Manager")
 
 
 @dataclass
@@ -116,6 +122,14 @@ class Options:
     #: A server of 6.2 or newer whose ``/api/v2/organization/usage`` a proxy hides (404): v1 then
     #: answers, with its history up to ``upgraded_on`` only.
     v2_usage_hidden: bool = False
+    #: The name per-user and per-team agent usage give the data point's cost total (``totalCost``
+    #: in the spec): a server that names it otherwise.
+    people_agent_cost_field: str = "totalCost"
+    #: Pending invitations per team (``None``: 0 to 3, each team's own ``pendingInvitationsCount``).
+    invitations_per_team: Optional[int] = None
+    #: How ``/api/invitation/v1`` names the next page in ``meta.next``: ``offset``, the next offset
+    #: itself (the spec), or ``object``, ``{limit, offset}`` as teams and users do.
+    invitation_next: str = "offset"
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -126,6 +140,8 @@ class Options:
             raise ValueError(f"unknown user_shape {self.user_shape!r}; one of {', '.join(USER_SHAPES)}")
         if self.agent_usage not in AGENT_USAGE:
             raise ValueError(f"unknown agent_usage {self.agent_usage!r}; one of {', '.join(AGENT_USAGE)}")
+        if self.invitation_next not in INVITATION_NEXT:
+            raise ValueError(f"unknown invitation_next {self.invitation_next!r}; one of {', '.join(INVITATION_NEXT)}")
         if self.license_time_unit not in LICENSE_TIME_UNITS:
             raise ValueError(f"unknown license_time_unit {self.license_time_unit!r}; one of {', '.join(LICENSE_TIME_UNITS)}")
 
@@ -190,71 +206,6 @@ _SEAT_FIELDS = (
     ("tabnine_user_usage", "period_end"),
 )
 
-DEMO_REPORTS = (
-    Report(
-        "Tabnine seats: bought, held, used in the last 30 days",
-        "tabnine_license",
-        """
-        WITH license AS (SELECT seats, seatscap FROM {table} ORDER BY iat DESC LIMIT 1),
-        holders AS (SELECT id FROM {tabnine_users} WHERE active),"""
-        + _RECENT_USAGE
-        + """,
-        counts AS (
-            SELECT 1 AS k, 'seats bought (license seats)' AS measure, (SELECT seats FROM license) AS users
-            UNION ALL SELECT 2, 'seat cap (license seatsCap)', (SELECT seatscap FROM license)
-            UNION ALL SELECT 3, 'held (active users)', (SELECT COUNT(*) FROM holders)
-            UNION ALL SELECT 4, 'held and used in the last 30 days',
-                (SELECT COUNT(*) FROM holders WHERE id IN (SELECT userid FROM recent))
-            UNION ALL SELECT 5, 'held, unused in the last 30 days',
-                (SELECT COUNT(*) FROM holders WHERE id NOT IN (SELECT userid FROM recent))
-        )
-        SELECT measure, users FROM counts ORDER BY k
-        """,
-        Chart("measure", "users"),
-        required=(("tabnine_license", "seats"), ("tabnine_license", "seatsCap"), *_SEAT_FIELDS),
-    ),
-    Report(
-        "Tabnine seat holders with no activity in the last 30 days",
-        "tabnine_users",
-        """
-        WITH"""
-        + _RECENT_USAGE
-        + """,
-        roles AS (SELECT username, string_agg(role, ', ' ORDER BY role) AS roles FROM {tabnine_permissions} GROUP BY username)
-        SELECT users.username, users.email, COALESCE(json_extract_string(users.team, '$.name'), '') AS team,
-               COALESCE(roles.roles, 'Member') AS role
-        FROM {table} AS users LEFT JOIN roles USING (username)
-        WHERE users.active AND users.id NOT IN (SELECT userid FROM recent)
-        ORDER BY users.username
-        """,
-        # A user listed under none of the permissions' three roles holds the fourth the newer
-        # spec names, Member: a label, never a count. The permissions' own usernames the
-        # connector checks (a permission without one fails the stream).
-        required=(*_SEAT_FIELDS, ("tabnine_users", "username")),
-    ),
-    Report(
-        "Most expensive Tabnine agent models (cost over the synced windows)",
-        "tabnine_agent_usage",
-        """
-        SELECT CASE WHEN json_extract_string(model, '$.model') IS NULL
-                    THEN error('tabnine_agent_usage: a modelBreakdown item has no model: ' || model::VARCHAR)
-                    ELSE json_extract_string(model, '$.model') END AS model,
-               -- SUM would skip an item without cost or tokensConsumed: a smaller number, unsaid.
-               SUM(CASE WHEN json_extract(model, '$.cost') IS NULL
-                        THEN error('tabnine_agent_usage: a modelBreakdown item has no cost: ' || model::VARCHAR)
-                        ELSE CAST(json_extract(model, '$.cost') AS DECIMAL(18, 6)) END) AS cost,
-               SUM(CASE WHEN json_extract(model, '$.tokensConsumed') IS NULL
-                        THEN error('tabnine_agent_usage: a modelBreakdown item has no tokensConsumed: ' || model::VARCHAR)
-                        ELSE CAST(json_extract(model, '$.tokensConsumed') AS BIGINT) END) AS tokens
-        FROM {table}, unnest(json_extract(modelbreakdown, '$[*]')) AS breakdown(model)
-        GROUP BY 1
-        ORDER BY cost DESC, model
-        """,
-        Chart("model", "cost", horizontal=True),
-        required=(("tabnine_agent_usage", "modelBreakdown"),),
-    ),
-)
-
 
 class Tabnine(VendorEmulator):
     name = "tabnine"
@@ -270,6 +221,9 @@ class Tabnine(VendorEmulator):
         "tabnine_agent_usage",
         "tabnine_user_usage",
         "tabnine_team_usage",
+        "tabnine_user_agent_usage",
+        "tabnine_team_agent_usage",
+        "tabnine_invitations",
     )
 
     # -- what shared tests and tools read (see VendorEmulator)
@@ -284,7 +238,6 @@ class Tabnine(VendorEmulator):
     paged_options = {"teams": 5, "users": 150}
     #: The current month is re-read until it is over, so its cursor stays behind it.
     cursor_may_not_move = ("tabnine_account_utilizations",)
-    demo_reports = DEMO_REPORTS
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # Daily per-user windows: a sync of a few days has per-user records (a month may not be over).
@@ -293,7 +246,7 @@ class Tabnine(VendorEmulator):
     def requested_day(self, request: LoggedRequest) -> Optional[str]:
         # Organisation usage (v2, or v1 on an old server), agent usage and per-user and per-team
         # usage (daily in connector_section) ask for one UTC bucket from ``from``.
-        dated = ("/organization/usage", "/organization/agent-usage", "/user/usage", "/team/usage")
+        dated = ("/organization/usage", "/organization/agent-usage", "/user/usage", "/team/usage", "/user/agent-usage", "/team/agent-usage")
         start = request.query.get("from") if request.path.endswith(dated) else None
         return start[0][:10] if start else None
 
@@ -311,6 +264,9 @@ class Tabnine(VendorEmulator):
             Route("GET", "/api/v2/user/usage", lambda r: self._usage(r, version=2, scope="user"), limits),
             Route("GET", "/api/v1/instance/permissions", self._permissions, limits),
             Route("GET", "/api/v1/organization/agent-usage", self._agent_usage, limits),
+            Route("GET", "/api/v1/user/agent-usage", lambda r: self._people_agent_usage(r, scope="user"), limits),
+            Route("GET", "/api/v1/team/agent-usage", lambda r: self._people_agent_usage(r, scope="team"), limits),
+            Route("GET", "/api/invitation/v1", self._invitations, limits),
         ]
 
     def unauthorized(self) -> Reply:
@@ -382,7 +338,7 @@ class Tabnine(VendorEmulator):
             "isDefaultTeam": index == 0,
             # Since 6.3; a team without a cap has none.
             "seatCap": None if index % 4 == 1 else 10 + stable_int(self.seed, "seat-cap", index) % 50,
-            "pendingInvitationsCount": stable_int(self.seed, "invitations", index) % 4,
+            "pendingInvitationsCount": self.pending_invitations(index),
         }
         if index % 3 == 2:
             team["syncedGroupId"] = f"okta-group-{index}"
@@ -558,73 +514,62 @@ class Tabnine(VendorEmulator):
         """The agent-usage data point ``[start, end)``: counts and tokens summed, each cost from its
         model's price per million tokens (rounded to 6 decimals), ``activeUsers`` the busiest
         day's (on a day, the busiest model's: a lower bound of the distinct users)."""
-        included = [d for d in days(start.date(), (end - timedelta(microseconds=1)).date()) if start <= _midnight(d) < end]
-        per_day = [self._agent_day(d) for d in included]
-        rows = [row for day in per_day for row in day]
+        per_day = [self._agent_day(d) for d in _days_in(start, end)]
 
         def busiest(kinds: Sequence[str]) -> int:
             return max((max((r["activeUsers"] for r in day if r["agentType"] in kinds), default=0) for day in per_day), default=0)
 
-        def models(selected: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-            breakdown = []
-            for model, price_in, price_out in AGENT_MODELS:
-                used = [row for row in selected if row["model"] == model]
-                tokens_in, tokens_out = sum(r["inputTokens"] for r in used), sum(r["outputTokens"] for r in used)
-                cost = round((tokens_in * price_in + tokens_out * price_out) / 1e6, 6)
-                breakdown.append(
+        return _agent_point(start, end, per_day, busiest)
+
+    def _user_agent_day(self, index: int, day: date) -> List[Dict[str, Any]]:
+        """What user ``index`` did with the agent on ``day``: one row per agent type and model used
+        (each model a third of the days in the IDE, a seventh in the CLI), none on a day the user
+        did not use Tabnine at all."""
+        if self._user_day(index, day) is None:
+            return []
+        rows = []
+        for kind in AGENT_TYPES:
+            for model, _, _ in AGENT_MODELS:
+                roll = stable_int(self.seed, "user-agent-day", index, kind, model, day)
+                if roll % (3 if kind == "ide" else 7) != 0:
+                    continue
+                rows.append(
                     {
+                        "user": index,
+                        "agentType": kind,
                         "model": model,
-                        "tokensConsumed": tokens_in + tokens_out,
-                        "inputTokens": tokens_in,
-                        "outputTokens": tokens_out,
-                        "cost": cost,
+                        "interactions": 1 + roll // 7 % 6,
+                        "linesAdded": roll // 11 % 90,
+                        "linesAddedAccepted": roll // 11 % 90 // 2,
+                        "linesRemoved": roll // 13 % 30,
+                        "linesRemovedAccepted": roll // 13 % 30 // 3,
+                        "inputTokens": 4000 + roll // 17 % 30000,
+                        "outputTokens": 800 + roll // 19 % 6000,
+                        "userInitiatedMessages": 1 + roll // 23 % 4,
                     }
                 )
-            return breakdown
+        return rows
 
-        def totals(breakdown: List[Dict[str, Any]]) -> Tuple[int, int, int, float]:
-            return (
-                sum(m["tokensConsumed"] for m in breakdown),
-                sum(m["inputTokens"] for m in breakdown),
-                sum(m["outputTokens"] for m in breakdown),
-                round(sum(m["cost"] for m in breakdown), 6),
-            )
+    def people_agent_bucket(self, members: Sequence[int], start: datetime, end: datetime) -> Dict[str, Any]:
+        """The agent data point ``[start, end)`` of the users ``members`` (one user, or a team's): as
+        :meth:`agent_bucket`, ``activeUsers`` the most members active on one day; the cost total
+        under ``Options.people_agent_cost_field``."""
+        per_day = [[row for u in members for row in self._user_agent_day(u, d)] for d in _days_in(start, end)]
 
-        by_type = []
-        for kind in AGENT_TYPES:
-            selected = [row for row in rows if row["agentType"] == kind]
-            breakdown = models(selected)
-            consumed, tokens_in, tokens_out, cost = totals(breakdown)
-            counts = {
-                name: sum(row[name] for row in selected)
-                for name in ("interactions", "linesAdded", "linesAddedAccepted", "linesRemoved", "linesRemovedAccepted")
-            }
-            by_type.append(
-                {
-                    "agentType": kind,
-                    "activeUsers": busiest((kind,)),
-                    **counts,
-                    "tokensConsumed": consumed,
-                    "inputTokens": tokens_in,
-                    "outputTokens": tokens_out,
-                    "cost": cost,
-                    "userInitiatedMessages": sum(row["userInitiatedMessages"] for row in selected),
-                    "modelBreakdown": breakdown,
-                }
-            )
-        overall = models(rows)
-        consumed, tokens_in, tokens_out, cost = totals(overall)
-        return {
-            "from": _z(start),
-            "to": _z(end),
-            "activeUsers": busiest(AGENT_TYPES),
-            "totalTokensConsumed": consumed,
-            "totalInputTokens": tokens_in,
-            "totalOutputTokens": tokens_out,
-            "totalCost": cost,
-            "modelBreakdown": overall,
-            "agentTypeBreakdown": by_type,
-        }
+        def busiest(kinds: Sequence[str]) -> int:
+            return max((len({r["user"] for r in day if r["agentType"] in kinds}) for day in per_day), default=0)
+
+        point = _agent_point(start, end, per_day, busiest)
+        named = self.options.people_agent_cost_field
+        return point if named == "totalCost" else {(named if key == "totalCost" else key): value for key, value in point.items()}
+
+    def people_agent_buckets(
+        self, scope: str, index: int, start: datetime, end: datetime, granularity: str
+    ) -> List[Tuple[datetime, datetime, Dict[str, Any]]]:
+        """The data points of one user's (team's) agent-usage request for ``[start, end)``, with their bounds."""
+        cut = "daily" if granularity == "all" and self.options.multi_bucket else granularity
+        members = [index] if scope == "user" else self.team_members(index)
+        return [(a, b, self.people_agent_bucket(members, a, b)) for a, b in _windows(start, end, cut)]
 
     def model_id(self, index: int) -> str:
         """A model's uuid (Tabnine sends uuids and publishes no mapping to names)."""
@@ -835,6 +780,26 @@ class Tabnine(VendorEmulator):
     def _agent_usage(self, request: Request) -> Reply:
         """As a Tabnine engineer's notes report the live endpoint: ``organizationId`` required
         (401 without), ``from``/``to`` without milliseconds, ``startDate``/``endDate`` a 500."""
+        start, end, granularity = self._agent_request(request, granularity_required=False)
+        usage = {"granularity": granularity, "data": [bucket for _, _, bucket in self.agent_buckets(start, end, granularity)]}
+        return Reply(200, {"organizationId": self.organization_id(), "from": _z(start), "to": _z(end), "usage": usage})
+
+    def _people_agent_usage(self, request: Request, scope: str) -> Reply:
+        """Per-user (per-team) agent usage, as the organisation's, and, as the newest spec has it,
+        ``granularity`` and the ``userId`` (``teamId``) required; an unknown or deleted id a 404."""
+        start, end, granularity = self._agent_request(request, granularity_required=True)
+        id_param = "userId" if scope == "user" else "teamId"
+        owner = request.param(id_param)
+        if not owner:
+            raise _validation_error(f"{id_param}: Required")
+        index = self._usage_owner(scope, owner)
+        assert index is not None
+        data = [bucket for _, _, bucket in self.people_agent_buckets(scope, index, start, end, granularity)]
+        body = {"organizationId": self.organization_id(), id_param: owner, "from": _z(start), "to": _z(end)}
+        return Reply(200, {**body, "usage": {"granularity": granularity, "data": data}})
+
+    def _agent_request(self, request: Request, granularity_required: bool) -> Tuple[datetime, datetime, str]:
+        """The window and granularity an agent-usage request asks for, checked as the endpoints do."""
         owner = request.param("organizationId")
         if owner != self.organization_id():
             raise _error(401, "Unauthorized", "Unauthorized: Invalid organization.")
@@ -850,11 +815,68 @@ class Tabnine(VendorEmulator):
         start, end = (_instant(request.param(name), name) for name in ("from", "to"))
         if start >= end:
             raise _error(400, "Bad Request", "'from' must be before 'to'")
-        granularity = request.param("granularity") or "all"
+        granularity = request.param("granularity")
+        if granularity is None and granularity_required:
+            raise _validation_error("granularity: Required")
+        granularity = granularity or "all"
         if granularity not in GRANULARITIES:
             raise _error(400, "Bad Request", f"granularity must be one of {', '.join(GRANULARITIES)}")
-        usage = {"granularity": granularity, "data": [bucket for _, _, bucket in self.agent_buckets(start, end, granularity)]}
-        return Reply(200, {"organizationId": owner, "from": _z(start), "to": _z(end), "usage": usage})
+        return start, end, granularity
+
+    def pending_invitations(self, team: int) -> int:
+        """How many invitations to team ``team`` are pending (its ``pendingInvitationsCount``)."""
+        fixed = self.options.invitations_per_team
+        return fixed if fixed is not None else stable_int(self.seed, "invitations", team) % 4
+
+    def invitation(self, team: int, number: int) -> Dict[str, Any]:
+        """The ``number``-th pending invitation to team ``team``: sent in the last 20 days, expiring
+        30 days later (every fourth never expires)."""
+        roll = stable_int(self.seed, "invitation", team, number)
+        halves = (stable_int(self.seed, "invitation-id", team, number, half) for half in (1, 2))
+        digits = "".join(f"{half:016x}" for half in halves)
+        sent = _midnight(self.today()) - timedelta(days=1 + roll % 20, minutes=roll // 20 % 1440)
+        return {
+            "id": f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}",
+            "email": f"invitee{team}-{number}@example.com",
+            "teamId": self.team_id(team),
+            "role": INVITED_ROLES[roll // 7 % len(INVITED_ROLES)],
+            "createdAt": _z(sent),
+            "expiresAt": None if number % 4 == 3 else _z(sent + timedelta(days=30)),
+            "revokedAt": None,
+        }
+
+    def invitations(self, team: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Every pending invitation (to ``team`` only, when given), team by team."""
+        teams = range(self.options.teams) if team is None else [team]
+        return [self.invitation(t, n) for t in teams for n in range(self.pending_invitations(t))]
+
+    def _invitations(self, request: Request) -> Reply:
+        """``GET /api/invitation/v1``: ``offset`` and ``limit`` required, an optional ``teamId``;
+        ``meta.next`` the next offset (or ``{limit, offset}``, ``Options.invitation_next``)."""
+        if not self.options.v2_available:
+            return Reply(404, {"error": "Not Found", "message": f"Cannot GET {request.path}", "status": 404})
+        missing = [name for name in ("offset", "limit") if request.param(name) is None]
+        if missing:
+            raise _validation_error(*(f"{name}: Expected number, received nan" for name in missing))
+        try:
+            offset, limit = int(request.param("offset") or 0), int(request.param("limit") or 0)
+        except ValueError:
+            raise _validation_error("offset and limit must be integers") from None
+        if offset < 0 or limit < 1:
+            raise _validation_error("offset must be >= 0 and limit >= 1")
+        team_param = request.param("teamId")
+        team = None
+        if team_param is not None:
+            team = next((i for i in range(self.options.teams) if self.team_id(i) == team_param), None)
+            if team is None:
+                raise _error(404, "Not Found", "Team not found")
+        invitations = self.invitations(team)
+        limit = min(limit, MAX_PAGE)
+        page = invitations[offset : offset + limit]
+        following: Any = offset + limit if offset + limit < len(invitations) else None
+        if following is not None and self.options.invitation_next == "object":
+            following = {"limit": limit, "offset": following}
+        return Reply(200, {"data": page, "meta": {"count": len(page), "total": len(invitations), "next": following}})
 
     def agent_buckets(self, start: datetime, end: datetime, granularity: str) -> List[Tuple[datetime, datetime, Dict[str, Any]]]:
         cut = "daily" if granularity == "all" and self.options.multi_bucket else granularity
@@ -883,9 +905,13 @@ class Tabnine(VendorEmulator):
         of Admin, Manager, TeamLead with ``role``. ``tabnine_agent_usage``: the data point of each
         ``granularity`` window (none without Agent). ``tabnine_user_usage`` and
         ``tabnine_team_usage``: the v2 bucket of each listed user (team) not deleted, per
-        ``user_usage_granularity`` window, with ``userId`` (``teamId``)."""
+        ``user_usage_granularity`` window, with ``userId`` (``teamId``); ``tabnine_user_agent_usage``
+        and ``tabnine_team_agent_usage`` the agent data point the same way (none without Agent).
+        ``tabnine_invitations``: every pending invitation as served."""
         if stream == "tabnine_organization":
             return [self.organization()]
+        if stream == "tabnine_invitations":
+            return self.invitations()
         if stream == "tabnine_teams":
             return [self.team(i) for i in range(self.options.teams)]
         if stream == "tabnine_users":
@@ -918,8 +944,17 @@ class Tabnine(VendorEmulator):
                     period = {"period_start": bounds[0].isoformat(), "period_end": bounds[1].isoformat()}
                     records.append({"organizationId": self.organization_id(), **bucket, **period, "granularity": granularity})
             return records
-        if stream in ("tabnine_user_usage", "tabnine_team_usage"):
-            scope, id_field = ("user", "userId") if stream == "tabnine_user_usage" else ("team", "teamId")
+        people = {  # scope, id field, agent usage
+            "tabnine_user_usage": ("user", "userId", False),
+            "tabnine_team_usage": ("team", "teamId", False),
+            "tabnine_user_agent_usage": ("user", "userId", True),
+            "tabnine_team_agent_usage": ("team", "teamId", True),
+        }
+        if stream in people:
+            scope, id_field, agent = people[stream]
+            if agent and self.options.agent_usage != "licensed":
+                return []
+            buckets_of = self.people_agent_buckets if agent else self.people_buckets
             count, make_id, deleted = (
                 (self.options.users, self.user_id, self.deleted_user)
                 if scope == "user"
@@ -928,7 +963,7 @@ class Tabnine(VendorEmulator):
             unit = PERIOD_UNITS[user_usage_granularity]
             for start, end in planned_periods(unit, timezone.utc, now, start_date, end_date):
                 for index in (i for i in range(count) if not deleted(i)):
-                    buckets = self.people_buckets(scope, index, start, end, "all")
+                    buckets = buckets_of(scope, index, start, end, "all")
                     for a, b, bucket in buckets:
                         bounds = (a, b) if len(buckets) > 1 else (start, end)
                         period = {"period_start": bounds[0].isoformat(), "period_end": bounds[1].isoformat()}
@@ -945,6 +980,81 @@ class Tabnine(VendorEmulator):
                     records.append({"organizationId": self.organization_id(), **bucket, **period, "granularity": granularity})
             return records
         raise KeyError(stream)
+
+
+def _days_in(start: datetime, end: datetime) -> List[date]:
+    """The UTC days whose midnight lies in ``[start, end)``."""
+    return [d for d in days(start.date(), (end - timedelta(microseconds=1)).date()) if start <= _midnight(d) < end]
+
+
+def _agent_point(
+    start: datetime, end: datetime, per_day: List[List[Dict[str, Any]]], busiest: Callable[[Sequence[str]], int]
+) -> Dict[str, Any]:
+    """An agent-usage data point ``[start, end)`` from its rows (one per agent type and model, per
+    day): counts and tokens summed, each cost from its model's price per million tokens (rounded to
+    6 decimals); ``busiest(kinds)``: its active users of those agent types."""
+    rows = [row for day in per_day for row in day]
+
+    def models(selected: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        breakdown = []
+        for model, price_in, price_out in AGENT_MODELS:
+            used = [row for row in selected if row["model"] == model]
+            tokens_in, tokens_out = sum(r["inputTokens"] for r in used), sum(r["outputTokens"] for r in used)
+            cost = round((tokens_in * price_in + tokens_out * price_out) / 1e6, 6)
+            breakdown.append(
+                {
+                    "model": model,
+                    "tokensConsumed": tokens_in + tokens_out,
+                    "inputTokens": tokens_in,
+                    "outputTokens": tokens_out,
+                    "cost": cost,
+                }
+            )
+        return breakdown
+
+    def totals(breakdown: List[Dict[str, Any]]) -> Tuple[int, int, int, float]:
+        return (
+            sum(m["tokensConsumed"] for m in breakdown),
+            sum(m["inputTokens"] for m in breakdown),
+            sum(m["outputTokens"] for m in breakdown),
+            round(sum(m["cost"] for m in breakdown), 6),
+        )
+
+    by_type = []
+    for kind in AGENT_TYPES:
+        selected = [row for row in rows if row["agentType"] == kind]
+        breakdown = models(selected)
+        consumed, tokens_in, tokens_out, cost = totals(breakdown)
+        counts = {
+            name: sum(row[name] for row in selected)
+            for name in ("interactions", "linesAdded", "linesAddedAccepted", "linesRemoved", "linesRemovedAccepted")
+        }
+        by_type.append(
+            {
+                "agentType": kind,
+                "activeUsers": busiest((kind,)),
+                **counts,
+                "tokensConsumed": consumed,
+                "inputTokens": tokens_in,
+                "outputTokens": tokens_out,
+                "cost": cost,
+                "userInitiatedMessages": sum(row["userInitiatedMessages"] for row in selected),
+                "modelBreakdown": breakdown,
+            }
+        )
+    overall = models(rows)
+    consumed, tokens_in, tokens_out, cost = totals(overall)
+    return {
+        "from": _z(start),
+        "to": _z(end),
+        "activeUsers": busiest(AGENT_TYPES),
+        "totalTokensConsumed": consumed,
+        "totalInputTokens": tokens_in,
+        "totalOutputTokens": tokens_out,
+        "totalCost": cost,
+        "modelBreakdown": overall,
+        "agentTypeBreakdown": by_type,
+    }
 
 
 def _instant(value: Optional[str], name: str) -> datetime:

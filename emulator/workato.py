@@ -1,4 +1,5 @@
-"""Workato Embedded: ``POST /api/v2/managed_users/statistics/usage`` and ``GET /api/managed_users``.
+"""Workato Embedded: ``POST /api/v2/managed_users/statistics/usage``, ``GET /api/managed_users``
+and ``GET /api/managed_users/usage``.
 
 Row fields and JSON-body parameters are the assumptions of shared/vendor-apis.md. Times are
 read and bucketed in the Embed admin workspace's zone (``Options.timezone``); a naive ``from``
@@ -9,6 +10,11 @@ Usage is generated per recipe and local calendar day; hours split a day's counts
 weights, so the hours of a day always add up to the day. About one recipe in five is deleted:
 its usage reaches the workspace rows only when the body holds nothing but ``from``, ``to``, the
 ids and ``interval``, as Workato documents.
+
+The monthly totals (``GET /api/managed_users/usage``, shape assumed as the connector assumes it)
+are the last 12 calendar months in the admin workspace's zone, the current one last, each the
+tasks of every recipe of the customer (deleted ones included) up to the end of yesterday; they
+page as the listing does.
 """
 
 from __future__ import annotations
@@ -22,10 +28,8 @@ from zoneinfo import ZoneInfo
 
 from emulator.core import (
     ApiError,
-    Chart,
     LoggedRequest,
     Reply,
-    Report,
     Request,
     Route,
     VendorEmulator,
@@ -52,6 +56,12 @@ ROW_NAMES: Dict[str, Dict[str, str]] = {
     "job_counts": {"successful_job_count": "job_succeeded_count", "failed_job_count": "job_failed_count"},
     "workspace_key": {"workspace_id": "managed_user_id"},
 }
+#: The values of ``Options.monthly_shape``: months of ``GET /api/managed_users/usage`` shaped
+#: otherwise than assumed. ``year_month``: ``year`` and a one-based ``month`` number;
+#: ``period_field``: the month under ``period``; ``tasks_field``: the total under ``tasks``.
+MONTHLY_SHAPES = ("year_month", "period_field", "tasks_field")
+#: How many months ``GET /api/managed_users/usage`` answers (Workato: "the last 12 months").
+BILLED_MONTHS = 12
 #: The values of ``Options.listing_next_page``: where ``GET /api/managed_users`` names its next page.
 LISTING_SIGNALS = ("body", "header")
 METRICS = ("task_count", "successful_job_count", "failed_job_count")
@@ -94,6 +104,8 @@ class Options:
     listing_next_page: Optional[str] = None
     #: Recipe-grouped rows carry ``recipe_count`` (False: not, as a row that is one recipe may not).
     recipe_rows_count_recipes: bool = True
+    #: The months of ``GET /api/managed_users/usage`` (``None``: as assumed); see ``MONTHLY_SHAPES``.
+    monthly_shape: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.paging_fault not in (None, *PAGING_FAULTS):
@@ -102,6 +114,8 @@ class Options:
             raise ValueError(f"unknown item_fault {self.item_fault!r}; one of {', '.join(ITEM_FAULTS)}")
         if self.row_names not in (None, *ROW_NAMES):
             raise ValueError(f"unknown row_names {self.row_names!r}; one of {', '.join(ROW_NAMES)}")
+        if self.monthly_shape not in (None, *MONTHLY_SHAPES):
+            raise ValueError(f"unknown monthly_shape {self.monthly_shape!r}; one of {', '.join(MONTHLY_SHAPES)}")
         if self.listing_next_page not in (None, *LISTING_SIGNALS):
             raise ValueError(f"unknown listing_next_page {self.listing_next_page!r}; one of {', '.join(LISTING_SIGNALS)}")
         if self.listing_page_cap is not None and self.listing_page_cap < 1:
@@ -120,7 +134,7 @@ def _bad_request(message: str) -> ApiError:
 class Workato(VendorEmulator):
     name = "workato"
     Options = Options
-    streams = ("workato_workspace_usage", "workato_recipe_usage", "workato_customer_workspaces")
+    streams = ("workato_workspace_usage", "workato_recipe_usage", "workato_customer_workspaces", "workato_customer_monthly_usage")
 
     # -- what shared tests and tools read (see VendorEmulator)
 
@@ -140,23 +154,6 @@ class Workato(VendorEmulator):
     paged_options = {"workspaces": 12, "recipes": 6}
     #: The share of each customer's task limit its current billing period has used, in percent
     #: rounded half up to a tenth (integer arithmetic, so exact); over 100 is over quota.
-    demo_reports = (
-        Report(
-            "Workato customers by share of their task limit used (current billing period)",
-            "workato_customer_workspaces",
-            """
-            SELECT name, task_count, task_limit,
-                   -- A customer with a limit and no task_count would sort as if unused: fail instead.
-                   CASE WHEN task_count IS NULL
-                        THEN error('workato_customer_workspaces: customer ' || id || ' has a task_limit and no task_count')
-                        ELSE ((task_count * 1000 + task_limit // 2) // task_limit) * 0.1 END AS percent_used
-            FROM {table}
-            WHERE task_limit > 0
-            ORDER BY percent_used DESC, name
-            """,
-            Chart("name", "percent_used", horizontal=True),
-        ),
-    )
 
     def connector_section(self, url: str) -> Dict[str, Any]:
         # Workato counts periods in the Embed admin workspace's zone: the connector should use the
@@ -187,6 +184,8 @@ class Workato(VendorEmulator):
         return [
             Route("POST", "/api/v2/managed_users/statistics/usage", self._usage, ("usage",)),
             Route("GET", "/api/managed_users", self._managed_users, ("managed_users",)),
+            # Which of Workato's limits the monthly totals count against is not documented: both.
+            Route("GET", "/api/managed_users/usage", self._monthly_usage, ("usage", "managed_users")),
         ]
 
     def unauthorized(self) -> Reply:
@@ -230,6 +229,45 @@ class Workato(VendorEmulator):
             "created_at": "2024-03-01T10:00:00.000-08:00",
             "updated_at": "2026-01-15T09:30:00.000-08:00",
         }
+
+    def billed_months(self) -> List[date]:
+        """The first days of the months ``GET /api/managed_users/usage`` answers: the last
+        :data:`BILLED_MONTHS` in the admin workspace's zone, the current one last."""
+        today = self.world.now().astimezone(self.zone).date()
+        months = [date(today.year, today.month, 1)]
+        while len(months) < BILLED_MONTHS:
+            previous = months[0] - timedelta(days=1)
+            months.insert(0, date(previous.year, previous.month, 1))
+        return months
+
+    def month_tasks(self, workspace: int, first: date) -> int:
+        """The tasks of every recipe of ``workspace`` (deleted ones included) in the month starting
+        ``first``, in the admin workspace's zone; for the current month, up to the end of yesterday."""
+        today = self.world.now().astimezone(self.zone).date()
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        last = min(following, today)
+        start = datetime(first.year, first.month, first.day, tzinfo=self.zone)
+        end = datetime(last.year, last.month, last.day, tzinfo=self.zone)
+        if end <= start:
+            return 0
+        return sum(self._recipe_counts(workspace, recipe, start, end)[0] for recipe in range(self.options.recipes))
+
+    def monthly_usage(self, index: int) -> Dict[str, Any]:
+        """A customer of ``GET /api/managed_users/usage``: its id, external id and name, and its
+        months under ``usage``, shaped as ``Options.monthly_shape`` says."""
+        months = []
+        for first in self.billed_months():
+            label, tasks = f"{first.year:04d}-{first.month:02d}", self.month_tasks(index, first)
+            shape = self.options.monthly_shape
+            if shape == "year_month":
+                months.append({"year": first.year, "month": first.month, "task_count": tasks})
+            elif shape == "period_field":
+                months.append({"period": label, "task_count": tasks})
+            elif shape == "tasks_field":
+                months.append({"month": label, "tasks": tasks})
+            else:
+                months.append({"month": label, "task_count": tasks})
+        return {**self.workspace(index), "usage": months}
 
     def _workspace_index(self, value: Any, external: bool) -> Optional[int]:
         try:
@@ -329,6 +367,16 @@ class Workato(VendorEmulator):
         return Reply(200, {"data": rows or None})
 
     def _managed_users(self, request: Request) -> Reply:
+        page, indices, more = self._paged(request)
+        return self._listing_page([self.listed_workspace(i) for i in indices], page, more)
+
+    def _monthly_usage(self, request: Request) -> Reply:
+        page, indices, more = self._paged(request)
+        return self._listing_page([self.monthly_usage(i) for i in indices], page, more)
+
+    def _paged(self, request: Request) -> Tuple[int, range, bool]:
+        """The page asked for (``page``/``per_page``, as ``paging_fault`` and ``listing_page_cap``
+        serve it): its number, the workspaces on it, and whether more follow."""
         try:
             page = int(request.param("page") or 1)
             per_page = int(request.param("per_page") or MAX_PER_PAGE)
@@ -340,9 +388,7 @@ class Workato(VendorEmulator):
             page = 1  # a server that ignores page
         per_page = min(per_page, self.options.listing_page_cap or per_page)  # pages of the served size
         first = (page - 1) * per_page
-        indices = range(first, min(first + per_page, self.options.workspaces))
-        result = [self.listed_workspace(i) for i in indices]
-        return self._listing_page(result, page, more=first + per_page < self.options.workspaces)
+        return page, range(first, min(first + per_page, self.options.workspaces)), first + per_page < self.options.workspaces
 
     def listing_requests(self, per_page: int = MAX_PER_PAGE) -> int:
         """The requests a correct connector lists every workspace with: it follows a named next
@@ -389,6 +435,8 @@ class Workato(VendorEmulator):
             raise KeyError(stream)
         if stream == "workato_customer_workspaces":
             return [_with_utc(self.listed_workspace(i), BILLING_PERIOD) for i in range(self.options.workspaces)]
+        if stream == "workato_customer_monthly_usage":
+            return [record for i in range(self.options.workspaces) for record in self._monthly_records(i)]
         body: Dict[str, Any] = {"interval": "none"}
         if workspace_ids or external_ids:
             body.update(workspace_ids=list(workspace_ids), external_ids=list(external_ids))
@@ -409,6 +457,19 @@ class Workato(VendorEmulator):
                 period = _with_utc(period, ("period_start", "period_end"))
                 counts = {name: row.get(name) for name in COUNT_COLUMNS}  # the typed columns, whatever the row's names
                 records.append({**{renamed.get(name, name): value for name, value in row.items()}, **counts, **period})
+        return records
+
+    def _monthly_records(self, index: int) -> List[Dict[str, Any]]:
+        """A customer's months as a correct connector records them: each month as served, with
+        ``workspace_id``, ``external_id``, ``workspace_name``, ``month`` (``YYYY-MM-01``) and
+        ``task_count``, the served month kept as ``vendor_month`` (as text)."""
+        customer = self.monthly_usage(index)
+        head = {"workspace_id": customer["id"], "external_id": customer["external_id"], "workspace_name": customer["name"]}
+        records = []
+        for item, first in zip(customer["usage"], self.billed_months(), strict=True):
+            month = first.isoformat()
+            served = {"vendor_month": str(item["month"])} if item.get("month", month) != month else {}
+            records.append({**item, **served, **head, "month": month, "task_count": item.get("task_count")})
         return records
 
 

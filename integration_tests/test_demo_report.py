@@ -1,10 +1,12 @@
 """The demo's HTML report, in a real browser: ``tools/demo.py`` (the README's first command) syncs
-every stream against the emulator into DuckDB and writes its report; headless Chromium (Debian's
-``chromium``, which ``.ci/run`` installs) opens it, takes a screenshot, and dumps the DOM after
-plotly.js has drawn. Every vendor's report that has a chart must be drawn with the numbers its
-query gives on the synced DuckDB file, compared exactly: one bar per row, each bar's label the
-row's ``x``, the value written on it the row's ``y``, its length in proportion to it; every
-report's table holds its rows. The screenshot is kept beside the report (its path is printed).
+every stream against the emulator into DuckDB, builds the models on it and writes its report;
+headless Chromium (Debian's ``chromium``, which ``.ci/run`` installs) opens it, takes a
+screenshot, and dumps the DOM after plotly.js has drawn. Every answer of ``tools/answers.py`` is
+run again on the demo's DuckDB file (its models' schema) and must be in the page exactly: its
+table's rows, each number with its unit, marked rows (idle holders, customers over their limit)
+marked and only those, every column explained; a bar chart with one bar per row, each bar's
+label the row's ``x``, the value written on it the row's ``y``, its length in proportion to it;
+a trend's line chart with a point per row. The screenshot is kept beside the report.
 
 Without ``chromium`` the test skips, except under ``CI=true``, where it fails.
 """
@@ -23,9 +25,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import duckdb
 import pytest
 
-from emulator.core import Report, discover_vendors
 from integration_tests.tooling import ROOT, in_ci
-from tools.report import cell
+from tools.answers import REPORTS, Report
+from tools.report import MARK, Section, cell
 
 pytestmark = pytest.mark.process  # runs the demo (PyAirbyte runs the command) and a browser
 
@@ -140,21 +142,76 @@ def position(tick: Node, horizontal: bool) -> float:
 # --------------------------------------------------------------------------- the test
 
 
-def expected_sections(database: Path, schema: str) -> List[Tuple[Report, List[str], List[Tuple[Any, ...]]]]:
-    """Each vendor's reports run on the synced DuckDB file itself (not through the demo)."""
+def expected_sections(database: Path, schema: str) -> List[Section]:
+    """Each answer run on the demo's DuckDB file itself (not through the demo)."""
     answers = []
     with duckdb.connect(str(database), read_only=True) as connection:
-        listed = connection.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema])
-        streams = [row[0] for row in listed.fetchall()]
-        tables = {stream: f'"{schema}"."{stream}"' for stream in streams}
-        for vendor in discover_vendors().values():
-            for report in vendor.demo_reports:
-                result = connection.execute(report.sql.format(table=tables[report.stream], **tables))
-                answers.append((report, [column[0] for column in result.description], result.fetchall()))
+        for report in REPORTS:
+            result = connection.execute(report.sql.format(models=f'"{schema}"'))
+            columns = [column[0] for column in result.description]
+            answers.append(Section(report, columns, result.fetchall(), {}))
     return answers
 
 
-def test_demo_report_draws_every_chart_with_the_synced_numbers(tmp_path: Path) -> None:
+def check_table(section: Node, expected: Section, where: str) -> None:
+    table = section.find(lambda node: node.tag == "table")[0]
+    assert [th.text() for th in table.find(lambda node: node.tag == "th")] == [MARK, *expected.columns], where
+    rows = table.find(lambda node: node.tag == "tr")[1:]
+    body = [[td.text() for td in tr.find(lambda node: node.tag == "td")] for tr in rows]
+    assert body == (expected.table() or [["(no rows)"]]), where
+    report: Report = expected.report
+    # Every number carries its unit, where the answer gives one.
+    for row, texts in zip(expected.rows, body, strict=False):
+        for index, column in enumerate(expected.columns):
+            if column in report.units and row[index] is not None and expected.unit(row, column):
+                assert texts[index + 1].endswith(" " + expected.unit(row, column)), f"{where}: {column} {texts[index + 1]!r}"
+    # The marked rows, and only those.
+    flagged = [tr for tr in rows if "flagged" in tr.classes]
+    if report.flag is None:
+        assert flagged == [], where
+    else:
+        index = expected.columns.index(report.flag.column)
+        assert len(flagged) == sum(1 for row in expected.rows if row[index] == report.flag.value), where
+        assert all(tr.find(has_class("mark"))[0].text() == f"\u26a0 {report.flag.label}" for tr in flagged), where
+    # Every column explained.
+    explained = section.find(lambda node: node.tag == "details" and "columns" in node.classes)
+    assert len(explained) == 1, where
+    terms = [dt.text() for dt in explained[0].find(lambda node: node.tag == "dt")]
+    descriptions = [dd.text().strip() for dd in explained[0].find(lambda node: node.tag == "dd")]
+    assert terms == [MARK, *expected.columns] and all(descriptions), where
+
+
+def check_bars(plot: Node, expected: Section, where: str) -> None:
+    chart = expected.report.chart
+    assert chart is not None
+    rows = expected.rows
+    labels = [cell(value) for value in expected.column(chart.x)]
+    values = expected.column(chart.y)
+    bars = plot.find(has_class("point"))
+    assert len(bars) == len(rows), f"{where}: {len(bars)} bars for {len(rows)} rows"
+    # The value on each bar, in the rows' order, exactly as the table writes it (with its unit).
+    assert [text.text() for text in plot.find(has_class("bartext"))] == [expected.text(row, chart.y) for row in rows], where
+    # Every row's label on the category axis, in the rows' order (top to bottom, left to right).
+    ticks = plot.find(has_class("ytick" if chart.horizontal else "xtick"))
+    assert [tick.text() for tick in sorted(ticks, key=lambda tick: position(tick, chart.horizontal))] == labels, where
+    # Each bar as long as its value: one scale for all of the chart's bars (to a pixel).
+    lengths = [extent(bar.find(lambda node: node.tag == "path")[0].attrs["d"], chart.horizontal) for bar in bars]
+    largest = max(range(len(values)), key=lambda i: Decimal(values[i]))
+    assert Decimal(values[largest]) > 0 and lengths[largest] > 50, f"{where}: bars {lengths}"
+    scale = lengths[largest] / float(values[largest])
+    drawn = [abs(length - float(value) * scale) <= 1.0 for length, value in zip(lengths, values, strict=True)]
+    assert all(drawn), f"{where}: bar lengths {lengths} for {values}"
+
+
+def check_line(plot: Node, expected: Section, where: str) -> None:
+    """A trend: one line, a point (marker) per row, the highest point the largest value's."""
+    lines = plot.find(has_class("js-line"))
+    assert len(lines) == 1 and lines[0].attrs.get("d", "").startswith("M"), f"{where}: no line drawn"
+    points = plot.find(has_class("point"))
+    assert len(points) == len(expected.rows) >= 7, f"{where}: {len(points)} points for {len(expected.rows)} rows"
+
+
+def test_demo_report_draws_every_chart_and_table_from_the_models(tmp_path: Path) -> None:
     browser = chromium()
     demo = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "demo.py"), "--output", str(tmp_path)],
@@ -163,6 +220,7 @@ def test_demo_report_draws_every_chart_with_the_synced_numbers(tmp_path: Path) -
     assert demo.returncode == 0, f"the demo exited {demo.returncode}: {demo.stdout[-3000:]}{demo.stderr[-3000:]}"
     named = re.findall(r"^HTML report: (.+)$", demo.stdout, re.MULTILINE)
     assert named == [str(tmp_path / "report.html")], f"the demo's last lines: {demo.stdout[-500:]}"
+    assert re.search(r"^dbt build: \d+ models and \d+ tests passed", demo.stdout, re.MULTILINE), demo.stdout[-2000:]
     report_file = Path(named[0])
 
     screenshot = tmp_path / "report.png"
@@ -175,38 +233,23 @@ def test_demo_report_draws_every_chart_with_the_synced_numbers(tmp_path: Path) -
 
     dom = parse(browse(browser, report_file, "--dump-dom").stdout)
     sections = dom.find(lambda node: node.tag == "section" and "report" in node.classes)
-    expected = expected_sections(tmp_path / "usage.duckdb", "saas_usage")
-    assert [section.attrs["data-title"] for section in sections] == [report.title for report, _, _ in expected]
-    charts = 0
-    for section, (report, columns, rows) in zip(sections, expected, strict=True):
-        where = f"report {report.title!r}"
-        # The table: its header and every row's cells as the demo prints them.
-        table = section.find(lambda node: node.tag == "table")[0]
-        assert [th.text() for th in table.find(lambda node: node.tag == "th")] == columns, where
-        body = [[td.text() for td in tr.find(lambda node: node.tag == "td")] for tr in table.find(lambda node: node.tag == "tr")][1:]
-        assert body == ([[cell(value) for value in row] for row in rows] or [["(no rows)"]]), where
+    expected = expected_sections(tmp_path / "usage.duckdb", "finops")
+    assert [section.attrs["data-title"] for section in sections] == [answer.title for answer in expected]
+    kinds: Dict[str, int] = {"bar": 0, "line": 0}
+    for section, answer in zip(sections, expected, strict=True):
+        where = f"report {answer.title!r}"
+        check_table(section, answer, where)
         plots = section.find(has_class("plotly-graph-div"))
-        if report.chart is None:
+        chart = answer.report.chart
+        if chart is None:
             assert plots == [], where
             continue
-        charts += 1
-        chart = report.chart
+        assert answer.rows, f"{where}: nothing to chart"
         assert len(plots) == 1 and plots[0].find(has_class("main-svg")), f"{where}: plotly drew no chart"
-        labels = [cell(row[columns.index(chart.x)]) for row in rows]
-        values = [row[columns.index(chart.y)] for row in rows]
-        assert rows, f"{where}: nothing to chart"
-        bars = plots[0].find(has_class("point"))
-        assert len(bars) == len(rows), f"{where}: {len(bars)} bars for {len(rows)} rows"
-        # The value on each bar, in the rows' order, exactly as DuckDB gave it.
-        assert [text.text() for text in plots[0].find(has_class("bartext"))] == [cell(value) for value in values], where
-        # Every row's label on the category axis, in the rows' order (top to bottom, left to right).
-        ticks = plots[0].find(has_class("ytick" if chart.horizontal else "xtick"))
-        assert [tick.text() for tick in sorted(ticks, key=lambda tick: position(tick, chart.horizontal))] == labels, where
-        # Each bar as long as its value: one scale for all of the chart's bars (to a pixel).
-        lengths = [extent(bar.find(lambda node: node.tag == "path")[0].attrs["d"], chart.horizontal) for bar in bars]
-        largest = max(range(len(values)), key=lambda i: Decimal(values[i]))
-        assert Decimal(values[largest]) > 0 and lengths[largest] > 50, f"{where}: bars {lengths}"
-        scale = lengths[largest] / float(values[largest])
-        drawn = [abs(length - float(value) * scale) <= 1.0 for length, value in zip(lengths, values, strict=True)]
-        assert all(drawn), f"{where}: bar lengths {lengths} for {values}"
-    assert charts == sum(1 for report, _, _ in expected if report.chart is not None) > 0
+        (check_line if chart.kind == "line" else check_bars)(plots[0], answer, where)
+        kinds[chart.kind] += 1
+    # Idle holders marked (every table marks exactly its rows: checked above; whether a customer is
+    # over its limit today depends on the date); bars and trend lines drawn.
+    idle = next(answer for answer in expected if answer.report.model == "seat_holders")
+    assert idle.rows and all(idle.mark(row) for row in idle.rows)
+    assert kinds["bar"] >= 5 and kinds["line"] >= 4, kinds

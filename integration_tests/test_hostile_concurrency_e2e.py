@@ -16,20 +16,21 @@ from __future__ import annotations
 import signal
 import threading
 import time as clock
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, Tuple
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from emulator import Emulator, discover_vendors, vendor_options
+from emulator import Emulator, discover_vendors
 from integration_tests.assertions import assert_matches, assert_succeeded, keyed
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
+from integration_tests.every_vendor import VENDORS, days, one_vendor
+from integration_tests.every_vendor import emulated as every_vendor_emulated
 from integration_tests.resumption import assert_states_follow_their_records, checkpoint_of
 from integration_tests.runner import configured_catalog
 from source_usage.core.pool import READING_BUFFER, RECORD_BUDGET
 
-VENDORS = sorted(discover_vendors())
 JIANDAOYUN_E2E = dict(discover_vendors()["jiandaoyun"].e2e_options)
 #: Jiandaoyun's requests in flight at most (the connection's ceiling at 50 per second).
 JIANDAOYUN_IN_FLIGHT = 50
@@ -43,20 +44,8 @@ LATENCY_MS = 100
 MOST_REFUSALS = 5 * SERVER_LIMIT
 
 
-def days(count: int) -> Tuple[date, date]:
-    end = datetime.now(timezone.utc).date() - timedelta(days=3)
-    return end - timedelta(days=count - 1), end
-
-
 def emulated(emulator_factory: EmulatorFactory, **options: Any) -> Emulator:
-    return emulator_factory(
-        seed=7, rate_limits=False, latency_ms=LATENCY_MS, **vendor_options(lambda vendor: vendor.e2e_options), **options
-    )
-
-
-def one_vendor(emulator: Emulator, vendor: str, start: date, end: date) -> Dict[str, Any]:
-    section = emulator.vendor(vendor).connector_section(emulator.url)
-    return {"start_date": start.isoformat(), "end_date": end.isoformat(), "lookback_days": 0, vendor: section}
+    return every_vendor_emulated(emulator_factory, latency_ms=LATENCY_MS, **options)
 
 
 def cursor_value(stream: str, day: date, zone: ZoneInfo) -> str:
@@ -161,10 +150,15 @@ def test_a_token_revoked_mid_sync_stops_the_vendors_requests_and_only_those_in_f
     rejected = [e for e in emulator.log.entries() if e.status == served.unauthorized().status]
     first = min(rejected, key=lambda e: e.answered)
     after = [e for e in emulator.log.entries() if e.received > first.answered]
-    # Only requests already in flight follow the first rejection: a request sent after it was
-    # answered is one a worker sent on a success answered after it, before the rejection stopped it.
-    late_successes = [e for e in emulator.log.entries() if e.status == 200 and e.answered >= first.answered]
-    assert len(after) <= len(late_successes), [(e.path, e.status) for e in after]
+    # Only requests already in flight follow the first rejection. One sent after it was answered
+    # took the slot of a request that ended before the connector read the rejection: one on the
+    # wire with it (on a loaded machine reading an answer lags), or a success answered after it.
+    # A connector that went on would send the rest of the 60 days' requests.
+    freed = [
+        e for e in emulator.log.entries()
+        if e is not first and e.answered >= first.received and (e.received <= first.answered or e.status == 200)
+    ]  # fmt: skip
+    assert len(after) <= len(freed), [(e.path, e.status) for e in after]
     assert len(rejected) <= emulator.most_held, (len(rejected), emulator.most_held)
     assert len(emulator.receipts) < 60
 

@@ -16,35 +16,21 @@ its path (``usage_path``), over the days ending three days ago (over in every ve
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Dict, List, Tuple
+from typing import List, Tuple
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from emulator import Emulator, discover_vendors, vendor_options
+from emulator import Emulator
 from integration_tests.assertions import assert_matches, assert_succeeded
 from integration_tests.catalog import default_catalog
 from integration_tests.conftest import CheckedConnector, EmulatorFactory
+from integration_tests.every_vendor import VENDORS, days, emulated, one_vendor
 from integration_tests.runner import configured_catalog, parse_messages
 
-VENDORS = sorted(discover_vendors())
 TWO_DAYS = 2 * 86400
 #: What a gateway or Tabnine sends with a 200 instead of data.
 SERVER_ERROR_ENVELOPE = {"error": "Internal Server Error", "message": "upstream timed out", "status": 500}
-
-
-def days(count: int, ending_days_ago: int = 3) -> Tuple[date, date]:
-    end = datetime.now(timezone.utc).date() - timedelta(days=ending_days_ago)
-    return end - timedelta(days=count - 1), end
-
-
-def emulated(emulator_factory: EmulatorFactory, **options: Any) -> Emulator:
-    return emulator_factory(seed=7, rate_limits=False, **vendor_options(lambda vendor: vendor.e2e_options), **options)
-
-
-def one_vendor(emulator: Emulator, vendor: str, start: date, end: date, lookback_days: int = 0) -> Dict[str, Any]:
-    section = emulator.vendor(vendor).connector_section(emulator.url)
-    return {"start_date": start.isoformat(), "end_date": end.isoformat(), "lookback_days": lookback_days, vendor: section}
 
 
 def usage(emulator: Emulator, vendor: str) -> Tuple[str, str]:

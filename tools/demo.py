@@ -3,19 +3,29 @@
 ``python3 tools/demo.py`` sets up ``.venv`` when needed (``tools/bootstrap.py``), then, inside it:
 starts the built-in API emulator on loopback, syncs every stream of every vendor it serves into
 ``demo-output/usage.duckdb`` through PyAirbyte (a full sync, then an incremental one from the
-state PyAirbyte kept), prints per-stream record counts for both and each vendor's own reports
-from DuckDB (its emulator's ``demo_reports``: seats bought and used, idle seat holders, customers
-by share of their task limit, the costliest agent models, the heaviest members), writes them with
-charts to one self-contained HTML file (``demo-output/report.html``, ``tools/report.py``), names
-it, stops the emulator and exits 0. Sizes and limits are each vendor's ``demo_options``; the
-window is the last ``DAYS`` days up to yesterday. ``--output DIR`` writes elsewhere.
+state PyAirbyte kept), prints per-stream record counts for both, builds the dbt project in
+``models/`` on that file (``tools/models.py``: ``dbt build``, every model and its tests, into the
+schema ``finops``), prints the FinOps answers from the models' tables (``tools/answers.py``:
+seats bought, held, used and idle, idle holders, invitations pending, agent cost by team, user
+and model, each Workato customer's tasks against its limit and the forecast, Jiandaoyun's
+heaviest and inactive members and apps, daily and monthly trends), writes them with charts and
+every column explained to one self-contained HTML file (``demo-output/report.html``,
+``tools/report.py``), names it, stops the emulator and exits 0.
+
+The connector runs on its defaults but for what a sync must be told: ``start_date`` (the last
+``DAYS`` days up to yesterday) and each vendor's emulator URL and credentials. Tabnine's
+per-user windows are the default, monthly, so "idle in the window" counts the months the window
+touches, as it would for a user on the defaults. Sizes and limits of the emulated vendors are
+each vendor's ``demo_options``. ``--output DIR`` writes elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
@@ -26,13 +36,23 @@ from bootstrap import ROOT, check_python, ensure_venv, in_venv, venv_bin  # noqa
 OUTPUT = ROOT / "demo-output"
 DATABASE_NAME = "usage.duckdb"
 REPORT_NAME = "report.html"
+MODELS_SCHEMA = "finops"
 #: Days synced, up to yesterday: enough for the reports' "last 30 days".
 DAYS = 30
 
 
+#: What the emulator's connector sections set beyond where and who (its tests pin them): left to
+#: the connector's defaults here.
+NOT_DEFAULTS = {"tabnine": ("granularity", "user_usage_granularity")}
+
+
 def demo_config(emulator: Any) -> Dict[str, Any]:
+    """The connector's defaults, but ``start_date`` and each vendor's URL and credentials."""
     yesterday = date.today() - timedelta(days=1)
-    return emulator.connector_config(start_date=(yesterday - timedelta(days=DAYS - 1)).isoformat(), lookback_days=1)
+    config = emulator.connector_config(start_date=(yesterday - timedelta(days=DAYS - 1)).isoformat())
+    for vendor, keys in NOT_DEFAULTS.items():
+        config[vendor] = {key: value for key, value in config[vendor].items() if key not in keys}
+    return config
 
 
 def print_counts(title: str, read_counts: Mapping[str, int], table_rows: Mapping[str, int]) -> None:
@@ -49,9 +69,11 @@ def shown(path: Path) -> str:
 def run_demo(output: Path = OUTPUT) -> int:
     import airbyte as ab
     from airbyte.caches import DuckDBCache
-    from sqlalchemy import text
+    from sqlalchemy import create_engine, text
 
     from emulator import Emulator, vendor_options
+    from tools import models
+    from tools.answers import REPORTS
     from tools.report import print_section, run_reports, write_html
 
     database, report = output / DATABASE_NAME, output / REPORT_NAME
@@ -88,17 +110,32 @@ def run_demo(output: Path = OUTPUT) -> int:
             read_counts = dict(result._progress_tracker.stream_read_counts)
             print_counts(title, read_counts, table_rows(result))
 
-        # Each vendor's reports, from the synced tables only.
-        tables = {stream: f'"{cache.schema_name}"."{dataset.to_sql_table().name}"' for stream, dataset in result.streams.items()}
-        with engine.connect() as connection:
-            sections = run_reports(connection, tables, [r for vendor in emulator.vendors.values() for r in vendor.demo_reports])
-        for section in sections:
-            print_section(section)
-        print(f"\nDuckDB file: {shown(database)} (schema '{cache.schema_name}')")
-        write_html(report, sections, source=f"{shown(database)}, schema {cache.schema_name}, {DAYS} days synced")
-        print(f"HTML report: {shown(report)}")
+        engine.dispose()
     finally:
         emulator.stop()
+
+    # The answers: the models built on the synced file, then read from their tables only.
+    print(f"\nBuilding the models (dbt build, {shown(models.PROJECT)}) on {shown(database)} ...", flush=True)
+    target = output / "dbt"
+    built = models.run_dbt(models.Warehouse(duckdb=database), ["build"], "saas_usage", MODELS_SCHEMA, target_path=target, capture=True)
+    if built.returncode != 0:
+        print(built.stdout[-6000:], built.stderr[-2000:], sep="\n", file=sys.stderr)
+        print(f"dbt build failed (its log: {shown(target / 'dbt.log')})", file=sys.stderr)
+        return 1
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    kinds = Counter(result["unique_id"].split(".")[0] for result in results)
+    print(f"dbt build: {kinds['model']} models and {kinds['test']} tests passed (schema {MODELS_SCHEMA})")
+    engine = create_engine(f"duckdb:///{database}")
+    try:
+        with engine.connect() as connection:
+            sections = run_reports(connection, MODELS_SCHEMA, REPORTS, target / "manifest.json")
+    finally:
+        engine.dispose()
+    for section in sections:
+        print_section(section)
+    print(f"\nDuckDB file: {shown(database)} (streams in schema 'saas_usage', models in '{MODELS_SCHEMA}')")
+    write_html(report, sections, source=f"{shown(database)}, schema {MODELS_SCHEMA}, {DAYS} days synced")
+    print(f"HTML report: {shown(report)}")
     return 0
 
 

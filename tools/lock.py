@@ -4,17 +4,20 @@
     python3 tools/lock.py --check      # exit 1 when a lock no longer matches pyproject.toml (tools/test.py runs it)
     python3 tools/lock.py --upgrade    # the newest versions pyproject.toml allows
 
-Three files, each listing every package with its exact version and the sha256 of every file the
+Four files, each listing every package with its exact version and the sha256 of every file the
 package index has for that version, valid on every Python that pyproject.toml's ``requires-python``
 allows (``uv pip compile --universal --generate-hashes``):
 
-- ``requirements/dev.txt``: the runtime and ``dev`` dependencies and the build backend
+- ``requirements/dev.txt``: the runtime, ``dev`` and ``models`` dependencies and the build backend
   (``[build-system] requires``, and ``editables`` for its editable install). ``tools/bootstrap.py`` installs it into ``.venv`` with
   ``pip install --require-hashes``, then the project itself with ``--no-deps --no-build-isolation``.
 - ``requirements/runtime.txt``: the runtime dependencies only, at the versions of ``dev.txt``, so
   that the image ships what the tests ran. The Dockerfile installs it with ``--require-hashes``.
 - ``requirements/build.txt``: the build backend, at the versions of ``dev.txt``, for the
   Dockerfile's build of the connector's wheel (no package fetched outside the lock).
+- ``requirements/models.txt``: the ``models`` extra alone (dbt and its DuckDB and PostgreSQL
+  adapters, for the dbt project in ``models/``) at the versions of ``dev.txt``: dbt for a
+  machine that runs the models against its own warehouse and needs nothing else of this project.
 
 Resolution always starts from the files as they are (uv keeps a pinned version that still fits),
 so a lock changes only where pyproject.toml asks for it; ``--check`` resolves into a scratch copy
@@ -61,6 +64,8 @@ class Lock:
     constrained_by: Optional[str] = None
     #: Requirements beyond the build backend's, given with it on stdin.
     also: Sequence[str] = ()
+    #: An optional-dependencies group whose requirements go on stdin instead of the build backend's.
+    extra_on_stdin: Optional[str] = None
 
     @property
     def path(self) -> str:
@@ -70,9 +75,10 @@ class Lock:
 LOCKS = (
     Lock(
         "dev.txt",
-        "pyproject.toml's dependencies, its dev extra, its [build-system] requires and editables: .venv (tools/bootstrap.py).",
+        "pyproject.toml's dependencies, its dev and models extras, its [build-system] requires and editables: .venv (tools/bootstrap.py).",
         ("pyproject.toml", "-"),
-        extras=("dev",),
+        # models: the demo and the tests build the dbt project, so .venv holds dbt (never the image).
+        extras=("dev", "models"),
         # hatchling installs this project editable only with editables (its wheel force-includes schemas/).
         also=("editables",),
     ),
@@ -88,6 +94,13 @@ LOCKS = (
         ("-",),
         constrained_by="dev.txt",
     ),
+    Lock(
+        "models.txt",
+        "pyproject.toml's models extra (dbt and its adapters, for models/) at the versions of dev.txt: dbt on its own.",
+        ("-",),
+        constrained_by="dev.txt",
+        extra_on_stdin="models",
+    ),
 )
 
 
@@ -102,6 +115,23 @@ def build_requires(text: str) -> List[str]:
     if requires is None:
         raise LockError("pyproject.toml has no [build-system] requires list")
     return re.findall(r"""["']([^"']+)["']""", requires.group(1))
+
+
+def optional_requires(text: str, extra: str) -> List[str]:
+    """The requirements of pyproject.toml's ``[project.optional-dependencies]`` group ``extra``."""
+    table = pyproject_table(text, "project.optional-dependencies")
+    body = re.sub(r"#[^\n]*", "", table) if table is not None else ""  # comments may hold quotes
+    group = re.search(rf"^{re.escape(extra)}\s*=\s*\[(.*?)\]", body, re.M | re.S)
+    if group is None:
+        raise LockError(f"pyproject.toml has no optional-dependencies group {extra!r}")
+    return re.findall(r"""["']([^"']+)["']""", group.group(1))
+
+
+def stdin_requirements(text: str, lock: Lock) -> List[str]:
+    """What a lock with ``-`` among its sources reads on stdin: the build backend's requirements (or
+    an extra's, for ``extra_on_stdin``) and the lock's own."""
+    base = optional_requires(text, lock.extra_on_stdin) if lock.extra_on_stdin else build_requires(text)
+    return [*base, *lock.also]
 
 
 def lowest_python(spec: str) -> str:
@@ -151,8 +181,8 @@ def resolve(uv: Sequence[str], scratch: Path, upgrade: bool, offline: bool = Fal
     text = (scratch / "pyproject.toml").read_text()
     python = lowest_python(requires_python(text))
     for lock in LOCKS:
-        # ``-`` among the sources: the build backend's requirements (and the lock's own) on stdin.
-        stdin = "".join(f"{requirement}\n" for requirement in [*build_requires(text), *lock.also]) if "-" in lock.sources else None
+        # ``-`` among the sources: the build backend's (or an extra's) requirements and the lock's own, on stdin.
+        stdin = "".join(f"{requirement}\n" for requirement in stdin_requirements(text, lock)) if "-" in lock.sources else None
         done = subprocess.run(
             compile_command(uv, lock, python, upgrade, offline), cwd=scratch, input=stdin, capture_output=True, text=True
         )

@@ -20,7 +20,15 @@ import source_usage.vendors as vendors_package
 from source_usage import SourceUsage
 from source_usage.core.bodies import LARGE_BODY, StreamedItems, large_page
 from source_usage.core.errors import json_body, list_problem
-from source_usage.core.paging import NextOffsetPager, PageNumberPager, Pager, PagingLoop, SinglePage, SkipLimitPager
+from source_usage.core.paging import (
+    NextOffsetNumberPager,
+    NextOffsetPager,
+    PageNumberPager,
+    Pager,
+    PagingLoop,
+    SinglePage,
+    SkipLimitPager,
+)
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.reading import SideBySide
 from source_usage.core.settings import SharedSettings
@@ -166,6 +174,48 @@ def test_a_meta_next_that_goes_backwards_is_a_paging_loop() -> None:
         f"{TEAMS}: paging does not end: meta.next does not move forward (offset 50) "
         f"(page at offset 100, limit 100). {INCONSISTENT}"
     )
+
+
+INVITATIONS = "Toy api/invitations"
+NOT_AN_OFFSET = "'meta.next' is neither null nor an integer offset"
+
+
+def test_next_offset_number_pager_follows_meta_next_as_the_offset_itself_with_its_own_limit_until_it_is_null() -> None:
+    pager = NextOffsetNumberPager(INVITATIONS, size=100)
+    assert pager.position == {"offset": 0, "limit": 100}
+    assert pager.advance({"meta": {"count": 100, "total": 230, "next": 100}}, items(1)) == {"offset": 100, "limit": 100}
+    assert pager.advance({"meta": {"next": 200}}, items(2)) == {"offset": 200, "limit": 100}
+    assert pager.advance({"meta": {"count": 30, "total": 230, "next": None}}, items(3)) is None
+    assert pager.position == {"offset": 200, "limit": 100}
+
+
+def test_a_meta_next_offset_that_does_not_move_forward_is_a_paging_loop() -> None:
+    pager = NextOffsetNumberPager(INVITATIONS, size=100)
+    pager.advance({"meta": {"next": 100}}, items(1))
+    assert loop_message(pager, {"meta": {"next": 100}}, items(2)) == (
+        f"{INVITATIONS}: paging does not end: meta.next does not move forward (offset 100) "
+        f"(page at offset 100, limit 100). {INCONSISTENT}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pager", "body", "problem"),
+    [
+        (NextOffsetNumberPager(INVITATIONS, 100), {"meta": {"next": {"limit": 100, "offset": 100}}},
+         f"{NOT_AN_OFFSET} (it is {{'limit': 100, 'offset': 100}})"),
+        (NextOffsetNumberPager(INVITATIONS, 100), {"meta": {"next": "100"}}, f"{NOT_AN_OFFSET} (it is '100')"),
+        (NextOffsetNumberPager(INVITATIONS, 100), {"meta": {"next": True}}, f"{NOT_AN_OFFSET} (it is True)"),
+        (NextOffsetNumberPager(INVITATIONS, 100), {"meta": []}, "'meta' is not an object"),
+        (NextOffsetNumberPager(INVITATIONS, 100), {"meta": {"next": 100}}, None),
+        (NextOffsetNumberPager(INVITATIONS, 100), {"data": []}, None),
+        (NextOffsetPager(TEAMS, 100), {"meta": {"next": 100}}, "'meta.next' is neither null nor {limit, offset}"),
+        (NextOffsetPager(TEAMS, 100), {"meta": {"next": {"offset": 100}}}, None),
+        (SinglePage(TEAMS), {"meta": "anything"}, None),
+    ],
+    ids=["object", "text", "boolean", "meta-not-object", "integer", "no-meta", "teams-integer", "teams-object", "single-page"],
+)  # fmt: skip
+def test_a_pager_says_what_makes_an_answers_paging_signal_unreadable(pager: Pager, body: Dict[str, Any], problem: Optional[str]) -> None:
+    assert pager.problem(body) == problem
 
 
 class StuckPager(Pager):

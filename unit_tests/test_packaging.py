@@ -15,6 +15,7 @@ import jsonschema
 import tomllib
 import yaml
 
+import source_usage.core
 from source_usage.spec import DOCUMENTATION_URL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,3 +160,10 @@ def test_the_image_runs_as_airbyte_with_airbyte_entrypoint_equal_to_the_absolute
     assert shlex.split(env.removeprefix("ENV AIRBYTE_ENTRYPOINT=")) == [" ".join(entrypoint)]
     assert entrypoint[0].startswith("/")
     assert lines[-1] == "USER airbyte"
+
+
+def test_the_core_package_describes_every_module_it_holds() -> None:
+    core = Path(source_usage.core.__file__).parent
+    described = set(re.findall(r"^- ``(\w+)``:", source_usage.core.__doc__ or "", flags=re.MULTILINE))
+    modules = {path.stem for path in core.glob("*.py") if path.stem != "__init__"}
+    assert sorted(modules - described) == [], "core/__init__.py says what each module is for"

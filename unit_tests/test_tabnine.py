@@ -42,6 +42,12 @@ SEATS_STREAMS = {
     "tabnine_user_usage": ([["period_start"], ["granularity"], ["userId"]], ["period_start"]),
     "tabnine_team_usage": ([["period_start"], ["granularity"], ["teamId"]], ["period_start"]),
 }
+#: Issue 25's streams (their tests: test_tabnine_people_agent_and_invitations.py), with their keys and cursors.
+FINOPS_STREAMS = {
+    "tabnine_user_agent_usage": ([["period_start"], ["granularity"], ["userId"]], ["period_start"]),
+    "tabnine_team_agent_usage": ([["period_start"], ["granularity"], ["teamId"]], ["period_start"]),
+    "tabnine_invitations": ([["id"]], None),
+}
 UTILIZATION_STREAM = "tabnine_account_utilizations"
 USAGE_STREAM = "tabnine_organization_usage"
 LICENSE_STREAM = "tabnine_license"
@@ -126,11 +132,11 @@ def assert_records_match_their_schemas(output: EntrypointOutput) -> None:
 # --- discover -------------------------------------------------------------------------------
 
 
-def test_discover_with_only_a_tabnine_section_lists_exactly_the_ten_streams_with_keys_and_modes() -> None:
+def test_discover_with_only_a_tabnine_section_lists_exactly_the_thirteen_streams_with_keys_and_modes() -> None:
     catalog = discover(SourceUsage(), tabnine_config()).catalog.catalog
     streams = {stream.name: stream for stream in catalog.streams}
-    assert set(streams) == {*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM, *SEATS_STREAMS}
-    for name, (key, cursor) in SEATS_STREAMS.items():
+    assert set(streams) == {*FULL_REFRESH_STREAMS, LICENSE_STREAM, UTILIZATION_STREAM, USAGE_STREAM, *SEATS_STREAMS, *FINOPS_STREAMS}
+    for name, (key, cursor) in {**SEATS_STREAMS, **FINOPS_STREAMS}.items():
         assert streams[name].source_defined_primary_key == key
         assert streams[name].default_cursor_field == cursor
         modes = {SyncMode.full_refresh, SyncMode.incremental} if cursor else {SyncMode.full_refresh}
@@ -250,7 +256,8 @@ def test_a_user_served_by_two_listings_fails_the_stream_naming_the_user_and_both
         "Tabnine api/v1/organization/users listed user 'u1' under teamMember=true&active=true and again under "
         "teamMember=true&active=false: the server does not filter users by teamMember and active as documented (or the "
         "user changed during the sync), so whether each user is active and in a team cannot be told. Retry the sync; if "
-        "it fails again, report it to Tabnine. The streams that need only the user ids (tabnine_user_usage) are not affected."
+        "it fails again, report it to Tabnine. The streams that need only the user ids (tabnine_user_usage, "
+        "tabnine_user_agent_usage) are not affected."
     )
 
 

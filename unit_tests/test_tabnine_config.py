@@ -18,6 +18,6 @@ def test_the_tabnine_token_is_described_as_an_admins_personal_access_token_with_
     assert spec["properties"]["tabnine"]["properties"]["api_token"]["description"] == (
         "A personal access token from Admin > Settings > Access Tokens. Any Tabnine user can create one, with the "
         "scopes chosen when creating it: create it as a user with the Admin role (the usage API is for admins) and "
-        "give it the scopes of what this reads: the organisation, teams, users, license, roles and usage. A token "
+        "give it the scopes of what this reads: the organisation, teams, users, invitations, license, roles and usage. A token "
         "without them gets HTTP 403 (insufficient permissions)."
     )

@@ -79,7 +79,7 @@ def test_pyproject_metadata_the_changelog_and_the_image_tag_agree_on_the_version
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     acceptance = yaml.safe_load((ROOT / "acceptance-test-config.yml").read_text())
 
-    assert version == "2.1.0"
+    assert version == "2.2.0"
     assert (metadata()["dockerImageTag"], changelog()[0].version) == (version, version)
     assert load_tool("docker_image").default_tag() == acceptance["connector_image"] == f"source-usage:{version}"
 

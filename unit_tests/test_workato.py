@@ -39,6 +39,7 @@ RECIPE = "workato_recipe_usage"
 JUNE_9_IN_LA = ("2026-06-09T00:00:00-07:00", "2026-06-10T00:00:00-07:00")
 BOTH = [WORKSPACE, RECIPE]
 CUSTOMERS = "workato_customer_workspaces"
+MONTHLY = "workato_customer_monthly_usage"
 
 Ids = Sequence[Union[int, str]]
 
@@ -144,15 +145,16 @@ def windows_sent(config: Dict[str, Any], expected: List[Tuple[str, str]]) -> Lis
 # --- discover -------------------------------------------------------------------------------
 
 
-def test_discover_with_only_a_workato_section_lists_exactly_the_three_streams_with_keys_and_cursor() -> None:
+def test_discover_with_only_a_workato_section_lists_exactly_the_four_streams_with_keys_and_cursor() -> None:
     catalog = discover(SourceUsage(), workato_config()).catalog.catalog
     streams = {stream.name: stream for stream in catalog.streams}
-    assert set(streams) == {WORKSPACE, RECIPE, CUSTOMERS}
-    customers = streams.pop(CUSTOMERS)
-    assert customers.source_defined_primary_key == [["id"]]
-    assert customers.supported_sync_modes == [SyncMode.full_refresh]
-    assert not customers.default_cursor_field
-    assert customers.is_resumable is False
+    assert set(streams) == {WORKSPACE, RECIPE, CUSTOMERS, MONTHLY}
+    for name, key in ((CUSTOMERS, [["id"]]), (MONTHLY, [["workspace_id"], ["month"]])):
+        full_refresh = streams.pop(name)
+        assert full_refresh.source_defined_primary_key == key
+        assert full_refresh.supported_sync_modes == [SyncMode.full_refresh]
+        assert not full_refresh.default_cursor_field
+        assert full_refresh.is_resumable is False
     assert streams[WORKSPACE].source_defined_primary_key == [["period_start"], ["workspace_id"]]
     assert streams[RECIPE].source_defined_primary_key == [["period_start"], ["workspace_id"], ["recipe_id"]]
     for stream in streams.values():
@@ -166,7 +168,7 @@ def test_discover_sends_no_request_even_without_ids() -> None:
     with VerifiedHttpMocker() as http:  # any request would find no mock and fail
         output = discover(SourceUsage(), workato_config(workato={"workspace_ids": []}))
         assert http.sent == []
-    assert len(output.catalog.catalog.streams) == 3
+    assert len(output.catalog.catalog.streams) == 4
 
 
 # --- windows --------------------------------------------------------------------------------
@@ -973,7 +975,7 @@ def test_a_bad_field_fails_check_with_one_sentence_naming_it_and_read_with_a_con
 @pytest.mark.parametrize("timezone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
 def test_iana_time_zones_and_the_data_centers_are_accepted(timezone: str) -> None:
     for base_url in ("https://www.workato.com", "https://app.eu.workato.com", "https://app.workatoapp.cn", "http://127.0.0.1:8080"):
-        assert len(SourceUsage().streams(workato_config(workato={"timezone": timezone, "base_url": base_url}))) == 3
+        assert len(SourceUsage().streams(workato_config(workato={"timezone": timezone, "base_url": base_url}))) == 4
 
 
 def test_spec_marks_the_token_secret_and_offers_the_data_centers_by_name() -> None:

@@ -52,6 +52,11 @@ class Pager(ABC):
     def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
         """The position after the current page, or ``None`` when the answer says it was the last."""
 
+    def problem(self, body: Any) -> Optional[str]:
+        """What makes an answer's paging signal unreadable (a stream's ``malformed`` asks), or
+        ``None`` (default: the pager reads any answer)."""
+        return None
+
     def advance(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
         """Move to the page after the one just answered (``body``, holding ``items``); ``None`` at the end."""
         following = self.following(body, items)
@@ -143,6 +148,43 @@ class NextOffsetPager(Pager):
         if offset <= int(self.position["offset"]):
             raise self.loop(f"{self.signal} does not move forward (offset {offset})")
         return {"offset": offset, "limit": limit if isinstance(limit, int) and limit > 0 else self.size}
+
+    def problem(self, body: Any) -> Optional[str]:
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if meta is not None and not isinstance(meta, dict):
+            return "'meta' is not an object"
+        following = (meta or {}).get("next")
+        if following is not None and not (isinstance(following, dict) and is_offset(following.get("offset"))):
+            return f"'{self.signal}' is neither null nor {{limit, offset}}"
+        return None
+
+
+class NextOffsetNumberPager(NextOffsetPager):
+    """``offset``/``limit`` where the answer's ``meta.next`` is the next page's offset itself (an
+    integer, null on the last page), e.g. Tabnine's invitations; the next page asks the same
+    ``limit``. A next offset that does not move forward is a loop too."""
+
+    def following(self, body: Any, items: Sequence[Any]) -> Optional[Dict[str, Any]]:
+        offset = (body.get("meta") or {}).get("next")
+        if offset is None:
+            return None
+        if int(offset) <= int(self.position["offset"]):
+            raise self.loop(f"{self.signal} does not move forward (offset {offset})")
+        return {"offset": int(offset), "limit": self.size}
+
+    def problem(self, body: Any) -> Optional[str]:
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if meta is not None and not isinstance(meta, dict):
+            return "'meta' is not an object"
+        following = (meta or {}).get("next")
+        if following is not None and not is_offset(following):
+            return f"'{self.signal}' is neither null nor an integer offset (it is {following!r})"
+        return None
+
+
+def is_offset(value: Any) -> bool:
+    """An offset as JSON gives it: an integer, not a boolean."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class PageNumberPager(Pager):

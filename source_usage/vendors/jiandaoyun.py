@@ -38,6 +38,7 @@ from source_usage.core.paging import Pager, SkipLimitPager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, chunked
+from source_usage.core.values import in_utc
 from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
 logger = logging.getLogger("airbyte")
@@ -317,19 +318,6 @@ APPS = ItemEndpoint(
     "jiandaoyun_app_usage", "api/v1/corp_usage/app_metrics", "app_ids", "app_id", ("app_id",), APP_METRICS,
     ("created_at", "last_edit_at", "last_visit_at"),
 )  # fmt: skip
-
-
-def in_utc(value: Any) -> Optional[str]:
-    """The instant of an ISO-8601 date-time with an offset, in UTC (``+00:00``), so that a
-    warehouse whose timestamp columns drop the offset (PyAirbyte's DuckDB and PostgreSQL caches)
-    still holds it. Null for anything else (no offset: the instant is unknown)."""
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    if moment is None or moment.utcoffset() is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat()
 
 
 class JiandaoyunItemUsage(JiandaoyunStream):

@@ -1,7 +1,8 @@
-"""Workato Embedded: task, recipe and job counts per customer workspace and per recipe.
+"""Workato Embedded: task, recipe and job counts per customer workspace and per recipe, the
+customer workspaces, and each customer's monthly task totals as billed.
 
-One endpoint, ``POST /api/v2/managed_users/statistics/usage``, read twice: grouped by workspace
-and grouped by recipe. Its times are in the Embed admin workspace's time zone (a config value),
+The usage endpoint, ``POST /api/v2/managed_users/statistics/usage``, is read twice: grouped by
+workspace and grouped by recipe. Its times are in the Embed admin workspace's time zone (a config value),
 so the connector asks for one window per configured interval, aligned to that interval's
 calendar boundaries in that zone, with ``interval: none``: each row of an answer is then one
 workspace (or recipe) in exactly that window, and the window is the record's period. (With the
@@ -11,7 +12,9 @@ straddle two buckets, and a workspace comes back twice.)
 
 All usage endpoints together allow 1,000 requests/minute per Embed admin workspace; listing the
 customer workspaces (``GET /api/managed_users``) is a customer-management endpoint with its own
-60 requests/minute. Errors are 400/404 with ``{"message"}`` and 401 for a bad token.
+60 requests/minute. Errors are 400/404 with ``{"message"}`` and 401 for a bad token. Whether
+``GET /api/managed_users/usage`` (monthly task totals) counts as a usage or a
+customer-management endpoint is not said: its few requests a sync are held to both limits.
 
 Deleted recipes are counted only when the body has nothing but ``from``, ``to``, the ids and
 ``interval``. The workspace stream sends exactly that unless a name pattern is configured; the
@@ -32,6 +35,13 @@ public client that reads a ``next_page`` field or an ``X-Next-Page`` header (a S
 template) never runs its header branch, so neither is evidence. Either is followed when present;
 what protects is the fallback: without either signal, pages are read until one comes back empty
 (a short page is not taken for the last: a server may cap pages below ``per_page``).
+
+``GET /api/managed_users/usage`` ("task usage of all customers by month", the last 12 months)
+publishes no shape. Assumed, each failing the stream naming the field when wrong: it pages as the
+listing does, and answers ``{"result": [customer]}``, a customer being ``{"id", ...,
+"usage": [month]}`` and a month ``{"month": "YYYY-MM", "task_count"}`` (``month`` may also be a
+first day ``YYYY-MM-01``, or a one-based number beside ``year``); a customer and month answered
+twice with other values fails too.
 """
 
 from __future__ import annotations
@@ -40,26 +50,25 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from pendulum import DateTime
 
 from source_usage.core.budget import EndpointLimit, request_budget
 from source_usage.core.errors import answer_error, json_body, list_problem
 from source_usage.core.keys import KeyGuard
+from source_usage.core.once import FetchedOnce
 from source_usage.core.paging import NextPageNumberPager, Pager
 from source_usage.core.periods import Granularity, Period, PeriodPlan
 from source_usage.core.schemas import load_schema
 from source_usage.core.settings import SharedSettings
 from source_usage.core.streams import PeriodStream, UsageStream, chunked
 from source_usage.core.validation import timezone_problem as iana_timezone_problem
+from source_usage.core.values import as_count, as_date_time, as_text, in_utc
 from source_usage.core.vendor import Connection, HttpOptions, Vendor, VendorIdentity
 
 logger = logging.getLogger("airbyte")
@@ -82,6 +91,12 @@ DEFAULT_INTERVAL = Granularity.DAY
 
 USAGE_ENDPOINT = "api/v2/managed_users/statistics/usage"
 MANAGED_USERS_ENDPOINT = "api/managed_users"
+MONTHLY_USAGE_ENDPOINT = "api/managed_users/usage"
+#: Where a customer of ``GET /api/managed_users/usage`` holds its months (assumed).
+MONTHS_FIELD = "usage"
+#: What a month of it calls its task total (assumed: the name the listing gives the current
+#: billing period's total).
+MONTHLY_TASKS_FIELD = "task_count"
 #: Assumed: Workato documents no limit on the ids of one usage request; 100 keeps bodies small
 #: and matches the largest page of ``GET /api/managed_users``.
 IDS_PER_REQUEST = 100
@@ -113,22 +128,6 @@ WINDOW_INTERVAL = "none"
 NEXT_PAGE_FIELD = "next_page"
 NEXT_PAGE_HEADER = "X-Next-Page"
 
-INTEGER_TEXT = re.compile(r"-?[0-9]+")
-
-
-def as_count(value: Any) -> Optional[int]:
-    """A count as an integer: integral numbers and digit strings; anything else is null."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value.strip()):
-        return int(value)
-    return None
-
-
 def with_columns(row: Mapping[str, Any], columns: Mapping[str, Any]) -> Dict[str, Any]:
     """The row whole, plus the connector's top-level columns.
 
@@ -155,16 +154,15 @@ def timezone_problem(field: str, value: Optional[str]) -> Optional[str]:
     return iana_timezone_problem(field, value)
 
 
-class ManagedUsers(UsageStream):
-    """``GET /api/managed_users``: the customer workspaces, page by page.
+class ResultPages(UsageStream):
+    """A GET of Workato's customer management answering ``{"result": [row]}``, page by page with
+    ``page``/``per_page``: a next page named in the body or a header is followed, else pages are
+    read until one comes back empty (see the module's docstring). Every row is an object with an
+    ``id``, or the answer is malformed (naming what the row has)."""
 
-    Used inside the connector only (to know every workspace id when none is configured, and as
-    the cheap request of ``check``); it is not a stream of the catalog.
-    """
-
-    name = "workato_managed_users"
-    primary_key = "id"
-    endpoint = MANAGED_USERS_ENDPOINT
+    items_field = "result"
+    #: What a row is, in messages.
+    noun: ClassVar[str] = "workspace"
 
     def __init__(self, connection: Connection, per_page: int = WORKSPACES_PER_PAGE) -> None:
         self.per_page = per_page
@@ -179,21 +177,31 @@ class ManagedUsers(UsageStream):
             self.pager.answered(response.headers)
         return super().next_page_token(response)
 
-    items_field = "result"
-
-    def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
-        return {"type": "object", "additionalProperties": True}  # internal: there is no schema file
-
     def malformed(self, body: Any) -> Optional[str]:
         problem = list_problem(body, "result")
         if problem:
             return problem
         for index, row in enumerate(body["result"]):
             if not isinstance(row, dict):
-                return f"workspace {index} of 'result' is not an object"
+                return f"{self.noun} {index} of 'result' is not an object"
             if row.get("id") is None:
-                return f"workspace {index} of 'result' has no 'id' (it has: {row_fields(row)})"
+                return f"{self.noun} {index} of 'result' has no 'id' (it has: {row_fields(row)})"
         return None
+
+
+class ManagedUsers(ResultPages):
+    """``GET /api/managed_users``: the customer workspaces, page by page.
+
+    Used inside the connector only (to know every workspace id when none is configured, and as
+    the cheap request of ``check``); it is not a stream of the catalog.
+    """
+
+    name = "workato_managed_users"
+    primary_key = "id"
+    endpoint = MANAGED_USERS_ENDPOINT
+
+    def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache
+        return {"type": "object", "additionalProperties": True}  # internal: there is no schema file
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         yield from json_body(response)["result"]
@@ -205,17 +213,15 @@ class CustomerWorkspaces:
     configured, the ids behind configured external ids (so that each workspace is asked for once,
     by id), and the rows themselves.
 
-    Every stream of the three needs the list, and they may be read in parallel threads; the lock makes
-    the second wait for the first's listing instead of listing again. A failed listing is
-    remembered too, so the second stream fails at once with the same error instead of spending
-    the same retries on the 60 requests/minute limit.
+    Every stream of the three needs the list, and they may be read in parallel threads: the
+    listing is fetched once (``core.once.FetchedOnce``), and a failed listing fails every stream
+    that needs it at once, instead of spending the same retries on the 60 requests/minute limit.
     """
 
     def __init__(self, listing: ManagedUsers) -> None:
         self._listing = listing
+        self._rows = FetchedOnce(self._list)
         self._lock = threading.Lock()
-        self._rows: Optional[List[Mapping[str, Any]]] = None
-        self._error: Optional[AirbyteTracedException] = None
         self._resolved: Dict[Tuple[str, ...], List[Union[int, str]]] = {}
 
     def ids(self) -> List[Union[int, str]]:
@@ -232,16 +238,7 @@ class CustomerWorkspaces:
             return self._resolved[wanted]
 
     def rows(self) -> List[Mapping[str, Any]]:
-        with self._lock:
-            if self._rows is None and self._error is None:
-                try:
-                    self._rows = self._list()
-                except AirbyteTracedException as error:
-                    self._error = error
-            if self._error is not None:
-                raise self._error
-            assert self._rows is not None
-            return self._rows
+        return self._rows.get()
 
     def _list(self) -> List[Mapping[str, Any]]:
         # malformed() checked that every ``result`` row is an object with an id. A workspace
@@ -290,42 +287,6 @@ WORKSPACE_TEXT_COLUMNS = ("external_id", "name", "plan_id")
 WORKSPACE_TIME_COLUMNS = ("current_billing_period_start", "current_billing_period_end")
 
 
-def as_text(value: Any) -> Optional[str]:
-    """A string as is, an integer as its digits (an id sent as a number); anything else is null."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def as_date_time(value: Any) -> Optional[str]:
-    """An ISO-8601 date-time as sent; anything else (a bare date, free text) is null."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = pendulum.parse(value)
-    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
-        return None
-    return value if isinstance(moment, DateTime) and "T" in value else None
-
-
-def in_utc(value: Optional[str]) -> Optional[str]:
-    """The instant of an ISO-8601 date-time with an offset, in UTC (``+00:00``): the ``<name>_utc``
-    column beside a date-time Workato counts in another zone, so that a warehouse whose timestamp
-    columns drop the offset (PyAirbyte's DuckDB and PostgreSQL caches) still holds the instant.
-    Null for a value without an offset, whose instant is unknown."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.utcoffset() is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat()
-
-
 def workspace_columns(row: Mapping[str, Any]) -> Dict[str, Any]:
     """The typed columns of one listed customer workspace (only those the row has)."""
     columns: Dict[str, Any] = {"id": row["id"]}
@@ -349,7 +310,7 @@ class WorkatoCustomerWorkspaces(Stream):
 
     The rows are those :class:`CustomerWorkspaces` lists for the usage streams: one listing per
     sync, whichever streams are selected. Full refresh, and not resumable, for the reason
-    :class:`source_usage.vendors.tabnine.FullRefreshTabnineStream` gives: a resumable full refresh
+    :class:`source_usage.vendors.tabnine.common.TabnineEndpoint` gives: a resumable full refresh
     handed its final state back gets no records at all.
     """
 
@@ -566,6 +527,119 @@ class WorkatoRecipeUsage(WorkatoUsageStream):
     demanded_counts = ("task_count", "successful_job_count", "failed_job_count")
 
 
+#: A month as text: ``YYYY-MM``, or its first day ``YYYY-MM-01``.
+MONTH_TEXT = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})(-01)?")
+
+
+def month_of(item: Mapping[str, Any]) -> Optional[str]:
+    """``YYYY-MM-01`` of a month of ``GET /api/managed_users/usage``: ``month`` as ``YYYY-MM`` or
+    ``YYYY-MM-01`` text, or a one-based ``month`` number (1-12) beside an integer ``year``;
+    ``None`` for anything else (a zero-based month, a date that is not a first, another name)."""
+    given, given_year = item.get("month"), item.get("year")
+    if isinstance(given, str) and (match := MONTH_TEXT.fullmatch(given.strip())):
+        year, month = int(match["year"]), int(match["month"])
+    elif type(given) is int and type(given_year) is int:
+        year, month = given_year, given
+    else:
+        return None
+    return f"{year:04d}-{month:02d}-01" if 1970 <= year <= 9999 and 1 <= month <= 12 else None
+
+
+class SameRowOnce(KeyGuard):
+    """Each key once, where a second row of one key fails unless it repeats the first exactly.
+
+    A customer created while the pages are read shifts another onto the next page, whose months
+    then come twice, the same: left out, as any listing's repeat. A second total for one customer
+    and month that differs would make one of them wrong, and neither is known to be the right one.
+    """
+
+    def __init__(self, where: str, key_fields: List[str]) -> None:
+        super().__init__(where, key_fields)
+        self._first: Dict[Tuple[Any, ...], Mapping[str, Any]] = {}
+
+    def admit(self, record: Mapping[str, Any]) -> bool:
+        key = tuple(record.get(field) for field in self.key_fields)
+        first = self._first.setdefault(key, record)
+        if super().admit(record):
+            return True
+        if first == record:
+            return False
+        named = ", ".join(f"{field} {record.get(field)}" for field in self.key_fields)
+        raise answer_error(
+            f"{self.where} answered two different rows for {named} (the second has: {row_fields(record)}); neither is "
+            "known to be the right one, so the sync stops: the vendor's answer may have changed shape."
+        )
+
+
+class WorkatoCustomerMonthlyUsage(ResultPages):
+    """``workato_customer_monthly_usage``: one record per customer workspace and month, its task
+    total as Workato bills it (``GET /api/managed_users/usage``: the last 12 months, the current one
+    so far), whatever ``start_date``, and for every customer whatever ids are configured, as
+    ``workato_customer_workspaces``. Full refresh, and not resumable (see that stream).
+
+    A record is the month as sent, plus ``workspace_id`` (the customer's ``id``), the customer's
+    ``external_id`` and ``name`` (as ``workspace_name``) when the customer has them, ``month``
+    (``YYYY-MM-01``) and ``task_count`` as an integer. The shape is assumed (the module's
+    docstring): a customer without its months, a month that cannot be read, or a month without
+    ``task_count`` fails the stream naming the field; a count that is not an integer is null, its
+    value kept as ``vendor_task_count``.
+    """
+
+    name = "workato_customer_monthly_usage"
+    primary_key = ["workspace_id", "month"]
+    endpoint = MONTHLY_USAGE_ENDPOINT
+    noun = "customer"
+
+    @property
+    def is_resumable(self) -> bool:
+        return False
+
+    def key_guard(self, period: str = "") -> KeyGuard:
+        return SameRowOnce(self.where, self.key_fields)
+
+    def malformed(self, body: Any) -> Optional[str]:
+        problem = super().malformed(body)
+        if problem:
+            return problem
+        for index, row in enumerate(body["result"]):
+            months = row.get(MONTHS_FIELD)
+            if not isinstance(months, list) or not all(isinstance(month, dict) for month in months):
+                return f"customer {index} of 'result' has no '{MONTHS_FIELD}' list of months (it has: {row_fields(row)})"
+        return None
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        for row in json_body(response)["result"]:
+            customer: Dict[str, Any] = {"workspace_id": row["id"]}
+            for field, column in (("external_id", "external_id"), ("name", "workspace_name")):
+                if field in row:
+                    customer[column] = as_text(row[field])
+            for item in row[MONTHS_FIELD]:
+                record = with_columns(item, {**customer, "month": self.month(row, item), "task_count": self.tasks(row, item)})
+                if "vendor_month" in record:
+                    # One column type: a month number (6 beside year) and a label ("2026-06") alike.
+                    record["vendor_month"] = str(record["vendor_month"])
+                yield record
+
+    def month(self, row: Mapping[str, Any], item: Mapping[str, Any]) -> str:
+        month = month_of(item)
+        if month is None:
+            raise answer_error(
+                f"{self.where} answered a month of customer {row['id']} without a readable 'month' (the month has: "
+                f"{row_fields(item)}; read are 'YYYY-MM', 'YYYY-MM-01', or a 'month' from 1 to 12 beside 'year'). Workato "
+                "does not publish this answer's shape; rather than guess which month a total is for, the sync stops."
+            )
+        return month
+
+    def tasks(self, row: Mapping[str, Any], item: Mapping[str, Any]) -> Optional[int]:
+        if MONTHLY_TASKS_FIELD not in item:
+            raise answer_error(
+                f"{self.where} answered a month of customer {row['id']} without '{MONTHLY_TASKS_FIELD}' (the month has: "
+                f"{row_fields(item)}). Workato does not publish this answer's shape; rather than emit the month's tasks as "
+                "null, the sync stops: the connector needs the answer's new field name."
+            )
+        return as_count(item[MONTHLY_TASKS_FIELD])
+
+
 #: A name pattern of the config; Workato ignores shorter ones.
 _PATTERN_FIELD: Mapping[str, Any] = {"type": ["null", "string"], "minLength": PATTERN_MIN_LENGTH}
 
@@ -683,9 +757,10 @@ class Workato(Vendor):
 
     def streams(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> List[Stream]:
         # One budget for both streams and the listing: the usage limit spans every usage request.
+        # The monthly totals are held to both limits: Workato does not say which group they are in.
         limits = [
-            EndpointLimit(f"/{USAGE_ENDPOINT}$", USAGE_REQUESTS_PER_MINUTE, 60.0),
-            EndpointLimit(f"/{MANAGED_USERS_ENDPOINT}$", MANAGED_USERS_REQUESTS_PER_MINUTE, 60.0),
+            EndpointLimit(f"/({USAGE_ENDPOINT}|{MONTHLY_USAGE_ENDPOINT})$", USAGE_REQUESTS_PER_MINUTE, 60.0),
+            EndpointLimit(f"/({MANAGED_USERS_ENDPOINT}|{MONTHLY_USAGE_ENDPOINT})$", MANAGED_USERS_REQUESTS_PER_MINUTE, 60.0),
         ]
         connection = self.connection(section, http, request_budget(section["base_url"], limits))
         query = self.query(section)
@@ -695,6 +770,7 @@ class Workato(Vendor):
             WorkatoWorkspaceUsage(connection, plan, query, workspaces),
             WorkatoRecipeUsage(connection, plan, query, workspaces),
             WorkatoCustomerWorkspaces(workspaces),
+            WorkatoCustomerMonthlyUsage(connection),
         ]
 
     def check_stream(self, section: Mapping[str, Any], settings: SharedSettings, http: HttpOptions) -> Stream:
