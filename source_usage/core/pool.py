@@ -21,8 +21,9 @@ against the pool's ``record_budget`` (its worker waits when none is left); the j
 reading holds at most a small buffer of its own, so the reader can always go on and the budget
 never deadlocks. A request's answer is held whole by its worker while its records are handed on
 (a Workato answer can be 10,000 rows), so a job nobody reads yet starts only when the budget has
-room for as many records as its stream's largest job gave, set aside for it then (a stream's
-first such job, size unknown, starts alone); a job its stream is reading always starts. Without
+room for as many records as its stream's largest job gave (at most half the budget), set aside
+for it then (a stream's first such job, size unknown, starts alone); a job its stream is reading
+always starts. Without
 that, a slow destination let every worker hold an answer (Workato, 40 answers of 5,000 rows:
 280 MB).
 
@@ -336,7 +337,9 @@ class VendorPool:
             largest = self._largest.get(key)
             if largest is None and any(running.owner is job.owner and not running._reading for running in self._running):
                 continue  # its size is learnt from the one running
-            need = max(1, min(largest or 1, self.record_budget))
+            # A job of more than half the budget waits for half: other streams' read-ahead would
+            # otherwise keep it from ever starting ahead.
+            need = max(1, min(largest or 1, self.record_budget // 2))
             if self.credits >= need:
                 job._reserved = need if largest is not None else 0
                 self.credits -= job._reserved
