@@ -220,7 +220,7 @@ def test_sigterm_with_requests_in_flight_exits_within_seconds_and_a_resume_loses
         lines.append(line)
         if '"STATE"' in line:
             break  # a state written: the first days were read
-    assert emulator.wait_for_receipts(8, served.usage_path), "the hanging requests were never sent"
+    assert emulator.wait_for_receipts(8, served.usage_path), [(e.path, e.body or e.query, e.status) for e in emulator.log.entries()]
     process.send_signal(signal.SIGTERM)
     signalled = clock.monotonic()
     rest, _ = process.communicate(timeout=120)
