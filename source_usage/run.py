@@ -5,6 +5,9 @@ from __future__ import annotations
 import gc
 import json
 import sys
+import threading
+import time
+from types import TracebackType
 from typing import Any, List, Mapping, Optional, Set
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -12,6 +15,7 @@ from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import ConnectorSpecification
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
+from airbyte_cdk.utils.print_buffer import PrintBuffer
 
 from source_usage.source import SourceUsage
 
@@ -27,6 +31,44 @@ def secret_forms(secrets: List[str]) -> List[str]:
             forms.update({text, json.dumps(text)[1:-1], repr(text)[1:-1], repr(text.encode())[2:-1]})
     # A form shorter than this would mask ordinary words; no real key is that short.
     return sorted((form for form in forms if len(form) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+class TimelyPrintBuffer(PrintBuffer):
+    """The CDK's print buffer, which also writes out what it holds once ``flush_interval`` passed.
+
+    The CDK's writes its buffer only when a later message comes at least ``flush_interval`` after
+    the last write: a STATE followed by a long wait (a stream waiting for a slow request, a
+    vendor's rate-limit wait) stayed in the buffer for the whole wait (60 s, measured), unseen by
+    the platform and lost if the sync was killed meanwhile. Here a timer writes it out.
+    """
+
+    def __init__(self, flush_interval: float = PRINT_BUFFER.flush_interval) -> None:
+        super().__init__(flush_interval=flush_interval)
+        self._timer: Optional[threading.Timer] = None
+
+    def write(self, message: str) -> None:
+        with self.lock:
+            super().write(message)
+            if self.buffer.tell() and self._timer is None:
+                self._timer = threading.Timer(self.flush_interval, self._flush_held)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush_held(self) -> None:
+        with self.lock:
+            self._timer = None
+            if self.buffer.tell():
+                self.flush()
+                self.last_flush_time = time.monotonic()
+
+    def __exit__(
+        self, exc_type: Optional[BaseException], exc_val: Optional[BaseException], exc_tb: Optional[TracebackType]
+    ) -> None:
+        with self.lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        super().__exit__(exc_type, exc_val, exc_tb)
 
 
 class UsageEntrypoint(AirbyteEntrypoint):
@@ -62,7 +104,7 @@ def launch(args: List[str], source: Optional[SourceUsage] = None) -> None:
     # so each full collection during the sync and the last ones at exit no longer walk it (0.2 s
     # of CPU a sync at exit alone, measured).
     gc.freeze()
-    with PRINT_BUFFER:
+    with TimelyPrintBuffer():
         for message in entrypoint.run(parsed_args):
             # One write per message: two writes could interleave with another thread's output.
             print(f"{message}\n", end="")

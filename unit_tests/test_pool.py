@@ -20,6 +20,7 @@ from source_usage.core.pool import (
     Job,
     PlannedReads,
     VendorPool,
+    sending_for,
     thread_local_worker,
 )
 
@@ -342,3 +343,31 @@ def test_a_job_larger_than_the_whole_budget_runs_ahead_once_half_the_budget_is_f
     eventually(lambda: len(recorder.started) == 2, "the next job started")  # it waits for credits as it goes
     assert [tag for tag, _ in read_all(reads)] == ["p1", "p2"]
     assert shared.credits == 4
+
+
+def test_a_free_slot_goes_to_the_earliest_job_waiting_not_to_a_later_one_that_asked_first() -> None:
+    # A stream's next period must not wait behind periods read ahead of it, which may hang.
+    limit = AdaptiveLimit(ceiling=1)
+    holder_release, got = threading.Event(), []
+
+    def hold() -> None:
+        with limit.slot():
+            holder_release.wait(HANG)
+
+    def attempt(order: int) -> None:
+        with sending_for(order), limit.slot():
+            got.append(order)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    eventually(lambda: limit.in_flight == 1, "the slot is held")
+    later = threading.Thread(target=attempt, args=(7,))
+    later.start()
+    eventually(lambda: len(limit._waiting) == 1, "the later job waits")
+    earlier = threading.Thread(target=attempt, args=(3,))
+    earlier.start()
+    eventually(lambda: len(limit._waiting) == 2, "the earlier job waits too")
+    holder_release.set()
+    for thread in (holder, later, earlier):
+        thread.join(HANG)
+    assert got == [3, 7]

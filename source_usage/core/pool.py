@@ -36,6 +36,8 @@ daemons, and a sync that failed exits without waiting out requests it no longer 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections import deque
@@ -56,6 +58,22 @@ RECORD_BUDGET = 10_000
 READING_BUFFER = 250
 
 
+#: The planned order of the job the current thread sends for (:func:`sending_for`): a free slot
+#: goes to the earliest job waiting for one, so a stream's next period is never left waiting behind
+#: requests read ahead of it (which may hang). A thread that sends for no job goes first.
+_sending = threading.local()
+
+
+@contextmanager
+def sending_for(order: int) -> Iterator[None]:
+    """Mark the attempts the current thread makes meanwhile as those of the job ``order``."""
+    _sending.order = order
+    try:
+        yield
+    finally:
+        _sending.order = -1
+
+
 class AdaptiveLimit:
     """How many attempts of one vendor may be in flight at once (see the module's docstring)."""
 
@@ -68,6 +86,9 @@ class AdaptiveLimit:
         #: Up to here the limit grows by one per answer (slow start); beyond, one per calm rounds.
         self.threshold = self.ceiling
         self.in_flight = 0
+        #: The attempts waiting for a slot, as (job order, arrival): the least goes next.
+        self._waiting: List[Tuple[int, int]] = []
+        self._arrivals = itertools.count()
         self._calm = 0
         self._last_cut = float("-inf")
         #: Counts of signals, for tests and the sync's log.
@@ -76,18 +97,23 @@ class AdaptiveLimit:
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one of the in-flight slots for the duration of one attempt."""
+        """Hold one of the in-flight slots for the duration of one attempt; a free slot goes to
+        the waiting attempt of the earliest job (see :func:`sending_for`)."""
         with self._cond:
-            while self.in_flight >= self.limit:
+            ticket = (getattr(_sending, "order", -1), next(self._arrivals))
+            heapq.heappush(self._waiting, ticket)
+            while self._waiting[0] != ticket or self.in_flight >= self.limit:
                 self._cond.wait()
+            heapq.heappop(self._waiting)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self._cond.notify_all()  # the next waiting attempt may take another free slot
         try:
             yield
         finally:
             with self._cond:
                 self.in_flight -= 1
-                self._cond.notify()
+                self._cond.notify_all()
 
     def calm(self) -> None:
         """An answer came that was no sign of congestion."""
@@ -124,6 +150,8 @@ class Job(Generic[T]):
         self.owner = owner
         self.tag = tag
         self.read = read
+        #: Its place among all the jobs submitted to the pool (:func:`sending_for`).
+        self.order = 0
         self._items: Deque[T] = deque()
         #: How many of ``_items`` hold a credit of the pool's record budget.
         self._charged = 0
@@ -239,6 +267,7 @@ class VendorPool:
         self._largest: Dict[int, int] = {}
         self._wanted = 1
         self._queue: Deque[Job[Any]] = deque()
+        self._orders = itertools.count()
         self._running: List[Job[Any]] = []
         self._threads: List[threading.Thread] = []
         self._rejected: Optional[BaseException] = None
@@ -249,6 +278,7 @@ class VendorPool:
         """Queue ``read`` (one request slice of ``owner``, a stream); its records come back in the job."""
         job: Job[T] = Job(self, owner, tag, read)
         with self.cond:
+            job.order = next(self._orders)
             if self._rejected is not None:
                 job.finish(self._rejected)
                 return job
@@ -365,9 +395,10 @@ class VendorPool:
 
     def _run(self, job: Job[Any]) -> None:
         try:
-            for item in job.read():
-                if not job.put(item):
-                    return
+            with sending_for(job.order):
+                for item in job.read():
+                    if not job.put(item):
+                        return
         except BaseException as error:  # noqa: BLE001 - raised where the stream reads the job
             # The stream stops at this job: none of its later requests that are not started yet
             # is sent. (Every earlier one started before this one: the queue is first come, first
