@@ -43,6 +43,17 @@ class Section:
     def chart(self) -> Optional[Chart]:
         return self.report.chart
 
+    @property
+    def shown(self) -> List[str]:
+        """The columns a table shows: all but those that only give another's unit (``@unit``), which
+        its numbers carry."""
+        sources = {unit[1:] for unit in self.report.units.values() if unit.startswith("@")}
+        return [column for column in self.columns if column not in sources]
+
+    def numeric(self, column: str) -> bool:
+        """Whether every value of ``column`` is a number (or empty): right-aligned."""
+        return all(is_number(value) or value is None for value in self.column(column))
+
     def column(self, name: str) -> List[Any]:
         index = self.columns.index(name)
         return [row[index] for row in self.rows]
@@ -73,7 +84,7 @@ class Section:
 
     def table(self) -> List[List[str]]:
         """Every row as text: its mark, then each cell with its unit."""
-        return [[self.mark(row), *(self.text(row, column) for column in self.columns)] for row in self.rows]
+        return [[self.mark(row), *(self.text(row, column) for column in self.shown)] for row in self.rows]
 
 
 def cell(value: Any) -> str:
@@ -126,11 +137,11 @@ def print_section(section: Section) -> None:
         print("  (no rows)")
         return
     marked = any(section.mark(row) for row in section.rows)
-    headers = ([MARK] if marked else []) + section.columns
+    headers = ([MARK] if marked else []) + section.shown
     cells = [row if marked else row[1:] for row in section.table()]
     widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(headers)]
     offset = 1 if marked else 0
-    numeric = [False] * offset + [all(is_number(row[i]) or row[i] is None for row in section.rows) for i in range(len(section.columns))]
+    numeric = [False] * offset + [section.numeric(column) for column in section.shown]
     align = [">" if number else "<" for number in numeric]
     print("  " + " ".join(f"{column:{side}{width}}" for column, side, width in zip(headers, align, widths, strict=True)))
     for row in cells:
@@ -191,8 +202,8 @@ def figure(section: Section) -> Any:
 
 
 def html_table(section: Section) -> str:
-    head = "".join(f"<th>{html.escape(column)}</th>" for column in [MARK, *section.columns])
-    numeric = [all(is_number(row[i]) or row[i] is None for row in section.rows) for i in range(len(section.columns))]
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in [MARK, *section.shown])
+    numeric = [section.numeric(column) for column in section.shown]
     rows = []
     for texts in section.table():
         mark, values = texts[0], texts[1:]
@@ -208,7 +219,7 @@ def html_columns(section: Section) -> str:
     """Every column explained: the model's description, and the mark's meaning."""
     flag = section.report.flag
     marks = f"\u26a0 {flag.label}: {flag.column} is {cell(flag.value)}." if flag else "Not used in this table."
-    items = [(MARK, f"Why the row is marked. {marks}")] + [(column, section.descriptions[column]) for column in section.columns]
+    items = [(MARK, f"Why the row is marked. {marks}")] + [(column, section.descriptions[column]) for column in section.shown]
     listed = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in items)
     note = f'<p class="note">{html.escape(section.report.note)}</p>' if section.report.note else ""
     return f'{note}<details class="columns"><summary>Columns</summary><dl>{listed}</dl></details>'
