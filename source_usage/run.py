@@ -33,42 +33,38 @@ def secret_forms(secrets: List[str]) -> List[str]:
     return sorted((form for form in forms if len(form) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
-class TimelyPrintBuffer(PrintBuffer):
-    """The CDK's print buffer, which also writes out what it holds once ``flush_interval`` passed.
+class HeldOutputFlusher:
+    """Writes out what the CDK's print buffer holds once its interval has passed.
 
-    The CDK's writes its buffer only when a later message comes at least ``flush_interval`` after
-    the last write: a STATE followed by a long wait (a stream waiting for a slow request, a
-    vendor's rate-limit wait) stayed in the buffer for the whole wait (60 s, measured), unseen by
-    the platform and lost if the sync was killed meanwhile. Here a timer writes it out.
+    The CDK's ``PRINT_BUFFER`` (stdout and its log handler's stream alike) writes its buffer only
+    when a later message comes at least ``flush_interval`` after its last write: a STATE followed
+    by a long wait (a stream waiting for a slow request, a vendor's rate-limit wait) stayed in the
+    buffer for the whole wait (60 s, measured), unseen by the platform and lost if the sync was
+    killed meanwhile. This thread flushes the same buffer, under its own lock, every interval: one
+    buffer and one lock for every writer, so no two threads ever write stdout at once.
     """
 
-    def __init__(self, flush_interval: float = PRINT_BUFFER.flush_interval) -> None:
-        super().__init__(flush_interval=flush_interval)
-        self._timer: Optional[threading.Timer] = None
-
-    def write(self, message: str) -> None:
-        with self.lock:
-            super().write(message)
-            if self.buffer.tell() and self._timer is None:
-                self._timer = threading.Timer(self.flush_interval, self._flush_held)
-                self._timer.daemon = True
-                self._timer.start()
+    def __init__(self, buffer: PrintBuffer = PRINT_BUFFER) -> None:
+        self.buffer = buffer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._flush_held, name="output-flusher", daemon=True)
 
     def _flush_held(self) -> None:
-        with self.lock:
-            self._timer = None
-            if self.buffer.tell():
-                self.flush()
-                self.last_flush_time = time.monotonic()
+        while not self._stop.wait(self.buffer.flush_interval):
+            with self.buffer.lock:
+                if self.buffer.buffer.tell():
+                    self.buffer.flush()
+                    self.buffer.last_flush_time = time.monotonic()
+
+    def __enter__(self) -> HeldOutputFlusher:
+        self._thread.start()
+        return self
 
     def __exit__(
         self, exc_type: Optional[BaseException], exc_val: Optional[BaseException], exc_tb: Optional[TracebackType]
     ) -> None:
-        with self.lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        super().__exit__(exc_type, exc_val, exc_tb)
+        self._stop.set()
+        self._thread.join()
 
 
 class UsageEntrypoint(AirbyteEntrypoint):
@@ -104,7 +100,7 @@ def launch(args: List[str], source: Optional[SourceUsage] = None) -> None:
     # so each full collection during the sync and the last ones at exit no longer walk it (0.2 s
     # of CPU a sync at exit alone, measured).
     gc.freeze()
-    with TimelyPrintBuffer():
+    with PRINT_BUFFER, HeldOutputFlusher():
         for message in entrypoint.run(parsed_args):
             # One write per message: two writes could interleave with another thread's output.
             print(f"{message}\n", end="")

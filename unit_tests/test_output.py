@@ -7,8 +7,9 @@ import threading
 from typing import List
 
 import pytest
+from airbyte_cdk.utils.print_buffer import PrintBuffer
 
-from source_usage.run import TimelyPrintBuffer
+from source_usage.run import HeldOutputFlusher
 
 #: Only a buffer that never writes out what it holds reaches this.
 HANG = 30.0
@@ -32,18 +33,19 @@ class Stdout:
 def test_a_message_followed_by_a_long_silence_is_written_out_without_waiting_for_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
     stdout = Stdout()
     monkeypatch.setattr(sys, "__stdout__", stdout)
-    buffer = TimelyPrintBuffer(flush_interval=0.05)
-    buffer.write('{"type": "RECORD"}\n')  # written out at once or held: either way ...
-    stdout.flushed.clear()
-    buffer.write('{"type": "STATE"}\n')  # ... the STATE just after it is held, and nothing follows it
-    assert stdout.flushed.wait(HANG), "the STATE stayed in the buffer"
+    buffer = PrintBuffer(flush_interval=0.05)
+    with HeldOutputFlusher(buffer):
+        buffer.write('{"type": "RECORD"}\n')  # written out at once or held: either way ...
+        stdout.flushed.clear()
+        buffer.write('{"type": "STATE"}\n')  # ... the STATE just after it is held, and nothing follows it
+        assert stdout.flushed.wait(HANG), "the STATE stayed in the buffer"
     assert "".join(stdout.written) == '{"type": "RECORD"}\n{"type": "STATE"}\n'
 
 
-def test_leaving_the_buffer_writes_out_what_it_holds_and_stops_its_timer(monkeypatch: pytest.MonkeyPatch) -> None:
-    stdout = Stdout()
-    monkeypatch.setattr(sys, "__stdout__", stdout)
-    with TimelyPrintBuffer(flush_interval=HANG) as buffer:
-        buffer.write('{"type": "STATE"}\n')
-    assert "".join(stdout.written) == '{"type": "STATE"}\n'
-    assert buffer._timer is None
+def test_the_flusher_writes_through_the_buffer_every_writer_shares(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CDK's log handler writes to PRINT_BUFFER: a second buffer would be a second writer of
+    # stdout without its lock, and two threads writing one text stream at once lose bytes.
+    from airbyte_cdk.logger import LOGGING_CONFIG, PRINT_BUFFER
+
+    assert HeldOutputFlusher().buffer is PRINT_BUFFER
+    assert LOGGING_CONFIG["handlers"]["console"]["stream"] is PRINT_BUFFER
