@@ -340,6 +340,14 @@ class VendorPool:
         self._largest[key] = max(self._largest.get(key, 0), job.count)
         self.release(job)
         if learnt:  # its stream's next jobs no longer wait for it
+            # A job of the stream that started before its size was known set nothing aside: it
+            # does now, so the jobs that start next count with its records.
+            need = min(self._largest[key], self.record_budget // 2)
+            for running in self._running:
+                if running.owner is job.owner and running is not job and not running._reading and not running._done:
+                    taken = min(max(0, need - running._charged - running._reserved), self.credits)
+                    running._reserved += taken
+                    self.credits -= taken
             self._startable.notify()
 
     def release(self, job: Job[Any]) -> None:
