@@ -210,3 +210,22 @@ def test_a_budget_fed_by_the_adapter_widens_its_window_by_the_round_trip() -> No
         session.get(url)
     (policy,) = budget.paced
     assert 0.1 <= policy.guard_seconds <= 0.5  # the round trip, at most half the window however slow it was
+
+
+def test_a_request_counts_against_every_limit_it_matches_an_endpoints_and_the_companys() -> None:
+    # Jiandaoyun's shape: 3 a second per endpoint, 5 a second over all of them (the CDK's budget
+    # would apply only the first policy a request matches: 9 a second here).
+    budget = request_budget(
+        "https://api.example.com/",
+        [EndpointLimit("/v1/a$", 3, 1.0), EndpointLimit("/v1/b$", 3, 1.0), EndpointLimit("/v1/c$", 3, 1.0), EndpointLimit("/v1/", 5, 1.0)],
+    )
+    assert budget is not None
+    sent = []
+    for path in ["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"]:
+        request = requests.Request("POST", f"https://api.example.com/v1/{path}").prepare()
+        try:
+            budget.acquire_call(request, block=False)
+            sent.append(path)
+        except CallRateLimitHit:
+            pass
+    assert sent == ["a", "a", "a", "b", "b"]  # a's fourth over its 3; then the company's 5 in all
