@@ -98,9 +98,9 @@ def assert_resumed_without_loss(
     return len(twice)
 
 
-def overlapping(requests: Sequence[LoggedRequest], latency_s: float) -> bool:
+def overlapping(requests: Sequence[LoggedRequest]) -> bool:
     """Whether two of ``requests`` were on the wire at once: by the emulator's own ledger, one was
-    received before the one before it was answered (every answer at least ``latency_s`` away)."""
+    received before the one before it was answered (or dropped, when the kill closed its
+    connection)."""
     by_arrival = sorted(requests, key=lambda e: e.received)
-    assert all(e.answered - e.received >= latency_s * 0.99 for e in by_arrival if e.answered), "the emulator answered too soon"
     return any(later.received < earlier.answered for earlier, later in pairwise(by_arrival))

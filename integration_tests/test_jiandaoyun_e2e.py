@@ -225,7 +225,7 @@ def test_a_killed_sync_of_paged_member_dates_resumes_without_loss(connector: Che
     resumed = connector.read(config(second_server, start, end, lookback_days=0), catalog, state=killed.last_states())
 
     assert_succeeded(resumed)
-    assert overlapping(first_server.log.entries(MEMBER_PATH), latency_ms / 1000), "requests were in flight together when the kill landed"
+    assert overlapping(first_server.log.entries(MEMBER_PATH)), "requests were in flight together when the kill landed"
     checkpoint = checkpoint_of(killed, MEMBERS)
     assert checkpoint is not None, killed.describe()
     assert planned.index(checkpoint) + 1 + flying < len(planned), "the kill must land before the last dates that can be in flight"

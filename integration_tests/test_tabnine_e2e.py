@@ -323,7 +323,7 @@ def test_killed_concurrent_usage_sync_resumes_without_loss(connector: CheckedCon
     resumed = connector.read(config(second_server, start, end, lookback_days=0), catalog, state=killed.last_states())
 
     assert_succeeded(resumed)
-    assert overlapping(answered(first_server, USAGE_V2_PATH), latency_ms / 1000), "requests were in flight together when the kill landed"
+    assert overlapping(answered(first_server, USAGE_V2_PATH)), "requests were in flight together when the kill landed"
     truth = first_server.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily")
     assert truth == second_server.ground_truth(USAGE, start_date=start, end_date=end, granularity="daily"), "one seed, one data"
     checkpoint = checkpoint_of(killed, USAGE)
