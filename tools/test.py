@@ -33,13 +33,13 @@ from bootstrap import ROOT, check_python, ensure_venv, venv_bin  # noqa: E402
 CLOCK_FOLDER = ROOT / "tools" / "clock"
 CLOCK_VARIABLE = "SOURCE_USAGE_TEST_CLOCK"
 
-#: The instants ``--calendar`` runs the ``reads_today`` tests at, and why each. One DST change
-#: per region, one of each length (a 25-hour day in Europe, a 23-hour one in the US): every
-#: instant costs CI about 20 s, and the DST tests build their own days on both sides anyway.
+#: The instants ``--calendar`` runs the ``reads_today`` tests at, and why each. 31 December at
+#: 16:30 UTC is both a month's and a year's last day with UTC+8 past it; one DST change per
+#: region, one of each length (a 25-hour day in Europe, a 23-hour one in the US): every instant
+#: costs CI about 20 s, and the DST tests build their own days on both sides anyway.
 CALENDAR: Dict[str, str] = {
     "2027-03-01T00:30:00Z": "the 1st of a month, 00:30 UTC: the latest finished day is the last of February everywhere",
-    "2027-04-30T16:30:00Z": "the last day of a month, 16:30 UTC: UTC+8 is already on 1 May",
-    "2026-12-31T16:30:00Z": "31 December, 16:30 UTC: UTC+8 is already in the next year",
+    "2026-12-31T16:30:00Z": "the last day of a month and of a year, 16:30 UTC: UTC+8 is already in the next month and year",
     "2028-02-29T12:00:00Z": "29 February 2028, a leap day",
     "2027-10-31T02:30:00Z": "the European autumn change (01:00 UTC): the day has 25 hours in Europe",
     "2027-03-14T11:30:00Z": "the US spring change (10:00 UTC in Los Angeles): the day has 23 hours there",
